@@ -1,0 +1,1 @@
+"""newsdedup: find copies among news articles and group the rest into events."""

@@ -1,0 +1,313 @@
+"""Cleaning: strip site furniture from article text and read the metadata the text states.
+
+Furniture is found by the shape of a line, not by a list of known lines: navigation and
+sharing widgets, comment prompts, tag and related-article lists, subscription and donation
+appeals, automatic-translation disclaimers, media-player prompts, credit lines. A line is
+judged on its length, its share of function words, its separators and generic web phrases;
+once a page's own end marker ("Leave a reply", "Related articles", "Source link") is passed,
+only real paragraphs survive. The same pass reads the title, outlet, dateline place, byline
+and a publication date written in the page header.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from dedup.records import RawArticle
+from dedup.text import normalize, normalize_for_hash, tokenize
+
+__all__ = ["CleanArticle", "clean_article", "content_hash", "find_date", "split_title_source"]
+
+
+@dataclass(frozen=True, slots=True)
+class CleanArticle:
+    """An article after cleaning: body text without furniture plus the metadata it states."""
+
+    article_id: str
+    title: str | None
+    text: str
+    input: str
+    record: str
+    source: str | None
+    url: str | None
+    published_at: datetime | None
+    dateline: str | None
+    byline: str | None
+    n_words: int
+    content_hash: str
+    removed_lines: int
+
+
+# Phrases that make up a whole short line of page furniture on news sites.
+_FURNITURE_LINE = re.compile(
+    r"""^[\W_]*(?:
+        skip\ to(?:\ (?:main\ )?content|\ navigation)? | (?:toggle\ |main\ )?(?:menu|navigation) |
+        search | home(?:page)? | sign\ (?:in|up) | log\ ?in | register | subscribe.* | newsletters? |
+        advertisements? | sponsored(?:\ content)? | share(?:\ (?:this|the|on))?(?:\ \w+){0,3} |
+        print(?:\ this)?(?:\ \w+)? | e-?mail(?:\ this)?(?:\ \w+)? | tweet | facebook | twitter | whatsapp |
+        linkedin | telegram | pinterest | reddit | copy\ link | leave\ a\ (?:reply|comment) |
+        post\ a\ comment | add\ a\ comment | \d*\ ?comments? | (?:read|see|view)\ (?:more|next|also|all).* |
+        related(?:\ (?:articles?|posts?|stories|news|content|topics|coverage|reading))?.* |
+        more\ (?:from|on|stories|news).* | recommended(?:\ for\ you)? | you\ (?:may|might)\ also\ like.* |
+        most\ (?:read|popular|viewed|shared).* | trending(?:\ now)? | source\ link.* | press\ play.* |
+        listen\ to\ (?:this\ )?(?:article|story).* | (?:audio|video)\ player.* | loading.* |
+        click\ here.* | tap\ here.* | (?:accept|reject|manage)(?:\ all)?\ cookies.* | cookie\ (?:policy|settings).* |
+        privacy\ policy | terms\ of\ (?:use|service) | all\ rights\ reserved.* | copyright.* | \(c\).* |
+        your\ email\ address\ will\ not\ be\ published.* | required\ fields\ are\ marked.* |
+        tags?\ *:.* | topics?\ *:.* | filed\ under.* | categor(?:y|ies)\ *:.* |
+        (?:previous|next)\ (?:article|post|story).* | back\ to\ top | follow\ us.* | join\ (?:us|our).* |
+        download\ (?:our|the)\ app.* | advertisement\ -\ scroll.* | continue\ reading.* | image\ (?:source|caption).* |
+        (?:photo|image|picture)\ *(?:credit)?\ *:.* | getty\ images | story\ continues\ below.* | updated | published
+    )[\W_]*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_END_MARKER = re.compile(
+    r"^[\W_]*(?:leave\ a\ (?:reply|comment)|post\ a\ comment|\d*\ ?comments?|source\ link|related(?:\ \w+)?\ *:?|"
+    r"tags?\ *:|topics?\ *:|filed\ under|share\ this|read\ more|more\ stories|you\ may\ also\ like|"
+    r"recommended|most\ read)\b",
+    re.IGNORECASE | re.VERBOSE,
+)
+# A disclaimer that the page was translated or republished automatically.
+_AUTO_PUBLISHING = re.compile(
+    r"\b(?:automatic(?:ally)?|programmatic|machine[- ]translat\w*|auto-?translat\w*|translated\ (?:by|using|with))\b",
+    re.IGNORECASE | re.VERBOSE,
+)
+_ABOUT_THE_SITE = re.compile(r"\b(?:site|website|editor|platform|publisher|this\ (?:news|page|content))\b",
+                             re.IGNORECASE | re.VERBOSE)
+_APPEAL = re.compile(r"\b(?:support|donat\w*|contribut\w*|subscri\w*|membership|patreon)\b", re.IGNORECASE)
+_FIRST_PERSON = re.compile(r"\b(?:we|us|our)\b", re.IGNORECASE)
+_APPEAL_OBJECT = re.compile(r"\b(?:news|journalism|reporting|independent|site|information|work)\b", re.IGNORECASE)
+_CREDIT = re.compile(
+    r"^\(?\s*(?:(?:additional\ )?reporting|writing|editing|edited|compiled|translated|produced|research)\ by\b"
+    r"|\bcontributed\ (?:reporting|to\ this\ (?:report|story|article))\b"
+    r"|^\(?\s*(?:reporting|writing|editing)\s*:",
+    re.IGNORECASE | re.VERBOSE,
+)
+_BYLINE = re.compile(r"^(?:by|written by|words by)\s+(?P<name>[A-Z][\w.'\-]+(?:[ ,]+(?:and\s+)?[A-Z][\w.'\-]+){0,5})\s*$",
+                     re.IGNORECASE)
+_SEPARATORS = re.compile(r"[|•»«›‹·]|//|\s[-–—]{2,}\s")
+
+# International and national news agencies, for "PLACE (AGENCY) -" datelines and wire credits.
+_AGENCIES = (
+    "Reuters|AFP|AP|Associated Press|Agence France-Presse|dpa|DPA|ANSA|EFE|Xinhua|TASS|RIA Novosti|Interfax|"
+    "Kyodo|Yonhap|Bloomberg|PTI|IANS|UPI|BNS|ANP|APA|Belga|CTK|PAP|MTI|BTA|Anadolu|AAP|CNA|Bernama|Antara|"
+    "NTB|TT|Ritzau|STT|Lusa|Europa Press|CP|Canadian Press|Press Association|PA"
+)
+_WIRE_LINE = re.compile(rf"^(?P<place>[A-Z][\w.'\- ]{{1,40}}?)\s*[–—-]+\s*\(?(?P<agency>{_AGENCIES})\)?$")
+_DATELINE = re.compile(
+    rf"""^(?P<place>[A-Z][A-Z.'\-]+(?:[ ][A-Z][A-Z.'\-]+){{0,3}}|[A-Z][a-z]+(?:[ ][A-Z][a-z]+){{0,2}}(?=\s*[,(]))
+        (?:,\s*(?P<extra>[A-Z][\w.]*(?:\s+[\w.]+){{0,3}}))?
+        \s*(?:\((?P<agency>[^)]{{2,40}})\))?
+        \s*[–—-]{{1,2}}\s+(?=\S)""",
+    re.VERBOSE,
+)
+_TITLE_SUFFIX = re.compile(r"^(?P<title>.{12,}?)\s+[|–—-]\s+(?P<source>[^|–—-]{2,40})$")
+
+_MONTHS = {m: i for i, names in enumerate(
+    [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",), ("jun", "june"),
+     ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"), ("oct", "october"),
+     ("nov", "november"), ("dec", "december")], start=1) for m in names}
+_MONTH = r"(?P<month>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+_DATE_PATTERNS = (
+    re.compile(rf"\b{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<year>(?:19|20)\d\d)\b", re.IGNORECASE),
+    re.compile(rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+{_MONTH},?\s+(?P<year>(?:19|20)\d\d)\b", re.IGNORECASE),
+    re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<mnum>[01]\d)-(?P<day>[0-3]\d)\b"),
+)
+_TIME = re.compile(r"^\D{0,25}?\b(?P<hour>[01]?\d|2[0-3]):(?P<minute>[0-5]\d)\b(?!:?\d)")
+_STOP = ENGLISH_STOP_WORDS
+_PROSE_WORDS = 12  # a line this long with normal function-word share is article prose
+
+
+def content_hash(text: str) -> str:
+    """Hash of the normalised content: equal for texts that differ only in case, spacing or
+    punctuation. 32 hex digits of SHA-256."""
+    return hashlib.sha256(normalize_for_hash(text).encode("utf-8")).hexdigest()[:32]
+
+
+def find_date(text: str) -> datetime | None:
+    """The first calendar date written in ``text`` ("January 11, 2022", "11 Jan 2022",
+    "2022-01-11"), with a following ``HH:MM`` time if there is one, as UTC.
+
+    >>> find_date("Russia | January 11, 2022, Tuesday // 10:20| views")
+    datetime.datetime(2022, 1, 11, 10, 20, tzinfo=datetime.timezone.utc)
+    """
+    best: tuple[int, re.Match[str]] | None = None
+    for pattern in _DATE_PATTERNS:
+        match = pattern.search(text)
+        if match and (best is None or match.start() < best[0]):
+            best = (match.start(), match)
+    if best is None:
+        return None
+    match = best[1]
+    groups = match.groupdict()
+    month = int(groups["mnum"]) if groups.get("mnum") else _MONTHS[groups["month"].lower().rstrip(".")]
+    hour = minute = 0
+    time = _TIME.match(text[match.end():])
+    if time:
+        hour, minute = int(time["hour"]), int(time["minute"])
+    try:
+        return datetime(int(match["year"]), month, int(match["day"]), hour, minute, tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def split_title_source(title: str) -> tuple[str, str | None]:
+    """Split an outlet name off the end of a page title ("Talks resume - The Daily").
+
+    >>> split_title_source("Rates held steady | The Business Times")
+    ('Rates held steady', 'The Business Times')
+    >>> split_title_source("Storm hits coast")
+    ('Storm hits coast', None)
+    """
+    match = _TITLE_SUFFIX.match(title)
+    if match:
+        source = match["source"].strip()
+        words = source.split()
+        looks_like_name = len(words) <= 4 and all(w[0].isupper() or not w[0].isalpha() for w in words)
+        if looks_like_name and len(match["title"].split()) >= 3:
+            return match["title"].strip(), source
+    return title, None
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    text: str
+    n_words: int
+    stop_share: float
+    ends_sentence: bool
+
+
+def _describe(line: str) -> _Line:
+    words = tokenize(line)
+    n = len(words)
+    stop_share = sum(w in _STOP for w in words) / n if n else 0.0
+    return _Line(line, n, stop_share, line.rstrip(" \"')]").endswith((".", "!", "?", ":", ";", "…")))
+
+
+def _is_prose(line: _Line) -> bool:
+    return line.n_words >= _PROSE_WORDS and line.stop_share >= 0.15 and not _SEPARATORS.search(line.text)
+
+
+def _is_furniture(line: _Line) -> bool:
+    text = line.text
+    if line.n_words == 0:
+        return True
+    if line.n_words <= 16 and _FURNITURE_LINE.match(text):
+        return True
+    if _AUTO_PUBLISHING.search(text) and _ABOUT_THE_SITE.search(text) and _FIRST_PERSON.search(text) is not None:
+        return True
+    if (line.n_words <= 60 and _APPEAL.search(text) and _FIRST_PERSON.search(text)
+            and _APPEAL_OBJECT.search(text) and re.search(r"\b(?:you|your)\b", text, re.IGNORECASE)):
+        return True
+    separators = len(_SEPARATORS.findall(text))
+    if separators >= 2 or (separators and line.n_words <= 10 and line.stop_share < 0.25):
+        return True
+    return False
+
+
+@dataclass
+class _Header:
+    title: str | None = None
+    source: str | None = None
+    dateline: str | None = None
+    byline: str | None = None
+    published_at: datetime | None = None
+
+
+def _place_name(raw: str) -> str:
+    return " ".join(w.capitalize() if w.isupper() and len(w) > 2 else w for w in raw.split())
+
+
+def _read_dateline(paragraph: str, header: _Header) -> str:
+    """Remove a leading "GENEVA (Reuters) -" dateline from the first paragraph, keeping its facts."""
+    match = _DATELINE.match(paragraph)
+    if not match:
+        return paragraph
+    place = match["place"]
+    if not (place.isupper() or match["agency"]):
+        return paragraph
+    header.dateline = header.dateline or _place_name(place.strip())
+    if match["agency"] and not header.source:
+        header.source = match["agency"].strip()
+    if match["extra"] and header.published_at is None:
+        header.published_at = None  # "Jan 10" without a year is not a full date
+    return paragraph[match.end():]
+
+
+def clean_article(raw: RawArticle) -> CleanArticle:
+    """Strip furniture from ``raw.text`` and extract its title and stated metadata.
+
+    Metadata given by the input (title, source, date, byline, url) wins over what the text
+    states. The title, when not given, is the first line that is not furniture.
+    """
+    lines = [_describe(line) for line in normalize(raw.text).split("\n")]
+    header = _Header(title=raw.title.strip() if raw.title and raw.title.strip() else None)
+    body: list[str] = []
+    removed = 0
+    ended = False
+    seen_prose = False
+    for line in lines:
+        text = line.text
+        if not text:
+            continue
+        if ended and not _is_prose(line):
+            removed += 1
+            continue
+        if _END_MARKER.match(text) and line.n_words <= 12 and seen_prose:
+            ended = True
+            removed += 1
+            continue
+        if not seen_prose and header.published_at is None and not _is_prose(line):
+            header.published_at = find_date(text)
+        if _is_furniture(line):
+            removed += 1
+            continue
+        if _CREDIT.search(text):
+            removed += 1
+            continue
+        byline = _BYLINE.match(text)
+        if byline and line.n_words <= 8:
+            header.byline = header.byline or byline["name"]
+            removed += 1
+            continue
+        wire = _WIRE_LINE.match(text)
+        if wire and not seen_prose:
+            header.dateline = header.dateline or _place_name(wire["place"])
+            header.source = header.source or wire["agency"]
+            removed += 1
+            continue
+        if header.title is None and not seen_prose and line.n_words >= 2 and not line.text.endswith("."):
+            header.title = text
+            continue
+        if not seen_prose:
+            text = _read_dateline(text, header)
+        seen_prose = seen_prose or _is_prose(line)
+        body.append(text)
+
+    title, title_source = split_title_source(header.title) if header.title else (None, None)
+    text = "\n".join(body)
+    return CleanArticle(
+        article_id=raw.article_id,
+        title=title,
+        text=text,
+        input=raw.input,
+        record=raw.record,
+        source=raw.source or header.source or title_source,
+        url=raw.url,
+        published_at=raw.published_at or header.published_at,
+        dateline=header.dateline,
+        byline=raw.byline or header.byline,
+        n_words=len(tokenize(text)),
+        content_hash=content_hash(text),
+        removed_lines=removed,
+    )
+
+
+def with_title(article: CleanArticle, title: str) -> CleanArticle:
+    """Copy of ``article`` with another title (used by tests and re-ingest)."""
+    return replace(article, title=title)

@@ -1,0 +1,215 @@
+"""Event clustering: stories first, then the events inside each story.
+
+Stage one (:func:`find_stories`) groups the batch into stories: average linkage on the
+weighted TF-IDF similarity, IDF over the whole batch. Two events of the same kind (two
+earthquakes, two rounds of talks) share most of their vocabulary and often land in one
+story. Stage two (:func:`split_story`) re-weighs each story's articles with IDF computed
+inside the story, so the words all of them share weigh nothing and what tells the events
+apart (other names, other places) decides; a sub-event with too little support (fewer than
+``min_event_size`` articles) joins its nearest sibling when it is close enough.
+
+Both stages use :func:`average_linkage`. Average linkage at threshold ``t`` never joins two groups unless some pair across them has
+similarity of at least ``t`` (a mean cannot exceed its maximum). So the connected components
+of the graph of pairs with similarity ``>= t`` bound the clusters from above: the stage finds
+those pairs blockwise from the sparse features (never an n x n matrix), splits the corpus
+into components, and runs exact average linkage inside each one on its dense similarities.
+A component too large for that is split first by raising its edge threshold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from dedup.config import ClusterConfig
+from dedup.features import FeatureCounts, weigh
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.sparse.csgraph import connected_components
+
+__all__ = ["average_linkage", "cluster_events", "cluster_id", "find_stories", "link_pairs", "split_story", "time_factor"]
+
+_ROW_BLOCK = 2048
+_MAX_COMPONENT = 4000
+
+
+def time_factor(published: np.ndarray, i: np.ndarray, j: np.ndarray, max_days_apart: float) -> np.ndarray:
+    """Similarity multiplier for article pairs from their publication times (epoch seconds,
+    NaN when unknown): 1 within ``max_days_apart`` or when a date is missing, decaying
+    exponentially beyond it."""
+    gap = np.abs(published[i] - published[j]) / 86400.0
+    excess = np.nan_to_num(gap - max_days_apart, nan=0.0).clip(min=0.0)
+    return np.exp(-excess / max(max_days_apart, 1e-9))
+
+
+def link_pairs(
+    matrix: sp.csr_matrix,
+    threshold: float,
+    published: np.ndarray,
+    max_days_apart: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All pairs ``i < j`` whose (time-adjusted) similarity is at least ``threshold``.
+
+    Computed by blocks of rows of the sparse product, so memory is bounded by the block
+    size times the number of similar articles, not by ``n**2``.
+    """
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    sims: list[np.ndarray] = []
+    transposed = matrix.T.tocsc()
+    for start in range(0, matrix.shape[0], _ROW_BLOCK):
+        block = (matrix[start : start + _ROW_BLOCK] @ transposed).tocoo()
+        i = block.row.astype(np.int64) + start
+        j = block.col.astype(np.int64)
+        keep = (i < j) & (block.data >= threshold)
+        i, j, s = i[keep], j[keep], block.data[keep]
+        s = s * time_factor(published, i, j, max_days_apart)
+        keep = s >= threshold
+        rows.append(i[keep])
+        cols.append(j[keep])
+        sims.append(s[keep].astype(np.float32))
+    if not rows:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, np.empty(0, dtype=np.float32)
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(sims)
+
+
+def _components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    graph = sp.coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+def _average_linkage(
+    members: np.ndarray, matrix: sp.csr_matrix, published: np.ndarray, threshold: float, max_days_apart: float
+) -> np.ndarray:
+    """Flat average-linkage labels of ``members`` (dense, exact)."""
+    sub = matrix[members]
+    sim = (sub @ sub.T).toarray().astype(np.float64)
+    i, j = np.triu_indices(len(members), k=1)
+    condensed = sim[i, j] * time_factor(published[members], i, j, max_days_apart)
+    distance = np.clip(1.0 - condensed, 0.0, 2.0)
+    tree = linkage(distance, method="average")
+    return fcluster(tree, t=1.0 - threshold, criterion="distance")
+
+
+def average_linkage(
+    matrix: sp.csr_matrix,
+    published: np.ndarray,
+    *,
+    threshold: float,
+    max_days_apart: float,
+    max_component: int = _MAX_COMPONENT,
+) -> np.ndarray:
+    """Cluster label (0..k-1) of each row of ``matrix``, in order of first appearance.
+
+    Args:
+        matrix: ``(n, d)`` sparse features whose dot products are similarities in [0, 1].
+        published: ``(n,)`` publication times in epoch seconds, NaN when unknown.
+        threshold: average-linkage similarity at which clusters stop merging.
+        max_days_apart: publication gap beyond which similarity decays.
+        max_component: largest component clustered exactly in one piece.
+    """
+    n = matrix.shape[0]
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    i, j, s = link_pairs(matrix, threshold, published, max_days_apart)
+    labels = np.full(n, -1, dtype=np.int64)
+    next_label = 0
+    pending = [(np.arange(n), i, j, s, threshold)]
+    while pending:
+        members, pi, pj, ps, edge_threshold = pending.pop()
+        local = _components(len(members), pi, pj)
+        order = np.argsort(local, kind="stable")
+        bounds = np.flatnonzero(np.diff(local[order])) + 1
+        for group in np.split(order, bounds):
+            if len(group) == 1:
+                labels[members[group[0]]] = next_label
+                next_label += 1
+                continue
+            if len(group) > max_component:
+                # Split an oversized component on its stronger links only (approximation).
+                inside = np.zeros(len(members), dtype=bool)
+                inside[group] = True
+                position = np.full(len(members), -1, dtype=np.int64)
+                position[group] = np.arange(len(group))
+                stronger = edge_threshold + 0.05
+                keep = inside[pi] & inside[pj] & (ps >= stronger)
+                pending.append((members[group], position[pi[keep]], position[pj[keep]], ps[keep], stronger))
+                continue
+            flat = _average_linkage(members[group], matrix, published, threshold, max_days_apart)
+            for value in np.unique(flat):
+                labels[members[group[flat == value]]] = next_label
+                next_label += 1
+    return _relabel_by_first_member(labels)
+
+
+def _relabel_by_first_member(labels: np.ndarray) -> np.ndarray:
+    """Renumber arbitrary labels 0..k-1 in order of each label's first row."""
+    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return rank[inverse]
+
+
+def find_stories(counts: FeatureCounts, published: np.ndarray, config: ClusterConfig) -> np.ndarray:
+    """Stage one: story label of every article (batch-wide IDF)."""
+    matrix = weigh(counts, None, config.story_weights, local=False)
+    return average_linkage(matrix, published, threshold=config.story_threshold, max_days_apart=config.max_days_apart)
+
+
+def _absorb_small(matrix: sp.csr_matrix, labels: np.ndarray, min_size: int, threshold: float) -> np.ndarray:
+    """Let sub-events smaller than ``min_size`` join their most similar sibling, smallest first,
+    when the mean similarity reaches ``threshold``; others stay events of their own."""
+    labels = labels.copy()
+    kept: set[int] = set()
+    while True:
+        ids, sizes = np.unique(labels, return_counts=True)
+        small = sorted((int(s), int(i)) for i, s in zip(ids, sizes, strict=True) if s < min_size and i not in kept)
+        if len(ids) < 2 or not small:
+            return labels
+        label = small[0][1]
+        rows = np.flatnonzero(labels == label)
+        sims = (matrix[rows] @ matrix.T).toarray()
+        scores = {int(o): float(sims[:, labels == o].mean()) for o in ids if o != label}
+        best = max(scores, key=lambda o: (scores[o], -o))
+        if scores[best] >= threshold:
+            labels[rows] = best
+        else:
+            kept.add(label)
+
+
+def split_story(counts: FeatureCounts, rows: np.ndarray, published: np.ndarray, config: ClusterConfig) -> np.ndarray:
+    """Stage two: event labels (0..k-1) of the articles ``rows`` of one story (story-local IDF)."""
+    if len(rows) < 3:
+        return np.zeros(len(rows), dtype=np.int64)
+    matrix = weigh(counts, rows, config.event_weights, local=True)
+    labels = average_linkage(matrix, published[rows], threshold=config.event_threshold,
+                             max_days_apart=config.max_days_apart)
+    labels = _absorb_small(matrix, labels, config.min_event_size, config.absorb_threshold)
+    return _relabel_by_first_member(labels)
+
+
+def cluster_events(counts: FeatureCounts, published: np.ndarray, config: ClusterConfig) -> np.ndarray:
+    """Event label (0..k-1, in order of first member) of every article.
+
+    Args:
+        counts: feature counts of the articles (:func:`dedup.features.count_features`).
+        published: publication times in epoch seconds, NaN when unknown.
+        config: thresholds and weights of both stages.
+    """
+    stories = find_stories(counts, published, config)
+    labels = np.empty(counts.n, dtype=np.int64)
+    offset = 0
+    for story in np.unique(stories):
+        rows = np.flatnonzero(stories == story)
+        events = split_story(counts, rows, published, config)
+        labels[rows] = events + offset
+        offset += int(events.max()) + 1
+    return _relabel_by_first_member(labels)
+
+
+def cluster_id(member_ids: Sequence[str]) -> str:
+    """Stable id of a cluster: a hash of its smallest member id (``ev-`` + 12 hex digits)."""
+    return "ev-" + hashlib.sha1(min(member_ids).encode("utf-8")).hexdigest()[:12]

@@ -1,0 +1,130 @@
+"""Typed, frozen settings of each stage. Every stage takes only the config it needs.
+
+Defaults are the tuned defaults (see ``docs/method.md``); ``ecbplus-train`` is the only data
+the clustering defaults were chosen on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dedup.errors import ConfigError
+
+
+def _check(cond: bool, message: str) -> None:
+    if not cond:
+        raise ConfigError(message)
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """Limits applied while reading inputs; items over a limit become reject rows."""
+
+    max_article_chars: int = 1_000_000
+    max_file_bytes: int = 2_000_000_000
+    max_articles: int = 50_000_000
+
+    def __post_init__(self) -> None:
+        _check(self.max_article_chars > 0, "max_article_chars must be positive")
+        _check(self.max_file_bytes > 0, "max_file_bytes must be positive")
+        _check(self.max_articles > 0, "max_articles must be positive")
+
+
+@dataclass(frozen=True)
+class MinHashConfig:
+    """MinHash signature settings. Signatures are comparable only under equal settings.
+
+    The permutations are datasketch's ``affine32`` scheme for ``seed`` and ``num_perm``, and
+    the shingle hash is :func:`dedup.minhash.hash_shingle`; see :mod:`dedup.minhash`.
+    """
+
+    num_perm: int = 128
+    shingle_size: int = 5
+    seed: int = 1
+    scheme: str = "affine32"
+
+    def __post_init__(self) -> None:
+        _check(1 <= self.num_perm <= 1024, f"num_perm must be in 1..1024, got {self.num_perm}")
+        _check(1 <= self.shingle_size <= 16, f"shingle_size must be in 1..16, got {self.shingle_size}")
+        _check(self.scheme == "affine32", f"only scheme 'affine32' is supported, got {self.scheme!r}")
+
+    def __str__(self) -> str:
+        return f"minhash-{self.scheme}-p{self.num_perm}-k{self.shingle_size}-s{self.seed}"
+
+
+@dataclass(frozen=True)
+class DuplicateConfig:
+    """Near-duplicate detection: LSH banding proposes, exact shingle overlap decides.
+
+    A candidate pair is a duplicate when its exact shingle Jaccard is at least
+    ``jaccard_threshold`` or the shorter article's shingles are at least
+    ``containment_threshold`` contained in the longer one (a truncated copy).
+    """
+
+    bands: int = 32
+    rows: int = 4
+    jaccard_threshold: float = 0.5
+    containment_threshold: float = 0.7
+    min_shingles: int = 8
+
+    def __post_init__(self) -> None:
+        _check(self.bands >= 1 and self.rows >= 1, "bands and rows must be positive")
+        _check(0.0 < self.jaccard_threshold <= 1.0, "jaccard_threshold must be in (0, 1]")
+        _check(0.0 < self.containment_threshold <= 1.0, "containment_threshold must be in (0, 1]")
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """Event clustering in two stages (see :mod:`dedup.cluster`).
+
+    Weights are per feature block, in the order of :data:`dedup.features.BLOCKS`
+    (body, lead, entities, lead entities). Stage one groups the batch into stories with IDF
+    over the whole batch; stage two splits each story into events with IDF inside the story,
+    then lets a sub-event smaller than ``min_event_size`` join its nearest sibling when
+    their mean similarity reaches ``absorb_threshold``.
+    """
+
+    story_threshold: float = 0.08
+    story_weights: tuple[float, float, float, float] = (0.35, 0.25, 0.40, 0.0)
+    event_threshold: float = 0.04
+    event_weights: tuple[float, float, float, float] = (0.15, 0.15, 0.30, 0.40)
+    min_event_size: int = 4
+    absorb_threshold: float = 0.02
+    lead_sentences: int = 3
+    max_days_apart: float = 7.0
+
+    def __post_init__(self) -> None:
+        for name in ("story_threshold", "event_threshold"):
+            value = getattr(self, name)
+            _check(0.0 < value < 1.0, f"{name} must be in (0, 1), got {value}")
+        for name in ("story_weights", "event_weights"):
+            weights = getattr(self, name)
+            _check(len(weights) == 4, f"{name} needs 4 weights (body, lead, entities, lead entities)")
+            _check(all(w >= 0 for w in weights) and sum(weights) > 0, f"{name} must be >= 0, not all 0")
+        _check(self.min_event_size >= 1, "min_event_size must be at least 1")
+        _check(self.lead_sentences >= 1, "lead_sentences must be at least 1")
+        _check(self.max_days_apart > 0, "max_days_apart must be positive")
+
+
+@dataclass(frozen=True)
+class SummaryConfig:
+    """Per-cluster summary: 3-5 extractive sentences, non-redundant, lead-biased."""
+
+    min_sentences: int = 3
+    max_sentences: int = 5
+    top_terms: int = 10
+    redundancy: float = 0.5
+
+    def __post_init__(self) -> None:
+        _check(1 <= self.min_sentences <= self.max_sentences, "need 1 <= min_sentences <= max_sentences")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """All stage settings together; the pipeline hands each stage its own part."""
+
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    minhash: MinHashConfig = field(default_factory=MinHashConfig)
+    duplicates: DuplicateConfig = field(default_factory=DuplicateConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    summary: SummaryConfig = field(default_factory=SummaryConfig)

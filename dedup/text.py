@@ -1,0 +1,111 @@
+"""Text primitives shared by every stage: normalisation, tokens, sentences, shingles."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+
+__all__ = [
+    "normalize",
+    "normalize_for_hash",
+    "split_sentences",
+    "tokenize",
+    "word_count",
+]
+
+# Zero-width and byte-order characters carry no text and break token boundaries.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u201c": '"',
+                         "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"', "\u2032": "'"})
+_SPACES = re.compile(r"[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_TOKEN = re.compile(r"\w+(?:['\u2019]\w+)*")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def normalize(text: str) -> str:
+    """Canonical form of article text: NFC, no invisible or control characters, plain quotes,
+    single spaces within lines, ``\\n`` line breaks.
+
+    >>> normalize("A\\u00a0 “quote”\\r\\nB")
+    'A "quote"\\nB'
+    """
+    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE).translate(_QUOTES)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL.sub(" ", text)
+    return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased word tokens (letters and digits; inner apostrophes kept).
+
+    >>> tokenize("U.S. talks, Ryabkov's view")
+    ['u', 's', 'talks', "ryabkov's", 'view']
+    """
+    return _TOKEN.findall(text.lower())
+
+
+def normalize_for_hash(text: str) -> str:
+    """The text reduced to what identifies its content: NFKC, case-folded word tokens joined
+    by single spaces. Whitespace, punctuation and letter case do not change it.
+
+    >>> normalize_for_hash("Hello,  WORLD!\\n") == normalize_for_hash("hello world")
+    True
+    """
+    return " ".join(_TOKEN.findall(unicodedata.normalize("NFKC", text).casefold().translate(_QUOTES)))
+
+
+def word_count(text: str) -> int:
+    """Number of word tokens in ``text``."""
+    return sum(1 for _ in _TOKEN.finditer(text))
+
+
+# Abbreviations after which a full stop does not end a sentence.
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof sr jr st gen col lt sgt capt cmdr adm gov sen rep rev hon pres supt "
+    "jan feb mar apr jun jul aug sep sept oct nov dec mon tue wed thu fri sat sun "
+    "no vs etc inc ltd co corp dept univ approx est fig al u.s u.k u.n e.g i.e a.m p.m".split()
+)
+_SENTENCE_END = re.compile(r"""[.!?…]+["')\]]*(?=\s+["'(\[]?[A-Z0-9])""")
+
+
+def _is_abbreviation(text: str, end: int) -> bool:
+    start = end
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "."):
+        start -= 1
+    word = text[start:end].rstrip(".").lower()
+    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+
+
+def _iter_sentence_spans(paragraph: str) -> Iterator[tuple[int, int]]:
+    start = 0
+    for match in _SENTENCE_END.finditer(paragraph):
+        end = match.end()
+        if paragraph[match.start()] == "." and _is_abbreviation(paragraph, match.start()):
+            continue
+        yield start, end
+        start = end
+    if start < len(paragraph):
+        yield start, len(paragraph)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split text into sentences; line breaks always end a sentence.
+
+    A rule-based splitter: a full stop, question or exclamation mark (with any closing quote
+    or bracket) followed by a space and a capital letter or digit ends a sentence, unless the
+    word before it is a known abbreviation or an initial.
+
+    >>> split_sentences("Mr. Smith went to Washington. He met Dr. Jones!\\nNew line")
+    ['Mr. Smith went to Washington.', 'He met Dr. Jones!', 'New line']
+    """
+    sentences: list[str] = []
+    for paragraph in text.split("\n"):
+        paragraph = paragraph.strip()
+        if not paragraph:
+            continue
+        for start, end in _iter_sentence_spans(paragraph):
+            sentence = paragraph[start:end].strip()
+            if sentence:
+                sentences.append(sentence)
+    return sentences

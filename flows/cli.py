@@ -1,0 +1,103 @@
+"""The ``newsdedup`` command. Library errors become one clear line, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dedup.errors import InputError, NewsdedupError
+
+
+def _prefect_environment() -> None:
+    """Defaults that make the temporary Prefect server work offline and on a fresh home."""
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if os.environ.get("PREFECT_API_URL", None) == "":
+        del os.environ["PREFECT_API_URL"]  # an empty URL is not "no server": it breaks every call
+
+
+def _check_inputs(paths: Sequence[str]) -> None:
+    missing = [p for p in paths if not os.path.lexists(p)]
+    if missing:
+        raise InputError(f"input not found: {', '.join(missing)}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    _check_inputs(args.paths)
+    _prefect_environment()
+    from flows.pipeline import newsdedup_flow
+
+    report = newsdedup_flow(inputs=list(args.paths), output=str(args.output))
+    outputs = next(s for s in report["stages"] if s["stage"] == "publish")["counts"]
+    print(
+        f"newsdedup: {outputs['articles']} articles, {outputs['duplicates']} duplicates, "
+        f"{outputs['clusters']} clusters, {outputs['rejects']} rejects -> {args.output}"
+    )
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from dedup.evaluation.harness import evaluate_benchmark, format_report
+
+    result = evaluate_benchmark(args.benchmark, label_column=args.label_column, id_column=args.id_column,
+                                text_column=args.text_column)
+    print(format_report(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
+        print(f"scores written to {args.json}")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from flows.inspect import show_cluster, show_clusters
+
+    if args.cluster:
+        show_cluster(Path(args.output), args.cluster)
+    else:
+        show_clusters(Path(args.output), limit=args.limit)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsdedup", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="find duplicates and event clusters; write Parquet outputs")
+    run.add_argument("paths", nargs="+", help="article files or directories (.txt .jsonl[.gz] .parquet .html)")
+    run.add_argument("--output", "-o", default="output", help="output directory (default: output)")
+    run.set_defaults(func=cmd_run)
+
+    evaluate = sub.add_parser("evaluate", help="score the clustering on labelled news")
+    evaluate.add_argument("benchmark", help="ecbplus-train, ecbplus-dev, or a labelled .jsonl/.parquet file")
+    evaluate.add_argument("--json", help="also write the scores to this JSON file")
+    evaluate.add_argument("--label-column", default="event")
+    evaluate.add_argument("--id-column", default="id")
+    evaluate.add_argument("--text-column", default="text")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    inspect = sub.add_parser("inspect", help="show the clusters of an output directory in the terminal")
+    inspect.add_argument("output", nargs="?", default="output")
+    inspect.add_argument("--cluster", help="show one cluster's members, duplicates and why they were grouped")
+    inspect.add_argument("--limit", type=int, default=30)
+    inspect.set_defaults(func=cmd_inspect)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except NewsdedupError as exc:
+        print(f"newsdedup: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("newsdedup: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,822 @@
+"""Tests of dedup.ingest on tiny corpora written inline, each with planted good and bad items."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dedup import ingest
+from dedup.config import IngestConfig
+from dedup.errors import InputError
+from dedup.ingest import SUPPORTED_SUFFIXES, parse_published_at, read_inputs, supported_suffix
+from dedup.records import RawArticle, Reject
+
+GENEVA = "GENEVA - Talks between the United States and Russia ended without a breakthrough on Monday."
+BRUSSELS = "BRUSSELS - NATO allies met on Wednesday to discuss the security situation in Europe."
+
+PAGE = """<!DOCTYPE html>
+<html><head>
+<title>Talks in Geneva end without a deal</title>
+<meta name="author" content="Jane Doe">
+<meta property="og:site_name" content="Daily Planet">
+<meta property="og:url" content="https://planet.example/geneva-talks">
+<meta property="article:published_time" content="2024-03-05T10:00:00Z">
+</head><body>
+<nav><a href="/">Home</a> <a href="/world">World</a></nav>
+<article>
+<h1>Talks in Geneva end without a deal</h1>
+<p>Negotiators from the United States and Russia met for eight hours in Geneva on Monday,
+and both sides said afterwards that their positions remained far apart.</p>
+<p>The deputy foreign minister told reporters that the talks had been difficult but useful,
+and that a further round in Brussels later this week would test whether progress was possible.</p>
+<p>Diplomats from several European countries followed the meeting closely, saying that the
+outcome would shape the security of the continent for years to come.</p>
+</article>
+<footer>Copyright Daily Planet</footer>
+</body></html>
+"""
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run each test from its own tmp_path so that inputs display as short relative paths."""
+    monkeypatch.chdir(tmp_path)
+
+
+def write(path: str | Path, content: str | bytes) -> Path:
+    """Write a file (creating parent directories) and return its path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+def jsonl(*records: object) -> str:
+    """JSON Lines text: dicts and lists are dumped, strings are written as raw lines."""
+    return "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records)
+
+
+def read(*paths: str | Path, **limits: int) -> list[RawArticle | Reject]:
+    return list(read_inputs(list(paths), IngestConfig(**limits)))
+
+
+def articles(items: list[RawArticle | Reject]) -> dict[str, RawArticle]:
+    return {item.article_id: item for item in items if isinstance(item, RawArticle)}
+
+
+def rejects(items: list[RawArticle | Reject]) -> list[Reject]:
+    return [item for item in items if isinstance(item, Reject)]
+
+
+def only_reject(items: list[RawArticle | Reject]) -> Reject:
+    found = rejects(items)
+    assert len(found) == 1, found
+    return found[0]
+
+
+# --------------------------------------------------------------------------- .txt
+
+
+def test_txt_file_is_one_article_with_its_stem_as_id_and_text_as_is() -> None:
+    text = "Talks in Geneva\r\n\r\n  " + GENEVA + "\n"
+    write("in/geneva-2024.03.txt", text)
+    [item] = read("in")
+    assert item == RawArticle(
+        article_id="geneva-2024.03", text=text, input=os.path.join("in", "geneva-2024.03.txt")
+    )
+    assert item.title is None and item.record == ""
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param("Grüße aus Genf".encode(), "Grüße aus Genf", id="utf-8"),
+        pytest.param(b"\xef\xbb\xbf" + "Grüße".encode(), "Grüße", id="utf-8-bom"),
+        pytest.param(b"\xff\xfe" + "Grüße".encode("utf-16-le"), "Grüße", id="utf-16-le-bom"),
+        pytest.param(b"\xfe\xff" + "Grüße".encode("utf-16-be"), "Grüße", id="utf-16-be-bom"),
+        pytest.param(b"\xff\xfe\x00\x00" + "Grüße €".encode("utf-32-le"), "Grüße €", id="utf-32-le-bom"),
+        pytest.param(b"\x00\x00\xfe\xff" + "Grüße".encode("utf-32-be"), "Grüße", id="utf-32-be-bom"),
+        pytest.param("Café “Zürich” – 5 €".encode("cp1252"), "Café “Zürich” – 5 €", id="cp1252"),
+        pytest.param(b"caf\xe9 \x81 ok", "café \x81 ok", id="latin-1-fallback"),
+    ],
+)
+def test_txt_encodings_are_decoded(raw: bytes, expected: str) -> None:
+    write("a.txt", raw)
+    [item] = read("a.txt")
+    assert isinstance(item, RawArticle)
+    assert item.text == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        pytest.param(b"", "empty file", id="empty"),
+        pytest.param(b" \n\t\r\n ", "only whitespace", id="whitespace"),
+        pytest.param("\u3000\n".encode(), "only whitespace", id="unicode-whitespace"),
+        pytest.param(b"PK\x03\x04\x00\x00binary", "binary content, not text (contains NUL bytes)", id="nul"),
+        pytest.param(bytes(range(1, 9)) * 20 + b"some words", "binary content, not text", id="control-chars"),
+        pytest.param(
+            b"\xff\xfe" + b"\x00\xd8", "not valid UTF-16-LE despite its byte-order mark", id="bad-utf16"
+        ),
+    ],
+)
+def test_unusable_txt_is_rejected_with_its_reason(raw: bytes, reason: str) -> None:
+    write("bad.txt", raw)
+    write("good.txt", GENEVA)
+    items = read("bad.txt", "good.txt")
+    assert list(articles(items)) == ["good"]
+    reject = only_reject(items)
+    assert reject.input == "bad.txt" and reject.article_id == "bad" and reject.dropped
+    assert reject.reason.startswith(reason)
+
+
+def test_oversized_txt_is_rejected_without_decoding() -> None:
+    write("long.txt", "x" * 100)
+    write("short.txt", "y" * 20)
+    items = read(".", max_article_chars=10)
+    reasons = {r.input: r.reason for r in rejects(items)}
+    assert (
+        reasons["long.txt"]
+        == "file is 100 bytes, too long for a text of at most max_article_chars=10 characters"
+    )
+    assert reasons["short.txt"] == "text is 20 characters, over max_article_chars=10"
+    assert articles(items) == {}
+
+
+# --------------------------------------------------------------------------- JSON Lines
+
+
+def test_jsonl_records_map_to_articles() -> None:
+    write(
+        "feed.jsonl",
+        jsonl(
+            {
+                "id": "g1",
+                "text": GENEVA,
+                "title": " Geneva talks ",
+                "published_at": "2024-03-05T10:00:00+01:00",
+                "source": "Daily Planet",
+                "url": "https://planet.example/g1",
+                "byline": "Jane Doe",
+                "author": "ignored because byline wins",
+                "lang": "en",
+            },
+            "",
+            "   ",
+            {"id": 42, "text": BRUSSELS, "author": ["A. Writer", "B. Writer"]},
+        ),
+    )
+    items = read("feed.jsonl")
+    assert rejects(items) == []
+    first, second = articles(items).values()
+    assert first == RawArticle(
+        article_id="g1",
+        text=GENEVA,
+        input="feed.jsonl",
+        record="line 1",
+        title="Geneva talks",
+        published_at=datetime(2024, 3, 5, 9, 0, tzinfo=UTC),
+        source="Daily Planet",
+        url="https://planet.example/g1",
+        byline="Jane Doe",
+    )
+    # Blank lines are skipped but still counted, so records point at the right line.
+    assert (second.article_id, second.record, second.byline) == ("42", "line 4", "A. Writer, B. Writer")
+    assert second.title is second.published_at is second.source is second.url is None
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        pytest.param(
+            '{"id": "x", "text": "unterminated',
+            "invalid JSON at column 21: Unterminated string",
+            id="bad-json",
+        ),
+        pytest.param('["x", "some text"]', "expected a JSON object, got an array", id="array-line"),
+        pytest.param('"just a string"', "expected a JSON object, got a string", id="string-line"),
+        pytest.param('{"id": "x"}', "missing 'text'", id="no-text"),
+        pytest.param('{"id": "x", "text": ""}', "'text' is empty", id="empty-text"),
+        pytest.param('{"id": "x", "text": "  \\n "}', "'text' is only whitespace", id="blank-text"),
+        pytest.param('{"id": "x", "text": 12}', "'text' must be a string, got a number", id="number-text"),
+        pytest.param('{"id": "x", "text": null}', "'text' must be a string, got null", id="null-text"),
+        pytest.param('{"text": "body"}', "missing 'id'", id="no-id"),
+        pytest.param('{"id": "  ", "text": "body"}', "'id' is empty", id="blank-id"),
+        pytest.param(
+            '{"id": 1.5, "text": "body"}', "'id' is a number 1.5: ids must be strings or integers", id="f"
+        ),
+        pytest.param(
+            '{"id": true, "text": "body"}', "'id' is a boolean true: ids must be strings or integers", id="b"
+        ),
+        pytest.param(
+            '{"id": null, "text": "body"}', "'id' is null: ids must be strings or integers", id="null"
+        ),
+        pytest.param(
+            '{"id": [1], "text": "body"}', "'id' is an array: ids must be strings or integers", id="list"
+        ),
+        pytest.param(
+            '{"id": {"a": 1}, "text": "b"}', "'id' is an object: ids must be strings or integers", id="obj"
+        ),
+        pytest.param(
+            '{"id": "x", "text": "<script>only()</script>"}', "'text' has no content outside", id="html"
+        ),
+        pytest.param(
+            b'{"id": "x", "text": "caf\xe9"}', "not valid UTF-8 (byte 0xe9 at column 25)", id="utf8"
+        ),
+        pytest.param("[" * 100_000, "invalid JSON: nested too deeply", id="deep"),
+    ],
+)
+def test_bad_jsonl_line_is_rejected_and_its_neighbours_kept(line: str | bytes, reason: str) -> None:
+    raw = line if isinstance(line, bytes) else line.encode()
+    good_before = json.dumps({"id": "before", "text": GENEVA}).encode()
+    good_after = json.dumps({"id": "after", "text": BRUSSELS}).encode()
+    write("feed.jsonl", b"\n".join([good_before, raw, good_after]) + b"\n")
+    items = read("feed.jsonl")
+    assert list(articles(items)) == ["before", "after"]
+    reject = only_reject(items)
+    assert (reject.input, reject.record, reject.dropped) == ("feed.jsonl", "line 2", True)
+    assert reject.reason.startswith(reason), reject.reason
+
+
+def test_json_array_file_is_one_reject_saying_how_to_fix_it() -> None:
+    write("feed.jsonl", '\n  [{"id": 1, "text": "a"},\n {"id": 2, "text": "b"}]\n')
+    reject = only_reject(read("feed.jsonl"))
+    assert reject.record == ""
+    assert reject.reason.startswith("file is a JSON array, not JSON Lines: write one JSON object per line")
+
+
+def test_pretty_printed_json_file_is_one_reject() -> None:
+    write("feed.ndjson", json.dumps({"id": 1, "text": GENEVA}, indent=2))
+    reject = only_reject(read("feed.ndjson"))
+    assert "not JSON Lines: write one JSON object per line" in reject.reason
+
+
+def test_utf16_jsonl_is_one_reject() -> None:
+    write("feed.jsonl", jsonl({"id": 1, "text": GENEVA}).encode("utf-16"))
+    reject = only_reject(read("feed.jsonl"))
+    assert reject.reason == "JSON Lines must be UTF-8, this file is UTF-16-LE: re-encode it as UTF-8"
+
+
+def test_ndjson_and_gzipped_json_lines_are_read() -> None:
+    write("a.ndjson", "\ufeff" + jsonl({"id": "n1", "text": GENEVA}))
+    write("b.jsonl.gz", gzip.compress(jsonl({"id": "z1", "text": BRUSSELS}).encode()))
+    items = read("a.ndjson", "b.jsonl.gz")
+    assert [(a.article_id, a.input, a.record) for a in articles(items).values()] == [
+        ("n1", "a.ndjson", "line 1"),
+        ("z1", "b.jsonl.gz", "line 1"),
+    ]
+    assert rejects(items) == []
+
+
+def test_truncated_gzip_keeps_every_line_before_the_damage() -> None:
+    body = jsonl(*({"id": f"g{i}", "text": f"{GENEVA} Update {i}."} for i in range(400))).encode()
+    packed = gzip.compress(body)
+    write("cut.jsonl.gz", packed[: len(packed) // 2])
+    items = read("cut.jsonl.gz")
+    kept = list(articles(items))
+    assert len(kept) > 10
+    assert kept == [f"g{i}" for i in range(len(kept))]
+    reject = only_reject(items)
+    assert reject.record == f"line {len(kept) + 1}"
+    assert reject.reason.startswith(f"gzip data truncated after line {len(kept)} (")
+    assert items[-1] == reject
+
+
+def test_file_that_is_not_gzip_is_one_reject() -> None:
+    write("plain.jsonl.gz", jsonl({"id": 1, "text": GENEVA}))
+    reject = only_reject(read("plain.jsonl.gz"))
+    assert reject.reason.startswith("corrupt gzip data before the first line (Not a gzipped file")
+
+
+def test_html_markup_in_text_and_title_becomes_plain_text() -> None:
+    text = (
+        '<div class="story"><p>First paragraph with a <a href="https://x.example">link</a> and '
+        "<b>bold</b> words.</p>\n<script>track('reader');</script><style>p {color: red}</style>"
+        "<p>Second &amp; last<br>line.</p></div>"
+    )
+    write("feed.jsonl", jsonl({"id": "h", "text": text, "title": "<h1>Geneva <em>talks</em></h1>"}))
+    [item] = read("feed.jsonl")
+    assert isinstance(item, RawArticle)
+    assert item.text == "First paragraph with a link and bold words.\n\nSecond & last\nline."
+    assert item.title == "Geneva talks"
+
+
+def test_text_that_only_mentions_angle_brackets_is_left_alone() -> None:
+    text = "Inflation <3% is the goal, said the bank; a < b and c > d; see <Reuters>."
+    write("feed.jsonl", jsonl({"id": "m", "text": text}))
+    [item] = read("feed.jsonl")
+    assert isinstance(item, RawArticle) and item.text == text
+
+
+def test_over_long_json_line_is_skipped_without_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ingest, "_LINE_MARGIN_BYTES", 0)
+    write("feed.jsonl", jsonl({"id": "big", "text": "x" * 200}, {"id": "ok", "text": "short"}))
+    items = read("feed.jsonl", max_article_chars=10)
+    assert list(articles(items)) == ["ok"]
+    reject = only_reject(items)
+    assert reject.record == "line 1" and reject.reason.startswith("line is over 60 bytes")
+
+
+# --------------------------------------------------------------------------- Parquet
+
+
+def test_parquet_rows_are_validated_like_json_lines_across_batches() -> None:
+    n_rows = ingest._PARQUET_BATCH_ROWS + 50
+    ids: list[object] = [f"p{i}" for i in range(n_rows)]
+    texts: list[object] = [f"{GENEVA} Row {i}." for i in range(n_rows)]
+    bad_row = ingest._PARQUET_BATCH_ROWS + 10  # 1-based, in the second batch
+    texts[bad_row - 1] = None
+    table = pa.table(
+        {
+            "id": pa.array(ids, pa.string()),
+            "text": pa.array(texts, pa.string()),
+            "title": pa.array(["Title"] * n_rows),
+            # Nanosecond timestamps: pyarrow cannot hand these out as datetimes unaided.
+            "published_at": pa.array([1_709_632_800_123_456_789] * n_rows, pa.timestamp("ns")),
+            "extra": pa.array(range(n_rows)),
+        }
+    )
+    pq.write_table(table, "rows.parquet", row_group_size=100)
+    items = read("rows.parquet")
+    found = articles(items)
+    assert len(found) == n_rows - 1
+    assert found["p0"].record == "row 1" and found["p0"].title == "Title"
+    assert found["p0"].published_at == datetime(2024, 3, 5, 10, 0, 0, 123456, tzinfo=UTC)
+    reject = only_reject(items)
+    assert (reject.record, reject.article_id) == (f"row {bad_row}", f"p{bad_row - 1}")
+    assert reject.reason == "'text' must be a string, got null"
+
+
+def test_parquet_integer_and_float_ids() -> None:
+    pq.write_table(pa.table({"id": [7, 8], "text": [GENEVA, BRUSSELS]}), "ints.parquet")
+    pq.write_table(pa.table({"id": [1.0], "text": [GENEVA]}), "floats.parquet")
+    items = read("ints.parquet", "floats.parquet")
+    assert list(articles(items)) == ["7", "8"]
+    assert only_reject(items).reason == "'id' is a number 1.0: ids must be strings or integers"
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        pytest.param(
+            lambda p: write(p, b"PAR1 this is not parquet"), "not a readable Parquet file: ", id="bad"
+        ),
+        pytest.param(lambda p: write(p, b""), "not a readable Parquet file: ", id="empty"),
+        pytest.param(
+            lambda p: pq.write_table(pa.table({"ident": ["a"], "text": ["b"]}), p),
+            "missing required column(s) id (columns: ident, text)",
+            id="no-id-column",
+        ),
+    ],
+)
+def test_unusable_parquet_file_is_one_reject(make: Callable[[str], object], reason: str) -> None:
+    make("x.parquet")
+    reject = only_reject(read("x.parquet"))
+    assert reject.record == "" and reject.reason.startswith(reason)
+
+
+# --------------------------------------------------------------------------- HTML pages
+
+
+def test_html_page_main_text_and_metadata() -> None:
+    write("pages/geneva-talks.html", PAGE)
+    [item] = read("pages")
+    assert isinstance(item, RawArticle)
+    assert item.article_id == "geneva-talks"
+    assert "eight hours in Geneva on Monday" in item.text
+    assert "Copyright" not in item.text and "Home" not in item.text
+    assert item.title == "Talks in Geneva end without a deal"
+    assert item.byline == "Jane Doe"
+    assert item.source == "Daily Planet"
+    assert item.url == "https://planet.example/geneva-talks"
+    assert item.published_at == datetime(2024, 3, 5, tzinfo=UTC)
+
+
+def test_html_page_without_main_text_is_rejected() -> None:
+    write("blank.htm", "<html><head><title>Nothing</title></head><body><script>app()</script></body></html>")
+    reject = only_reject(read("blank.htm"))
+    assert reject.reason == "no main text found in the HTML page" and reject.article_id == "blank"
+
+
+# --------------------------------------------------------------------------- dates
+
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-03-05T10:00:00Z", datetime(2024, 3, 5, 10, tzinfo=UTC)),
+        ("2024-03-05T10:00:00+02:00", datetime(2024, 3, 5, 8, tzinfo=UTC)),
+        ("2024-03-05 10:00:00", datetime(2024, 3, 5, 10, tzinfo=UTC)),
+        ("2024-03-05", datetime(2024, 3, 5, tzinfo=UTC)),
+        ("Tue, 05 Mar 2024 10:00:00 +0100", datetime(2024, 3, 5, 9, tzinfo=UTC)),
+        ("Tue, 05 Mar 2024 10:00:00 GMT", datetime(2024, 3, 5, 10, tzinfo=UTC)),
+        ("March 5, 2024 10:00 EST", datetime(2024, 3, 5, 15, tzinfo=UTC)),
+        ("5 March 2024", datetime(2024, 3, 5, tzinfo=UTC)),
+        (datetime(2024, 3, 5, 10, 30), datetime(2024, 3, 5, 10, 30, tzinfo=UTC)),
+        (1_709_632_800, datetime(2024, 3, 5, 10, tzinfo=UTC)),
+        (1_709_632_800_000, datetime(2024, 3, 5, 10, tzinfo=UTC)),
+        ("2024-12-31T23:00:00-05:00", datetime(2025, 1, 1, 4, tzinfo=UTC)),
+        (None, None),
+        ("  ", None),
+    ],
+)
+def test_published_at_forms_become_aware_utc(value: object, expected: datetime | None) -> None:
+    result = parse_published_at(value, now=NOW)
+    assert result == expected
+    assert result is None or result.tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("Monday", "not a complete date"),
+        ("March 2024", "not a complete date"),
+        ("the day after the election", "not a recognised date"),
+        ("2024-13-45", "not a recognised date"),
+        ("2" * 200, r"not a date \(over 100 characters\)"),
+        ("2025-01-03T01:00:00Z", "more than 2 days in the future"),
+        (float("nan"), "not a finite number"),
+    ],
+)
+def test_unusable_published_at_raises_saying_why(value: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_published_at(value, now=NOW)
+
+
+def test_bad_published_at_keeps_the_article_and_notes_the_ignored_value() -> None:
+    future = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+    write(
+        "feed.jsonl",
+        jsonl(
+            {"id": "a", "text": GENEVA, "published_at": "last Tuesday-ish"},
+            {"id": "b", "text": BRUSSELS, "published_at": future},
+            {"id": "c", "text": GENEVA + " More.", "published_at": tomorrow.isoformat()},
+            {"id": "d", "text": BRUSSELS + " More.", "published_at": True, "source": 5},
+        ),
+    )
+    items = read("feed.jsonl")
+    found = articles(items)
+    assert list(found) == ["a", "b", "c", "d"]
+    assert found["a"].published_at is found["b"].published_at is found["d"].published_at is None
+    assert found["c"].published_at == tomorrow
+    notes = [(r.article_id, r.record, r.reason) for r in rejects(items)]
+    assert notes == [
+        ("a", "line 1", "published_at 'last Tuesday-ish' ignored: not a recognised date"),
+        ("b", "line 2", f"published_at {future!r} ignored: more than 2 days in the future"),
+        ("d", "line 4", "published_at true ignored: a boolean is not a date"),
+        ("d", "line 4", "'source' ignored: expected a string, got a number"),
+    ]
+    assert not any(r.dropped for r in rejects(items))
+    # Each note follows the article it belongs to.
+    assert items.index(found["a"]) + 1 == items.index(rejects(items)[0])
+
+
+# --------------------------------------------------------------------------- limits and duplicates
+
+
+def test_file_over_max_file_bytes_is_not_read() -> None:
+    write("big.jsonl", jsonl({"id": "big", "text": GENEVA}))
+    write("small.txt", "tiny")
+    items = read(".", max_file_bytes=50)
+    assert list(articles(items)) == ["small"]
+    size = Path("big.jsonl").stat().st_size
+    assert only_reject(items).reason == f"file is {size} bytes, over max_file_bytes=50; not read"
+
+
+def test_article_over_max_article_chars_is_rejected_with_its_size() -> None:
+    write("feed.jsonl", jsonl({"id": "long", "text": "w" * 30}, {"id": "ok", "text": "w" * 10}))
+    items = read("feed.jsonl", max_article_chars=20)
+    assert list(articles(items)) == ["ok"]
+    reject = only_reject(items)
+    assert (reject.record, reject.article_id) == ("line 1", "long")
+    assert reject.reason == "text is 30 characters, over max_article_chars=20"
+
+
+def test_reading_stops_after_max_articles_with_one_reject() -> None:
+    write("feed.jsonl", jsonl(*({"id": i, "text": f"{GENEVA} {i}"} for i in range(5))))
+    write("later.txt", BRUSSELS)
+    items = read(".", max_articles=2)
+    assert list(articles(items)) == ["0", "1"]
+    reject = only_reject(items)
+    assert (reject.input, reject.record) == ("feed.jsonl", "line 3")
+    assert reject.reason.startswith("reached max_articles=2: stopped reading")
+    assert items[-1] == reject
+
+
+def test_duplicate_ids_first_occurrence_wins() -> None:
+    write("a/story.txt", GENEVA)
+    write("b/feed.jsonl", jsonl({"id": "story", "text": GENEVA}, {"id": "story", "text": BRUSSELS}))
+    write("c/story.txt", BRUSSELS)
+    items = read("a", "b", "c")
+    assert list(articles(items).values()) == [RawArticle("story", GENEVA, os.path.join("a", "story.txt"))]
+    first = os.path.join("a", "story.txt")
+    assert [(r.input, r.record, r.reason) for r in rejects(items)] == [
+        (
+            os.path.join("b", "feed.jsonl"),
+            "line 1",
+            f"duplicate id 'story': a repeat of the same article (first seen in {first})",
+        ),
+        (
+            os.path.join("b", "feed.jsonl"),
+            "line 2",
+            f"duplicate id 'story' (first seen in {first}) with different text",
+        ),
+        (
+            os.path.join("c", "story.txt"),
+            "",
+            f"duplicate id 'story' (first seen in {first}) with different text",
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- files and directories
+
+
+def test_directories_are_walked_recursively_in_sorted_order_skipping_hidden_entries() -> None:
+    for name in ["b.txt", "a/z.txt", "a/b/y.txt", "c.txt", "a0.txt", ".git/x.txt", "a/.draft.txt"]:
+        write(Path("root") / name, f"Article {name}")
+    items = read("root")
+    assert rejects(items) == []
+    assert [a.input for a in articles(items).values()] == [
+        os.path.join("root", *parts)
+        for parts in (("a", "b", "y.txt"), ("a", "z.txt"), ("a0.txt",), ("b.txt",), ("c.txt",))
+    ]
+
+
+def test_explicit_paths_keep_their_order_and_are_read_even_when_hidden() -> None:
+    write("z.txt", "last letter")
+    write(".hidden.txt", "hidden but named")
+    write("a.txt", "first letter")
+    items = read("z.txt", ".hidden.txt", "a.txt")
+    assert list(articles(items)) == ["z", ".hidden", "a"]
+
+
+def test_unsupported_file_types_are_rejected_by_suffix() -> None:
+    write("in/notes.pdf", b"%PDF-1.4")
+    write("in/README", "read me")
+    write("in/dump.json", "{}")
+    write("in/ok.TXT", GENEVA)
+    items = read("in")
+    assert list(articles(items)) == ["ok"]
+    expected = ", ".join(SUPPORTED_SUFFIXES)
+    assert {r.input: r.reason for r in rejects(items)} == {
+        os.path.join("in", "README"): f"unsupported file type (no suffix; expected one of {expected})",
+        os.path.join("in", "dump.json"): f"unsupported file type '.json' (expected one of {expected}); "
+        "name JSON Lines files .jsonl",
+        os.path.join("in", "notes.pdf"): f"unsupported file type '.pdf' (expected one of {expected})",
+    }
+
+
+def test_supported_suffix_matches_compound_and_upper_case_names() -> None:
+    assert supported_suffix("x.JSONL.GZ") == ".jsonl.gz"
+    assert supported_suffix("x.jsonl") == ".jsonl"
+    assert supported_suffix("x.tar.gz") is None
+
+
+def test_symlinks_loops_are_not_revisited_and_escapes_are_rejected(tmp_path: Path) -> None:
+    write("outside/secret.txt", "not part of the input")
+    write("root/real/a.txt", GENEVA)
+    os.symlink("..", "root/real/up")  # a loop back to the root
+    os.symlink("real", "root/alias")  # a second name for a directory inside the root
+    os.symlink(tmp_path / "outside" / "secret.txt", "root/escape.txt")
+    os.symlink("../outside", "root/escape-dir")
+    os.symlink("missing.txt", "root/broken.txt")
+    items = read("root")
+    # The alias sorts first, so the directory is read through it once and not again by its own name.
+    assert [a.input for a in articles(items).values()] == [os.path.join("root", "alias", "a.txt")]
+    assert {r.input: r.reason for r in rejects(items)} == {
+        os.path.join("root", "broken.txt"): "broken symlink: No such file or directory",
+        os.path.join("root", "escape-dir"): "symlink points outside the input root 'root'",
+        os.path.join("root", "escape.txt"): "symlink points outside the input root 'root'",
+    }
+
+
+def test_unreadable_directory_and_file_are_rejected_with_the_os_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write("root/locked/a.txt", GENEVA)
+    write("root/private.txt", BRUSSELS)
+    write("root/z.txt", GENEVA + " Later.")
+    real_scandir, real_open = os.scandir, open
+
+    def scandir(path: str) -> Iterator[os.DirEntry[str]]:
+        if os.path.basename(path) == "locked":
+            raise PermissionError(13, "Permission denied", path)
+        return real_scandir(path)
+
+    def open_file(path: str, *args: Any, **kwargs: Any) -> IO[bytes]:
+        if os.path.basename(path) == "private.txt":
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, *args, **kwargs)
+
+    # Simulated so that the test holds when run as root, who may read anything.
+    monkeypatch.setattr(ingest.os, "scandir", scandir)
+    monkeypatch.setattr(ingest, "open", open_file, raising=False)
+    items = read(tmp_path / "root")
+    assert list(articles(items)) == ["z"]
+    assert [(r.input, r.reason) for r in rejects(items)] == [
+        (os.path.join("root", "locked"), "cannot read directory: Permission denied"),
+        (os.path.join("root", "private.txt"), "cannot open file: Permission denied"),
+    ]
+    assert not any(str(tmp_path) in r.reason for r in rejects(items))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_named_pipe_is_rejected_not_opened() -> None:
+    write("root/a.txt", GENEVA)
+    os.mkfifo("root/pipe.txt")
+    items = read("root")
+    assert list(articles(items)) == ["a"]
+    assert only_reject(items).reason == "not a regular file or directory (a device, socket or pipe)"
+
+
+def test_input_is_relative_to_the_working_directory_or_as_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write("work/in/a.txt", GENEVA)
+    write("elsewhere/b.txt", BRUSSELS)
+    monkeypatch.chdir(tmp_path / "work")
+    items = read(tmp_path / "work" / "in", "../elsewhere", ".")
+    assert [(a.article_id, a.input) for a in articles(items).values()] == [
+        ("a", os.path.join("in", "a.txt")),
+        ("b", os.path.join("..", "elsewhere", "b.txt")),
+    ]
+    # Reading the working directory itself yields the same file again, under the same name.
+    assert only_reject(items).input == os.path.join("in", "a.txt")
+
+
+def test_missing_path_raises_input_error_before_anything_is_read() -> None:
+    write("a.txt", GENEVA)
+    with pytest.raises(InputError, match="'no/such/dir' does not exist"):
+        read_inputs(["a.txt", "no/such/dir"])
+
+
+def test_a_single_path_instead_of_a_list_is_refused_with_the_fix() -> None:
+    with pytest.raises(TypeError, match=r"pass \[path\]"):
+        read_inputs("data")  # type: ignore[arg-type]
+
+
+def test_reading_is_lazy() -> None:
+    write("in/a.txt", GENEVA)
+    write("in/b.txt", BRUSSELS)
+    stream = read_inputs(["in"])
+    assert next(stream).article_id == "a"
+    # b.txt is only opened when asked for, so changing it now still shows.
+    write("in/b.txt", "Changed after the walk started.")
+    assert next(stream) == RawArticle("b", "Changed after the walk started.", os.path.join("in", "b.txt"))
+    assert next(stream, None) is None
+
+
+# --------------------------------------------------------------------------- whole corpora
+
+
+def plant_mixed_corpus(root: Path) -> tuple[set[str], dict[tuple[str, str], str]]:
+    """Good and bad files side by side; returns the ids to keep and (input, record) -> reason."""
+    good = {"txt-good", "cp1252", "j1", "j3", "gz1", "p1", "geneva-talks"}
+    write(root / "txt-good.txt", GENEVA)
+    write(root / "cp1252.txt", "Zürich – “quoted”".encode("cp1252"))
+    write(root / "binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    write(root / "empty.txt", b"")
+    write(root / "blank.txt", "\n\n   \n")
+    write(root / "photo.jpg", b"\xff\xd8\xff")
+    write(
+        root / "feeds" / "day1.jsonl",
+        jsonl({"id": "j1", "text": GENEVA}, "{oops", {"id": "j3", "text": BRUSSELS}),
+    )
+    write(root / "feeds" / "array.jsonl", json.dumps([{"id": "a1", "text": GENEVA}]))
+    packed = gzip.compress(
+        jsonl(*({"id": f"gz{i}", "text": f"{GENEVA} {i}"} for i in range(1, 300))).encode()
+    )
+    write(root / "feeds" / "cut.jsonl.gz", packed[:-30])
+    (root / "tables").mkdir()
+    pq.write_table(
+        pa.table({"id": ["p1", "p2"], "text": [BRUSSELS + " P.", " "]}), root / "tables" / "t.parquet"
+    )
+    pq.write_table(pa.table({"id": ["q1"]}), root / "tables" / "no-text.parquet")
+    write(root / "pages" / "geneva-talks.html", PAGE)
+    write(root / "pages" / "empty-page.html", "<html><body><div></div></body></html>")
+    write(root / ".cache" / "hidden.txt", "never read")
+    os.symlink("missing", root / "dangling.txt")
+    expected = {
+        (str(root / "binary.txt"), ""): "binary content, not text",
+        (str(root / "empty.txt"), ""): "empty file",
+        (str(root / "blank.txt"), ""): "only whitespace",
+        (str(root / "photo.jpg"), ""): "unsupported file type '.jpg'",
+        (str(root / "dangling.txt"), ""): "broken symlink",
+        (str(root / "feeds" / "day1.jsonl"), "line 2"): "invalid JSON",
+        (str(root / "feeds" / "array.jsonl"), ""): "file is a JSON array",
+        (str(root / "tables" / "t.parquet"), "row 2"): "'text' is only whitespace",
+        (str(root / "tables" / "no-text.parquet"), ""): "missing required column(s) text",
+        (str(root / "pages" / "empty-page.html"), ""): "no main text found",
+    }
+    return good, expected
+
+
+def test_many_bad_inputs_next_to_good_ones_lose_nothing() -> None:
+    good, expected = plant_mixed_corpus(Path("corpus"))
+    items = read("corpus")
+    found = articles(items)
+    gz_ids = {i for i in found if i.startswith("gz")}
+    assert set(found) - gz_ids == good - {"gz1"}
+    # Everything before the damaged end of the gzip stream is kept, in order.
+    assert "gz1" in gz_ids and gz_ids == {f"gz{i}" for i in range(1, len(gz_ids) + 1)}
+    got = {(r.input, r.record): r.reason for r in rejects(items) if "cut.jsonl.gz" not in r.input}
+    assert set(got) == set(expected)
+    for key, reason in expected.items():
+        assert got[key].startswith(reason), (key, got[key])
+    [gz_reject] = [r for r in rejects(items) if "cut.jsonl.gz" in r.input]
+    assert gz_reject.reason.startswith("gzip data truncated")
+    # Every item is either kept or has exactly one reason: the counts add up.
+    assert len(items) == len(found) + len(expected) + 1
+
+
+def test_two_reads_give_identical_results() -> None:
+    plant_mixed_corpus(Path("corpus"))
+    assert read("corpus") == read("corpus")
+
+
+# --------------------------------------------------------------------------- properties
+
+_QUICK = settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6,
+)
+html_soup = st.lists(
+    st.sampled_from(
+        ["<p>", "</p>", "<script>", "</script>", "<!--", "&amp;", "<br>", "\x00", "\x1b", "<b>", "x"]
+    ),
+    max_size=12,
+).map("".join)
+records = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": st.text(max_size=8) | st.integers() | json_values,
+        "text": st.text(max_size=60) | html_soup | json_values,
+        "title": st.text(max_size=20) | json_values,
+        "published_at": st.text(max_size=25) | st.datetimes().map(str) | json_values,
+        "author": json_values,
+    },
+)
+json_lines = st.lists(
+    st.one_of(
+        records.map(lambda r: json.dumps(r).encode()),
+        json_values.map(lambda v: json.dumps(v).encode()),
+        st.text(max_size=30).map(lambda t: t.encode("utf-8", "surrogatepass")),
+        st.binary(max_size=30),
+    ),
+    max_size=8,
+)
+
+
+def assert_well_formed(items: list[RawArticle | Reject], record_prefix: str | None) -> None:
+    for item in items:
+        assert isinstance(item, (RawArticle, Reject))
+        assert item.record == "" or (record_prefix is not None and item.record.startswith(record_prefix))
+        if isinstance(item, RawArticle):
+            assert item.article_id and isinstance(item.article_id, str)
+            assert item.text.strip()
+            assert item.published_at is None or item.published_at.utcoffset() == timedelta(0)
+        else:
+            assert item.reason
+
+
+@_QUICK
+@given(data=st.binary(max_size=300))
+def test_any_bytes_as_txt_give_one_article_or_one_reject(tmp_path: Path, data: bytes) -> None:
+    path = write(tmp_path / "any.txt", data)
+    items = read(path)
+    assert len(items) == 1
+    assert_well_formed(items, None)
+
+
+@_QUICK
+@given(lines=json_lines)
+def test_any_lines_as_jsonl_never_raise(tmp_path: Path, lines: list[bytes]) -> None:
+    path = write(tmp_path / "any.jsonl", b"\n".join(lines))
+    items = read(path)
+    assert_well_formed(items, "line ")
+    kept = [i.article_id for i in items if isinstance(i, RawArticle)]
+    assert len(kept) == len(set(kept))
