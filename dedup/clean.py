@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
@@ -77,8 +77,9 @@ _AUTO_PUBLISHING = re.compile(
     r"\b(?:automatic(?:ally)?|programmatic|machine[- ]translat\w*|auto-?translat\w*|translated\ (?:by|using|with))\b",
     re.IGNORECASE | re.VERBOSE,
 )
-_ABOUT_THE_SITE = re.compile(r"\b(?:site|website|editor|platform|publisher|this\ (?:news|page|content))\b",
-                             re.IGNORECASE | re.VERBOSE)
+_ABOUT_THE_SITE = re.compile(
+    r"\b(?:site|website|editor|platform|publisher|this\ (?:news|page|content))\b", re.IGNORECASE | re.VERBOSE
+)
 _APPEAL = re.compile(r"\b(?:support|donat\w*|contribut\w*|subscri\w*|membership|patreon)\b", re.IGNORECASE)
 _FIRST_PERSON = re.compile(r"\b(?:we|us|our)\b", re.IGNORECASE)
 _APPEAL_OBJECT = re.compile(r"\b(?:news|journalism|reporting|independent|site|information|work)\b", re.IGNORECASE)
@@ -88,8 +89,9 @@ _CREDIT = re.compile(
     r"|^\(?\s*(?:reporting|writing|editing)\s*:",
     re.IGNORECASE | re.VERBOSE,
 )
-_BYLINE = re.compile(r"^(?:by|written by|words by)\s+(?P<name>[A-Z][\w.'\-]+(?:[ ,]+(?:and\s+)?[A-Z][\w.'\-]+){0,5})\s*$",
-                     re.IGNORECASE)
+_BYLINE = re.compile(
+    r"^(?:by|written by|words by)\s+(?P<name>[A-Z][\w.'\-]+(?:[ ,]+(?:and\s+)?[A-Z][\w.'\-]+){0,5})\s*$", re.IGNORECASE
+)
 _SEPARATORS = re.compile(r"[|•»«›‹·]|//|\s[-–—]{2,}\s")
 
 # International and national news agencies, for "PLACE (AGENCY) -" datelines and wire credits.
@@ -100,26 +102,47 @@ _AGENCIES = (
 )
 _WIRE_LINE = re.compile(rf"^(?P<place>[A-Z][\w.'\- ]{{1,40}}?)\s*[–—-]+\s*\(?(?P<agency>{_AGENCIES})\)?$")
 _DATELINE = re.compile(
-    rf"""^(?P<place>[A-Z][A-Z.'\-]+(?:[ ][A-Z][A-Z.'\-]+){{0,3}}|[A-Z][a-z]+(?:[ ][A-Z][a-z]+){{0,2}}(?=\s*[,(]))
-        (?:,\s*(?P<extra>[A-Z][\w.]*(?:\s+[\w.]+){{0,3}}))?
-        \s*(?:\((?P<agency>[^)]{{2,40}})\))?
-        \s*[–—-]{{1,2}}\s+(?=\S)""",
+    r"""^(?P<place>[A-Z][A-Z.'\-]+(?:[ ][A-Z][A-Z.'\-]+){0,3}|[A-Z][a-z]+(?:[ ][A-Z][a-z]+){0,2}(?=\s*[,(]))
+        (?:,\s*(?P<extra>[A-Z][\w.]*(?:\s+[\w.]+){0,3}))?
+        \s*(?:\((?P<agency>[^)]{2,40})\))?
+        \s*[–—-]{1,2}\s+(?=\S)""",
     re.VERBOSE,
 )
 _TITLE_SUFFIX = re.compile(r"^(?P<title>.{12,}?)\s+[|–—-]\s+(?P<source>[^|–—-]{2,40})$")
 
-_MONTHS = {m: i for i, names in enumerate(
-    [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",), ("jun", "june"),
-     ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"), ("oct", "october"),
-     ("nov", "november"), ("dec", "december")], start=1) for m in names}
-_MONTH = r"(?P<month>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+_MONTHS = {
+    m: i
+    for i, names in enumerate(
+        [
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ],
+        start=1,
+    )
+    for m in names
+}
+_MONTH = (
+    r"(?P<month>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
 _DATE_PATTERNS = (
     re.compile(rf"\b{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<year>(?:19|20)\d\d)\b", re.IGNORECASE),
     re.compile(rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+{_MONTH},?\s+(?P<year>(?:19|20)\d\d)\b", re.IGNORECASE),
-    re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<mnum>[01]\d)-(?P<day>[0-3]\d)\b"),
+    re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<mnum>[01]\d)-(?P<day>[0-3]\d)(?!\d)"),
 )
-_TIME = re.compile(r"^\D{0,25}?\b(?P<hour>[01]?\d|2[0-3]):(?P<minute>[0-5]\d)\b(?!:?\d)")
+_TIME = re.compile(r"^\D{0,25}?(?<!\d)(?P<hour>[01]?\d|2[0-3]):(?P<minute>[0-5]\d)\b(?!:?\d)")
 _STOP = ENGLISH_STOP_WORDS
+_DATE_LINE_WORDS = 12  # a header line this short that holds a date is a date line
 _PROSE_WORDS = 12  # a line this long with normal function-word share is article prose
 
 
@@ -147,7 +170,7 @@ def find_date(text: str) -> datetime | None:
     groups = match.groupdict()
     month = int(groups["mnum"]) if groups.get("mnum") else _MONTHS[groups["month"].lower().rstrip(".")]
     hour = minute = 0
-    time = _TIME.match(text[match.end():])
+    time = _TIME.match(text[match.end() :])
     if time:
         hour, minute = int(time["hour"]), int(time["minute"])
     try:
@@ -201,13 +224,64 @@ def _is_furniture(line: _Line) -> bool:
         return True
     if _AUTO_PUBLISHING.search(text) and _ABOUT_THE_SITE.search(text) and _FIRST_PERSON.search(text) is not None:
         return True
-    if (line.n_words <= 60 and _APPEAL.search(text) and _FIRST_PERSON.search(text)
-            and _APPEAL_OBJECT.search(text) and re.search(r"\b(?:you|your)\b", text, re.IGNORECASE)):
+    if (
+        line.n_words <= 60
+        and _APPEAL.search(text)
+        and _FIRST_PERSON.search(text)
+        and _APPEAL_OBJECT.search(text)
+        and re.search(r"\b(?:you|your)\b", text, re.IGNORECASE)
+    ):
         return True
     separators = len(_SEPARATORS.findall(text))
-    if separators >= 2 or (separators and line.n_words <= 10 and line.stop_share < 0.25):
-        return True
-    return False
+    return bool(separators >= 2 or (separators and line.n_words <= 10 and line.stop_share < 0.25))
+
+
+_DATE_WORDS = frozenset(
+    [
+        "posted",
+        "updated",
+        "published",
+        "last",
+        "modified",
+        "on",
+        "at",
+        "am",
+        "pm",
+        "gmt",
+        "utc",
+        "et",
+        "est",
+        "edt",
+        "bst",
+        "cet",
+        "ist",
+        "pt",
+        "pst",
+        "pdt",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
+        "sat",
+        "sun",
+    ]
+)
+
+
+def _is_date_line(text: str) -> bool:
+    """A line that is a date plus little else ("Updated: May 3, 2013, 10:04 PM ET")."""
+    rest = text
+    for pattern in _DATE_PATTERNS:
+        rest = pattern.sub(" ", rest)
+    return sum(not (w in _DATE_WORDS or w.isdigit()) for w in tokenize(rest)) <= 1
 
 
 @dataclass
@@ -234,9 +308,7 @@ def _read_dateline(paragraph: str, header: _Header) -> str:
     header.dateline = header.dateline or _place_name(place.strip())
     if match["agency"] and not header.source:
         header.source = match["agency"].strip()
-    if match["extra"] and header.published_at is None:
-        header.published_at = None  # "Jan 10" without a year is not a full date
-    return paragraph[match.end():]
+    return paragraph[match.end() :]
 
 
 def clean_article(raw: RawArticle) -> CleanArticle:
@@ -262,8 +334,13 @@ def clean_article(raw: RawArticle) -> CleanArticle:
             ended = True
             removed += 1
             continue
-        if not seen_prose and header.published_at is None and not _is_prose(line):
-            header.published_at = find_date(text)
+        if not seen_prose and not _is_prose(line):
+            stated = find_date(text)
+            if stated is not None:
+                header.published_at = header.published_at or stated
+                if line.n_words <= _DATE_LINE_WORDS and (header.title is not None or _is_date_line(text)):
+                    removed += 1  # a header line that only dates the page
+                    continue
         if _is_furniture(line):
             removed += 1
             continue
@@ -306,8 +383,3 @@ def clean_article(raw: RawArticle) -> CleanArticle:
         content_hash=content_hash(text),
         removed_lines=removed,
     )
-
-
-def with_title(article: CleanArticle, title: str) -> CleanArticle:
-    """Copy of ``article`` with another title (used by tests and re-ingest)."""
-    return replace(article, title=title)

@@ -8,7 +8,7 @@ canonical article per group: earliest published, then smallest id).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,7 +87,7 @@ def shingle_sets(hashes: Sequence[np.ndarray]) -> list[np.ndarray]:
 
 def verify_pairs(
     pairs: np.ndarray,
-    sets: Sequence[np.ndarray],
+    sets: Sequence[np.ndarray] | Mapping[int, np.ndarray],
     jaccard_threshold: float,
     containment_threshold: float,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -97,13 +97,17 @@ def verify_pairs(
     set is contained in the larger one to at least ``containment_threshold`` (a truncated
     copy).
 
+    Args:
+        pairs: ``(m, 2)`` candidate index pairs.
+        sets: sorted unique shingle hashes by document index (a sequence, or a mapping that
+            holds at least the documents named in ``pairs``).
+
     Returns:
-        The kept pairs and their similarity score, the larger of Jaccard and containment
-        scaled so a score of 1.0 means identical sets (``float32``).
+        The kept pairs and their exact Jaccard similarity (``float32``).
     """
     keep = np.zeros(len(pairs), dtype=bool)
     score = np.zeros(len(pairs), dtype=np.float32)
-    for k, (i, j) in enumerate(pairs):
+    for k, (i, j) in enumerate(pairs.tolist()):
         a, b = sets[i], sets[j]
         if len(a) == 0 or len(b) == 0:
             continue

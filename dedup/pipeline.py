@@ -54,20 +54,28 @@ __all__ = [
 
 OUTPUT_FILES = ("articles.parquet", "clusters.parquet", "duplicates.parquet", "rejects.parquet")
 DOCUMENTS, REJECTS, SIGNATURES, DEDUP, EVENTS, CLUSTERS = (
-    "documents.parquet", "rejects.parquet", "signatures.parquet", "dedup.parquet", "events.parquet",
+    "documents.parquet",
+    "rejects.parquet",
+    "signatures.parquet",
+    "dedup.parquet",
+    "events.parquet",
     "clusters.parquet",
 )
-_SIGNATURES = pa.schema([pa.field("article_id", pa.string(), nullable=False),
-                         pa.field("signature", pa.list_(pa.uint32(), 128))])
-_DEDUP = pa.schema([
-    pa.field("article_id", pa.string(), nullable=False),
-    pa.field("dup_group_id", pa.string(), nullable=False),
-    pa.field("is_canonical", pa.bool_(), nullable=False),
-    pa.field("similarity", pa.float32(), nullable=False),
-    pa.field("method", pa.string(), nullable=False),
-])
-_EVENTS = pa.schema([pa.field("article_id", pa.string(), nullable=False),
-                     pa.field("cluster_id", pa.string(), nullable=False)])
+_SIGNATURES = pa.schema(
+    [pa.field("article_id", pa.string(), nullable=False), pa.field("signature", pa.list_(pa.uint32(), 128))]
+)
+_DEDUP = pa.schema(
+    [
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("dup_group_id", pa.string(), nullable=False),
+        pa.field("is_canonical", pa.bool_(), nullable=False),
+        pa.field("similarity", pa.float32(), nullable=False),
+        pa.field("method", pa.string(), nullable=False),
+    ]
+)
+_EVENTS = pa.schema(
+    [pa.field("article_id", pa.string(), nullable=False), pa.field("cluster_id", pa.string(), nullable=False)]
+)
 
 
 @dataclass(frozen=True)
@@ -91,11 +99,7 @@ class RunReport:
         return result
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "stages": [
-                {"stage": s.stage, "counts": s.counts, "seconds": round(s.seconds, 3)} for s in self.stages
-            ]
-        }
+        return {"stages": [{"stage": s.stage, "counts": s.counts, "seconds": round(s.seconds, 3)} for s in self.stages]}
 
 
 def _timestamp(value: Any) -> float:
@@ -113,15 +117,29 @@ def ingest_articles(paths: Sequence[str | Path], work: Path, config: IngestConfi
     counts = {"read": 0, "accepted": 0, "rejected": 0, "noted": 0, "furniture_lines_removed": 0}
     for item in read_inputs(list(paths), config):
         if isinstance(item, Reject):
-            rejects.append({"input": item.input, "record": item.record, "article_id": item.article_id,
-                            "reason": item.reason, "dropped": item.dropped})
+            rejects.append(
+                {
+                    "input": item.input,
+                    "record": item.record,
+                    "article_id": item.article_id,
+                    "reason": item.reason,
+                    "dropped": item.dropped,
+                }
+            )
             counts["rejected" if item.dropped else "noted"] += 1
             continue
         counts["read"] += 1
         docs_row = _clean_row(item)
         if docs_row is None:
-            rejects.append({"input": item.input, "record": item.record, "article_id": item.article_id,
-                            "reason": "no article text left after removing page furniture", "dropped": True})
+            rejects.append(
+                {
+                    "input": item.input,
+                    "record": item.record,
+                    "article_id": item.article_id,
+                    "reason": "no article text left after removing page furniture",
+                    "dropped": True,
+                }
+            )
             counts["rejected"] += 1
             continue
         counts["furniture_lines_removed"] += docs_row.pop("_removed")
@@ -137,10 +155,19 @@ def _clean_row(raw: RawArticle) -> dict[str, Any] | None:
     if article.n_words == 0:
         return None
     return {
-        "article_id": article.article_id, "title": article.title, "source": article.source, "url": article.url,
-        "published_at": article.published_at, "dateline": article.dateline, "byline": article.byline,
-        "input": article.input, "record": article.record, "n_words": article.n_words,
-        "content_hash": article.content_hash, "text": article.text, "_removed": article.removed_lines,
+        "article_id": article.article_id,
+        "title": article.title,
+        "source": article.source,
+        "url": article.url,
+        "published_at": article.published_at,
+        "dateline": article.dateline,
+        "byline": article.byline,
+        "input": article.input,
+        "record": article.record,
+        "n_words": article.n_words,
+        "content_hash": article.content_hash,
+        "text": article.text,
+        "_removed": article.removed_lines,
     }
 
 
@@ -153,13 +180,19 @@ def compute_signatures(work: Path, config: MinHashConfig) -> StageResult:
     start = time.perf_counter()
     docs = read_table(work / DOCUMENTS, schema.DOCUMENTS)
     texts = docs.column("text").to_pylist()
-    signatures = minhash_signatures([_tokens(t) for t in texts], num_perm=config.num_perm,
-                                    shingle_size=config.shingle_size, seed=config.seed)
+    signatures = minhash_signatures(
+        [_tokens(t) for t in texts], num_perm=config.num_perm, shingle_size=config.shingle_size, seed=config.seed
+    )
     sig_schema = pa.schema(
         [_SIGNATURES.field("article_id"), pa.field("signature", pa.list_(pa.uint32(), config.num_perm))],
-        metadata={"minhash": str(config), "scheme": config.scheme, "num_perm": str(config.num_perm),
-                  "seed": str(config.seed), "shingle_size": str(config.shingle_size),
-                  "hashfunc": "dedup.minhash.hash_shingle"},
+        metadata={
+            "minhash": str(config),
+            "scheme": config.scheme,
+            "num_perm": str(config.num_perm),
+            "seed": str(config.seed),
+            "shingle_size": str(config.shingle_size),
+            "hashfunc": "dedup.minhash.hash_shingle",
+        },
     )
     flat = pa.array(signatures.reshape(-1), type=pa.uint32())
     table = pa.Table.from_arrays(
@@ -191,7 +224,7 @@ def find_duplicates(work: Path, minhash: MinHashConfig, config: DuplicateConfig)
     needed = np.unique(candidates)
     for i in needed:
         shingles[int(i)] = np.unique(shingle_hashes(_tokens(texts[i]), minhash.shingle_size))
-    near, _ = verify_pairs(candidates, _IndexedSets(shingles), config.jaccard_threshold, config.containment_threshold)
+    near, _ = verify_pairs(candidates, shingles, config.jaccard_threshold, config.containment_threshold)
     pairs = np.concatenate([exact, near]) if len(near) else exact
     groups = group_duplicates(len(ids), pairs, ids, [None if math.isnan(p) else p for p in published])
 
@@ -204,28 +237,25 @@ def find_duplicates(work: Path, minhash: MinHashConfig, config: DuplicateConfig)
             similarity, method = 1.0, "exact"
         else:
             similarity, method = _jaccard(i, c, shingles, texts, minhash.shingle_size), "near"
-        rows.append({"article_id": ids[i], "dup_group_id": ids[c], "is_canonical": i == c,
-                     "similarity": similarity, "method": method})
+        rows.append(
+            {
+                "article_id": ids[i],
+                "dup_group_id": ids[c],
+                "is_canonical": i == c,
+                "similarity": similarity,
+                "method": method,
+            }
+        )
     write_table(rows, work / DEDUP, _DEDUP)
     counts = {
-        "documents": len(ids), "exact_pairs": len(exact_set), "lsh_candidates": int(len(candidates)),
-        "verified_near_pairs": int(len(near)), "groups": groups.n_groups,
+        "documents": len(ids),
+        "exact_pairs": len(exact_set),
+        "lsh_candidates": len(candidates),
+        "verified_near_pairs": len(near),
+        "groups": groups.n_groups,
         "duplicates": int(len(ids) - int(groups.is_canonical.sum())),
     }
     return StageResult("duplicates", work / DEDUP, counts, time.perf_counter() - start)
-
-
-class _IndexedSets:
-    """Shingle sets by document index, only for the documents in candidate pairs."""
-
-    def __init__(self, sets: dict[int, np.ndarray]) -> None:
-        self._sets = sets
-
-    def __getitem__(self, i: int) -> np.ndarray:
-        return self._sets[int(i)]
-
-    def __len__(self) -> int:
-        return len(self._sets)
 
 
 def _exact_pairs(hashes: Sequence[str]) -> np.ndarray:
@@ -267,7 +297,7 @@ def group_events(work: Path, cluster: ClusterConfig, summary: SummaryConfig) -> 
     published_dt = docs.column("published_at").to_pylist()
     published = np.array([_timestamp(v) for v in published_dt], dtype=np.float64)
 
-    pick = lambda values: [values[i] for i in canon]  # noqa: E731
+    pick = lambda values: [values[i] for i in canon]
     counts = count_features(pick(titles), pick(texts), pick(datelines), lead_sentences=cluster.lead_sentences)
     labels = cluster_events(counts, published[canon], cluster)
     body = tfidf(counts.blocks[0], local=False)
@@ -284,37 +314,56 @@ def group_events(work: Path, cluster: ClusterConfig, summary: SummaryConfig) -> 
     cluster_rows = []
     assignment: dict[int, str] = {}
     local_row = {row: k for k, row in enumerate(canon.tolist())}
-    for label, members in sorted(members_of.items()):
+    for _label, members in sorted(members_of.items()):
         everyone = sorted((i for m in members for i in copies_of[m]), key=lambda i: ids[i])
         cid = cluster_id([ids[i] for i in everyone])
         for i in everyone:
             assignment[i] = cid
         local = [local_row[m] for m in members]
         described = summarize_cluster(
-            local, titles=pick(titles), texts=pick(texts), sources=[sources[i] for i in canon],
-            datelines=pick(datelines), published=pick(published_dt), article_ids=pick(ids), body=body,
+            local,
+            titles=pick(titles),
+            texts=pick(texts),
+            sources=[sources[i] for i in canon],
+            datelines=pick(datelines),
+            published=pick(published_dt),
+            article_ids=pick(ids),
+            body=body,
             vocabulary=counts.vocabularies[0],
             entity_names=top_entities([counts.entities[k] for k in local], 10),
-            min_sentences=summary.min_sentences, max_sentences=summary.max_sentences,
-            top_terms=summary.top_terms, redundancy=summary.redundancy,
+            min_sentences=summary.min_sentences,
+            max_sentences=summary.max_sentences,
+            top_terms=summary.top_terms,
+            redundancy=summary.redundancy,
         )
         all_dates = sorted(d for d in (published_dt[i] for i in everyone) if d is not None)
-        cluster_rows.append({
-            "cluster_id": cid, "size": len(everyone), "n_canonical": len(members),
-            "article_ids": [ids[i] for i in everyone], "representative_id": ids[canon[described.representative]],
-            "headline": described.headline, "summary": " ".join(described.sentences),
-            "summary_sentences": described.sentences, "top_terms": described.top_terms,
-            "entities": described.entities, "places": described.places,
-            "sources": sorted({s for s in (sources[i] for i in everyone) if s}),
-            "first_published": all_dates[0] if all_dates else None,
-            "last_published": all_dates[-1] if all_dates else None, "cohesion": described.cohesion,
-        })
+        cluster_rows.append(
+            {
+                "cluster_id": cid,
+                "size": len(everyone),
+                "n_canonical": len(members),
+                "article_ids": [ids[i] for i in everyone],
+                "representative_id": ids[canon[described.representative]],
+                "headline": described.headline,
+                "summary": " ".join(described.sentences),
+                "summary_sentences": described.sentences,
+                "top_terms": described.top_terms,
+                "entities": described.entities,
+                "places": described.places,
+                "sources": sorted({s for s in (sources[i] for i in everyone) if s}),
+                "first_published": all_dates[0] if all_dates else None,
+                "last_published": all_dates[-1] if all_dates else None,
+                "cohesion": described.cohesion,
+            }
+        )
     cluster_rows.sort(key=lambda r: (-r["size"], r["cluster_id"]))
-    write_table([{"article_id": ids[i], "cluster_id": assignment[i]} for i in range(len(ids))],
-                work / EVENTS, _EVENTS)
+    write_table([{"article_id": ids[i], "cluster_id": assignment[i]} for i in range(len(ids))], work / EVENTS, _EVENTS)
     write_table(cluster_rows, work / CLUSTERS, schema.CLUSTERS)
-    result_counts = {"canonical_articles": int(len(canon)), "clusters": len(cluster_rows),
-                     "singleton_clusters": sum(r["size"] == 1 for r in cluster_rows)}
+    result_counts = {
+        "canonical_articles": len(canon),
+        "clusters": len(cluster_rows),
+        "singleton_clusters": sum(r["size"] == 1 for r in cluster_rows),
+    }
     return StageResult("events", work / CLUSTERS, result_counts, time.perf_counter() - start)
 
 
@@ -331,10 +380,14 @@ def publish_outputs(work: Path, output: Path, report: RunReport) -> StageResult:
     articles = articles.append_column("cluster_id", events.column("cluster_id"))
     n_articles = write_table(articles, staging / "articles.parquet", schema.ARTICLES)
     copies = dedup.filter(pc.invert(dedup.column("is_canonical")))
-    duplicates = pa.table({
-        "article_id": copies.column("article_id"), "duplicate_of": copies.column("dup_group_id"),
-        "similarity": copies.column("similarity"), "method": copies.column("method"),
-    })
+    duplicates = pa.table(
+        {
+            "article_id": copies.column("article_id"),
+            "duplicate_of": copies.column("dup_group_id"),
+            "similarity": copies.column("similarity"),
+            "method": copies.column("method"),
+        }
+    )
     n_dups = write_table(duplicates, staging / "duplicates.parquet", schema.DUPLICATES)
     clusters = read_table(work / CLUSTERS, schema.CLUSTERS)
     n_clusters = write_table(clusters, staging / "clusters.parquet", schema.CLUSTERS)

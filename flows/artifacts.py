@@ -54,8 +54,11 @@ def cluster_rows(clusters_path: Path, limit: int = TABLE_ROWS) -> list[dict[str,
 
 def report_markdown(report: RunReport, output: Path, n_clusters: int) -> str:
     """Markdown with the counts of every stage."""
-    lines = [f"# newsdedup run\n\nOutput: `{escape_markdown(str(output))}` ({n_clusters} clusters)\n",
-             "| stage | seconds | counts |", "|---|---:|---|"]
+    lines = [
+        f"# newsdedup run\n\nOutput: `{escape_markdown(str(output))}` ({n_clusters} clusters)\n",
+        "| stage | seconds | counts |",
+        "|---|---:|---|",
+    ]
     for stage in report.stages:
         counts = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in stage.counts.items())
         lines.append(f"| {stage.stage} | {stage.seconds:.2f} | {counts} |")
@@ -68,10 +71,18 @@ def publish_artifacts(report: RunReport, output: Path) -> None:
     n_clusters = pq.ParquetFile(clusters_path).metadata.num_rows
     rows = cluster_rows(clusters_path)
     create_table_artifact(
-        key="newsdedup-clusters", table=rows,
+        key="newsdedup-clusters",
+        table=rows,
         description=f"Event clusters, largest first ({len(rows)} of {n_clusters} shown; all in clusters.parquet)",
     )
-    create_markdown_artifact(key="newsdedup-report", markdown=report_markdown(report, output, n_clusters),
-                             description="Counts at every stage")
-    create_link_artifact(key="newsdedup-output", link=output.resolve().as_uri(), link_text=str(output),
-                         description="Parquet outputs of this run")
+    create_markdown_artifact(
+        key="newsdedup-report",
+        markdown=report_markdown(report, output, n_clusters),
+        description="Counts at every stage",
+    )
+    create_link_artifact(
+        key="newsdedup-output",
+        link=output.resolve().as_uri(),
+        link_text=str(output),
+        description="Parquet outputs of this run",
+    )

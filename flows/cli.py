@@ -43,8 +43,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from dedup.evaluation.harness import evaluate_benchmark, format_report
 
-    result = evaluate_benchmark(args.benchmark, label_column=args.label_column, id_column=args.id_column,
-                                text_column=args.text_column)
+    result = evaluate_benchmark(
+        args.benchmark, label_column=args.label_column, id_column=args.id_column, text_column=args.text_column
+    )
     print(format_report(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")

@@ -53,8 +53,10 @@ def show_cluster(output: Path, cluster: str, console: Console | None = None) -> 
         dup = dups.get(article_id)
         published = a.get("published_at")
         table.add_row(
-            article_id + (" *" if article_id == row["representative_id"] else ""), a.get("title") or "",
-            a.get("source") or "", published.strftime("%Y-%m-%d") if published else "",
+            article_id + (" *" if article_id == row["representative_id"] else ""),
+            a.get("title") or "",
+            a.get("source") or "",
+            published.strftime("%Y-%m-%d") if published else "",
             f"{dup['duplicate_of']} ({dup['similarity']:.2f})" if dup else "",
         )
     console.print(table)

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dedup.clean import clean_article, content_hash, find_date, split_title_source
+from dedup.records import RawArticle
+from dedup.text import normalize, normalize_for_hash
+
+PAGE = """Skip to main content
+Menu
+Floods close schools across the valley - The Valley Courier
+
+Home | News | Sport | Weather
+By Anna Berg
+March 3, 2021
+
+RIVERTON (AP) - Heavy rain flooded roads across the valley on Tuesday, and the district closed all of its schools as the river rose above its banks, officials said.
+Emergency crews evacuated two care homes near the river and opened a shelter in the town hall, the mayor said at a news conference in the afternoon.
+Forecasters expect the water to fall by Thursday if the rain eases as predicted overnight.
+Share this article
+Leave a Reply
+Your email address will not be published. Required fields are marked *
+Related Articles:
+Storm warning issued for the coast
+Bridge reopens after repairs
+We rely on readers like you: please support our independent journalism with a donation today.
+This page was translated automatically by our platform and was not reviewed by an editor of the site.
+(Reporting by Anna Berg; editing by Tom Hale)
+Tags: floods, schools, weather
+"""
+
+
+def clean(text: str, **kwargs):
+    return clean_article(RawArticle(article_id="a1", text=text, input="a1.txt", **kwargs))
+
+
+def test_furniture_removed_and_prose_kept():
+    article = clean(PAGE)
+    body = article.text
+    assert body.splitlines()[0].startswith("Heavy rain flooded roads")
+    assert "Forecasters expect the water to fall" in body
+    for furniture in (
+        "Skip to",
+        "Menu",
+        "Share this",
+        "Leave a Reply",
+        "Related Articles",
+        "Storm warning",
+        "donation",
+        "translated automatically",
+        "Reporting by",
+        "Tags:",
+        "Home | News",
+    ):
+        assert furniture not in body, furniture
+    assert article.removed_lines >= 10
+
+
+def test_metadata_read_from_the_text():
+    article = clean(PAGE)
+    assert article.title == "Floods close schools across the valley"
+    assert article.source == "AP"
+    assert article.dateline == "Riverton"
+    assert article.byline == "Anna Berg"
+    assert article.published_at == datetime(2021, 3, 3, tzinfo=UTC)
+
+
+def test_given_metadata_wins_over_the_text():
+    when = datetime(2020, 1, 1, tzinfo=UTC)
+    article = clean(PAGE, title="Given title", source="Given source", published_at=when)
+    assert (article.title, article.source, article.published_at) == ("Given title", "Given source", when)
+
+
+def test_dates_in_the_body_are_not_publication_dates():
+    text = (
+        "Quake relief continues\n\nRescuers worked through the night in the mountain villages, officials "
+        "said, recalling that a similar quake struck the region on June 5, 2014 and killed dozens."
+    )
+    assert clean(text).published_at is None
+
+
+def test_find_date_forms():
+    assert find_date("Posted 11 Jan 2022") == datetime(2022, 1, 11, tzinfo=UTC)
+    assert find_date("2021-12-31T08:00") == datetime(2021, 12, 31, 8, 0, tzinfo=UTC)
+    assert find_date("Feb. 30, 2022") is None
+    assert find_date("no date here") is None
+
+
+def test_title_source_split_needs_a_short_name():
+    assert split_title_source("Talks stall again - Reuters") == ("Talks stall again", "Reuters")
+    assert split_title_source("Prices rise - and rise again - as costs climb") == (
+        "Prices rise - and rise again - as costs climb",
+        None,
+    )
+
+
+def test_content_hash_ignores_case_space_and_punctuation():
+    assert content_hash("Hello,  World!\n") == content_hash("hello world")
+    assert content_hash("hello world") != content_hash("hello there world")
+
+
+@given(st.text(max_size=400))
+def test_cleaning_never_raises_and_is_deterministic(text):
+    first = clean(text)
+    assert first == clean(text)
+    assert first.n_words >= 0
+
+
+@given(st.text(max_size=300))
+def test_normalisation_is_idempotent(text):
+    once = normalize(text)
+    assert normalize(once) == once
+    hashed = normalize_for_hash(text)
+    assert normalize_for_hash(hashed) == hashed
+
+
+def test_a_dated_headline_stays_the_title():
+    article = clean(
+        "Storm hits the coast on May 5, 2021\n\nThe storm brought winds of 120 km/h to the coast on "
+        "Wednesday, cutting power to thousands of homes, the weather office said."
+    )
+    assert article.title == "Storm hits the coast on May 5, 2021"
+    assert article.published_at == datetime(2021, 5, 5, tzinfo=UTC)

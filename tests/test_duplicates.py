@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import numpy as np
+
+from dedup.duplicates import band_candidates, group_duplicates, shingle_sets, verify_pairs
+from dedup.minhash import compute_signatures, shingle_hashes
+from dedup.text import tokenize
+from tests.corpus import QUAKE_A, QUAKE_B, UNRELATED
+
+ORIGINAL = QUAKE_A[0][1] + " " + QUAKE_B[0][1]
+
+
+def edited_copy(text: str) -> str:
+    words = text.split()
+    words[10] = "reportedly"
+    del words[40]
+    words.insert(60, "also")
+    return "Share this story\n" + " ".join(words) + "\nCopyright 2024 Daily Wire Service"
+
+
+def truncated(text: str) -> str:
+    words = text.split()
+    return " ".join(words[: int(len(words) * 0.8)])
+
+
+def run(texts, bands=32, rows=4):
+    tokens = [tokenize(t) for t in texts]
+    sigs = compute_signatures(tokens, num_perm=128, shingle_size=5, seed=1)
+    candidates = band_candidates(sigs, bands, rows)
+    sets = shingle_sets([shingle_hashes(t, 5) for t in tokens])
+    return verify_pairs(candidates, sets, 0.5, 0.7)
+
+
+def test_planted_copies_found_and_distinct_articles_kept_apart():
+    texts = [ORIGINAL, edited_copy(ORIGINAL), truncated(ORIGINAL), QUAKE_A[1][1], QUAKE_B[1][1], UNRELATED[1]]
+    pairs, scores = run(texts)
+    found = {tuple(p) for p in pairs.tolist()}
+    assert {(0, 1), (0, 2), (1, 2)} <= found
+    assert all(i < 3 and j < 3 for i, j in found), found
+    assert (scores > 0.5).all()
+
+
+def test_band_candidates_are_sorted_unique_pairs():
+    sigs = np.array([[1, 2, 3, 4], [1, 2, 9, 9], [7, 7, 3, 4], [5, 6, 7, 8]], dtype=np.uint32)
+    pairs = band_candidates(sigs, bands=2, rows=2)
+    assert pairs.tolist() == [[0, 1], [0, 2]]
+
+
+def test_canonical_is_earliest_then_smallest_id_whatever_the_order():
+    pairs = np.array([[0, 1], [1, 2]])
+    ids = ["c", "b", "a"]
+    by_date = group_duplicates(3, pairs, ids, [300.0, 100.0, 200.0])
+    assert by_date.canonical.tolist() == [1, 1, 1]
+    undated = group_duplicates(3, pairs, ids, [None, None, None])
+    assert undated.canonical.tolist() == [2, 2, 2]
+    dated_first = group_duplicates(3, pairs, ids, [None, 500.0, None])
+    assert dated_first.canonical.tolist() == [1, 1, 1]
+    assert dated_first.n_groups == 1

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from dedup import schema
+from dedup.pipeline import run_pipeline
+from dedup.text import split_sentences
+from tests.corpus import QUAKE_A, QUAKE_B, UNRELATED
+
+FURNITURE = re.compile(
+    r"skip to|leave a (reply|comment)|source link|press play|tags:|related articles|"
+    r"translate|support so|email address",
+    re.IGNORECASE,
+)
+
+
+def write_corpus(root: Path) -> None:
+    root.mkdir()
+    for i, (title, text) in enumerate([*QUAKE_A, *QUAKE_B, UNRELATED]):
+        (root / f"doc{i}.txt").write_text(f"{title}\n\n{text}\n", encoding="utf-8")
+    # An exact copy of doc0 with other furniture, and bad inputs next to the good ones.
+    (root / "doc0-copy.txt").write_text(f"Skip to content\n{QUAKE_A[0][0]}\n\n{QUAKE_A[0][1]}\nLeave a Reply\n")
+    (root / "empty.txt").write_text("   \n")
+    (root / "broken.jsonl").write_text('{"id": "j1", "text": "ok"\n{"id": "j2"}\n')
+    (root / "notes.docx").write_bytes(b"PK\x03\x04")
+
+
+def read(output: Path, name: str) -> list[dict]:
+    return pq.read_table(output / name).to_pylist()
+
+
+def test_outputs_follow_the_contract(tmp_path):
+    corpus, output = tmp_path / "in", tmp_path / "out"
+    write_corpus(corpus)
+    report = run_pipeline([corpus], output)
+    for name, expected in schema.OUTPUT_SCHEMAS.items():
+        assert pq.read_schema(output / name).equals(expected, check_metadata=False), name
+    articles = read(output, "articles.parquet")
+    assert len(articles) == 8
+    clusters = read(output, "clusters.parquet")
+    by_article = {a["article_id"]: a["cluster_id"] for a in articles}
+    # Planted structure: the two earthquakes and the rate decision are three events.
+    assert len({by_article[f"doc{i}"] for i in range(3)}) == 1
+    assert len({by_article[f"doc{i}"] for i in range(3, 6)}) == 1
+    assert len({by_article["doc0"], by_article["doc3"], by_article["doc6"]}) == 3
+    assert len(clusters) == 3
+    assert sum(c["size"] for c in clusters) == len(articles)
+    dups = read(output, "duplicates.parquet")
+    assert [(d["article_id"], d["duplicate_of"], d["method"]) for d in dups] == [("doc0-copy", "doc0", "exact")]
+    rejects = {(Path(r["input"]).name, r["record"]): r["reason"] for r in read(output, "rejects.parquet")}
+    assert "empty" in rejects[("empty.txt", "")]
+    assert "unsupported file type" in rejects[("notes.docx", "")]
+    assert "JSON" in rejects[("broken.jsonl", "line 1")]
+    assert "text" in rejects[("broken.jsonl", "line 2")]
+    manifest = json.loads((output / "manifest.json").read_text())
+    assert manifest["files"]["articles.parquet"]["rows"] == 8
+    stages = [s.stage for s in report.stages]
+    assert stages == ["ingest", "signatures", "duplicates", "events", "publish"]
+    assert not (output / ".work").exists()
+
+
+def test_same_input_same_output(tmp_path):
+    corpus = tmp_path / "in"
+    write_corpus(corpus)
+    run_pipeline([corpus], tmp_path / "a")
+    run_pipeline([corpus], tmp_path / "b")
+    for name in ("articles.parquet", "clusters.parquet", "duplicates.parquet"):
+        assert pq.read_table(tmp_path / "a" / name).equals(pq.read_table(tmp_path / "b" / name)), name
+
+
+@pytest.fixture(scope="module")
+def seed_run(
+    tmp_path_factory,
+) -> Path:
+    from tests.conftest import SEEDS
+
+    root = tmp_path_factory.mktemp("seeds")
+    inputs = root / "in"
+    shutil.copytree(SEEDS, inputs)
+    # A syndicated copy of 002: other header and footer, a few words changed.
+    original = (SEEDS / "002_a03ffca65ad64806.txt").read_text(encoding="utf-8")
+    lines = original.splitlines()
+    body = "\n".join(lines[1:-3])
+    body = (
+        body.replace("significant", "notable").replace("steadfastness", "firmness").replace("reporters", "journalists")
+    )
+    copy = f"Home | World | Europe\n{lines[0]} | World News Daily\n\n{body}\n\nShare this article\nComments\n"
+    (inputs / "syndicated_copy.txt").write_text(copy, encoding="utf-8")
+    output = root / "out"
+    run_pipeline([inputs], output)
+    return output
+
+
+def test_seed_copy_joins_its_original(seed_run):
+    dups = read(seed_run, "duplicates.parquet")
+    assert [(d["article_id"], d["duplicate_of"]) for d in dups] == [("syndicated_copy", "002_a03ffca65ad64806")]
+    assert dups[0]["similarity"] > 0.8
+
+
+def test_seeds_make_two_events_with_clean_summaries(seed_run):
+    clusters = read(seed_run, "clusters.parquet")
+    groups = sorted(sorted(a[:3] for a in c["article_ids"]) for c in clusters)
+    assert groups == [["000", "001", "002", "003", "syn"], ["004"]]
+    for cluster in clusters:
+        sentences = cluster["summary_sentences"]
+        assert 3 <= len(sentences) <= 5
+        assert len(split_sentences(cluster["summary"])) == len(sentences)
+        assert not FURNITURE.search(cluster["summary"])
+    geneva = next(c for c in clusters if c["size"] == 5)
+    brussels = next(c for c in clusters if c["size"] == 1)
+    assert "Geneva" in geneva["summary"]
+    assert "Brussels" in brussels["summary"] or "NATO-Russia Council" in brussels["summary"]
