@@ -62,7 +62,10 @@ _FURNITURE_LINE = re.compile(
         tags?\ *:.* | topics?\ *:.* | filed\ under.* | categor(?:y|ies)\ *:.* |
         (?:previous|next)\ (?:article|post|story).* | back\ to\ top | follow\ us.* | join\ (?:us|our).* |
         download\ (?:our|the)\ app.* | advertisement\ -\ scroll.* | continue\ reading.* | image\ (?:source|caption).* |
-        (?:photo|image|picture)\ *(?:credit)?\ *:.* | getty\ images | story\ continues\ below.* | updated | published
+        (?:photo|image|picture)\ *(?:credit)?\ *:.* | getty\ images | story\ continues\ below.* | updated | published |
+        breaking(?:\ news)? | exclusive | live(?:\ updates?)? | developing(?:\ story)? | from\ wire\ reports |
+        text\ size.* | font\ size.* | (?:posted|filed)\ (?:in|under)\ .* | advertise(?:\ with\ us)? | contact\ us |
+        about\ us | log\ ?out | my\ account | close
     )[\W_]*$""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -83,6 +86,19 @@ _ABOUT_THE_SITE = re.compile(
 _APPEAL = re.compile(r"\b(?:support|donat\w*|contribut\w*|subscri\w*|membership|patreon)\b", re.IGNORECASE)
 _FIRST_PERSON = re.compile(r"\b(?:we|us|our)\b", re.IGNORECASE)
 _APPEAL_OBJECT = re.compile(r"\b(?:news|journalism|reporting|independent|site|information|work)\b", re.IGNORECASE)
+# Notices about the site itself: cookies, copyright, reuse, comment policy.
+_SITE_NOTICE = re.compile(
+    r"\bcookies?\b.*\b(?:site|brows\w*|experience|polic\w*|accept\w*|agree\w*|consent)\b"
+    r"|\ball\ rights\ reserved\b|\bmay\ not\ be\ (?:published|reproduced|redistributed|rewritten|copied)\b"
+    r"|\bviews\ expressed\b.*\b(?:comments|readers|authors?)\b",
+    re.IGNORECASE | re.VERBOSE,
+)
+# Prompts addressed to the reader: comment, share, contact, tip off, follow.
+_ENGAGEMENT = re.compile(
+    r"\b(?:comments?\ (?:below|section)|tell\ us|let\ us\ know|share\ (?:it|this)|contact\ (?:us|the\ newsroom)|"
+    r"story\ (?:idea|tip)|send\ us|follow\ us|sign\ up|what\ do\ you\ think|like\ this\ (?:story|article))\b",
+    re.IGNORECASE | re.VERBOSE,
+)
 _CREDIT = re.compile(
     r"^\(?\s*(?:(?:additional\ )?reporting|writing|editing|edited|compiled|translated|produced|research)\ by\b"
     r"|\bcontributed\ (?:reporting|to\ this\ (?:report|story|article))\b"
@@ -92,7 +108,7 @@ _CREDIT = re.compile(
 _BYLINE = re.compile(
     r"^(?:by|written by|words by)\s+(?P<name>[A-Z][\w.'\-]+(?:[ ,]+(?:and\s+)?[A-Z][\w.'\-]+){0,5})\s*$", re.IGNORECASE
 )
-_SEPARATORS = re.compile(r"[|•»«›‹·]|//|\s[-–—]{2,}\s")
+_SEPARATORS = re.compile(r"[|•»«›‹·]|//|\s>\s|\s[-–—]{2,}\s")
 
 # International and national news agencies, for "PLACE (AGENCY) -" datelines and wire credits.
 _AGENCIES = (
@@ -143,6 +159,8 @@ _DATE_PATTERNS = (
 _TIME = re.compile(r"^\D{0,25}?(?<!\d)(?P<hour>[01]?\d|2[0-3]):(?P<minute>[0-5]\d)\b(?!:?\d)")
 _STOP = ENGLISH_STOP_WORDS
 _DATE_LINE_WORDS = 12  # a header line this short that holds a date is a date line
+_TITLE_WORDS = 25  # a longer first line is a paragraph, not a headline
+_KICKER_WORDS = 5  # a short non-sentence line between headline and text is header furniture
 _PROSE_WORDS = 12  # a line this long with normal function-word share is article prose
 
 
@@ -212,6 +230,17 @@ def _describe(line: str) -> _Line:
     return _Line(line, n, stop_share, line.rstrip(" \"')]").endswith((".", "!", "?", ":", ";", "…")))
 
 
+def _could_be_title(line: _Line) -> bool:
+    return 2 <= line.n_words <= _TITLE_WORDS and not line.text.endswith(".")
+
+
+def _is_header_line(line: _Line) -> bool:
+    """A short non-sentence between headline and text: kicker, section, outlet name."""
+    if line.ends_sentence:
+        return False
+    return line.n_words <= _KICKER_WORDS or (line.n_words <= 12 and _SEPARATORS.search(line.text) is not None)
+
+
 def _is_prose(line: _Line) -> bool:
     return line.n_words >= _PROSE_WORDS and line.stop_share >= 0.15 and not _SEPARATORS.search(line.text)
 
@@ -232,8 +261,17 @@ def _is_furniture(line: _Line) -> bool:
         and re.search(r"\b(?:you|your)\b", text, re.IGNORECASE)
     ):
         return True
+    if line.n_words <= 50 and _SITE_NOTICE.search(text):
+        return True
+    if line.n_words <= 20 and _ENGAGEMENT.search(text):
+        return True
     separators = len(_SEPARATORS.findall(text))
-    return bool(separators >= 2 or (separators and line.n_words <= 10 and line.stop_share < 0.25))
+    if separators and line.n_words <= 30:
+        parts = [p.strip() for p in _SEPARATORS.split(text) if p.strip()]
+        if all(_FURNITURE_LINE.match(p) for p in parts):
+            return True  # a bar of navigation or sharing links
+        return separators >= 2 or (line.n_words <= 10 and line.stop_share < 0.25)
+    return False
 
 
 _DATE_WORDS = frozenset(
@@ -330,7 +368,7 @@ def clean_article(raw: RawArticle) -> CleanArticle:
         if ended and not _is_prose(line):
             removed += 1
             continue
-        if _END_MARKER.match(text) and line.n_words <= 12 and seen_prose:
+        if _END_MARKER.match(text) and line.n_words <= 12 and (seen_prose or header.title is not None):
             ended = True
             removed += 1
             continue
@@ -358,14 +396,19 @@ def clean_article(raw: RawArticle) -> CleanArticle:
             header.source = header.source or wire["agency"]
             removed += 1
             continue
-        if header.title is None and not seen_prose and line.n_words >= 2 and not line.text.endswith("."):
+        if not seen_prose and header.title is None and _could_be_title(line):
             header.title = text
+            continue
+        if not seen_prose and header.title is not None and _is_header_line(line):
+            removed += 1  # a kicker, section name or outlet name in the page header
             continue
         if not seen_prose:
             text = _read_dateline(text, header)
         seen_prose = seen_prose or _is_prose(line)
         body.append(text)
 
+    if not body and header.title and raw.title is None:
+        body = [header.title]  # a one-line text: its only line is the article, not a headline
     title, title_source = split_title_source(header.title) if header.title else (None, None)
     text = "\n".join(body)
     return CleanArticle(

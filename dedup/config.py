@@ -61,10 +61,12 @@ class DuplicateConfig:
     ``containment_threshold`` contained in the longer one (a truncated copy).
     """
 
-    bands: int = 32
-    rows: int = 4
+    bands: int = 64
+    rows: int = 2
     jaccard_threshold: float = 0.5
     containment_threshold: float = 0.7
+    min_containment_shingles: int = 20
+    min_length_ratio: float = 0.5
     min_shingles: int = 8
 
     def __post_init__(self) -> None:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 __all__ = [
     "DuplicateGroups",
@@ -90,12 +89,18 @@ def verify_pairs(
     sets: Sequence[np.ndarray] | Mapping[int, np.ndarray],
     jaccard_threshold: float,
     containment_threshold: float,
+    *,
+    min_containment_shingles: int = 20,
+    min_length_ratio: float = 0.5,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Keep candidate pairs whose exact shingle overlap makes them copies.
 
-    A pair is kept when its Jaccard similarity reaches ``jaccard_threshold`` or the smaller
-    set is contained in the larger one to at least ``containment_threshold`` (a truncated
-    copy).
+    A pair is kept when its Jaccard similarity reaches ``jaccard_threshold``, or when the
+    smaller set is contained in the larger one to at least ``containment_threshold`` (a
+    truncated copy). Containment counts only for a smaller set of at least
+    ``min_containment_shingles`` shingles and ``min_length_ratio`` of the larger one: a
+    short boilerplate text is contained in every page that carries it, and a paragraph
+    quoted inside a long story does not make the story a copy.
 
     Args:
         pairs: ``(m, 2)`` candidate index pairs.
@@ -114,8 +119,14 @@ def verify_pairs(
         inter = len(np.intersect1d(a, b, assume_unique=True))
         union = len(a) + len(b) - inter
         jaccard = inter / union
-        containment = inter / min(len(a), len(b))
-        if jaccard >= jaccard_threshold or containment >= containment_threshold:
+        small, large = sorted((len(a), len(b)))
+        containment = inter / small
+        contained = (
+            containment >= containment_threshold
+            and small >= min_containment_shingles
+            and small >= min_length_ratio * large
+        )
+        if jaccard >= jaccard_threshold or contained:
             keep[k] = True
             score[k] = jaccard
     return pairs[keep], score[keep]
@@ -138,21 +149,40 @@ def group_duplicates(
     pairs: np.ndarray,
     article_ids: Sequence[str],
     published: Sequence[float | None],
+    classes: np.ndarray | None = None,
 ) -> DuplicateGroups:
-    """Connected components of the duplicate pairs, each with a stable canonical article.
+    """Duplicate groups as stars around a stable canonical article.
 
-    The canonical article of a group is the earliest published one (documents without a date
-    come after dated ones), then the one with the smallest ``article_id``: the same input
-    always gives the same canonical choice, whatever its order.
+    Articles are taken in canonical order (earliest published first, undated after dated,
+    then smallest ``article_id``); each one not yet grouped becomes a canonical article and
+    takes every verified neighbour not yet grouped. So every member of a group is verified
+    against its canonical article itself: a chain of pairs (A~B, B~C, A and C unlike) never
+    merges A and C. ``classes`` labels exact copies (same normalised content); a class moves
+    as one unit, so exact copies always share a group.
+
+    The same input always gives the same groups and canonical choice, whatever its order.
     """
-    if len(pairs):
-        graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
-        n_groups, labels = connected_components(graph, directed=False)
-    else:
-        n_groups, labels = n, np.arange(n)
+    classes = np.arange(n) if classes is None else np.asarray(classes)
     order = sorted(range(n), key=lambda i: (published[i] is None, published[i] or 0.0, article_ids[i]))
-    canonical_of_label: dict[int, int] = {}
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    # Each class is led by its best-ranked member; classes are the units of the star grouping.
+    leader: dict[int, int] = {}
     for i in order:
-        canonical_of_label.setdefault(int(labels[i]), i)
-    canonical = np.fromiter((canonical_of_label[int(lab)] for lab in labels), dtype=np.int64, count=n)
-    return DuplicateGroups(canonical=canonical, n_groups=int(n_groups))
+        leader.setdefault(int(classes[i]), i)
+    unit = np.fromiter((leader[int(c)] for c in classes), dtype=np.int64, count=n)
+    head = np.arange(n, dtype=np.int64)
+    if len(pairs):
+        a, b = unit[pairs[:, 0]], unit[pairs[:, 1]]
+        keep = a != b
+        a, b = a[keep], b[keep]
+        graph = coo_matrix((np.ones(2 * len(a)), (np.concatenate([a, b]), np.concatenate([b, a]))), shape=(n, n)).tocsr()
+        linked = np.unique(np.concatenate([a, b]))
+        for i in linked[np.argsort(rank[linked], kind="stable")].tolist():
+            if head[i] != i:
+                continue  # already taken by a better-ranked canonical article
+            neighbours = graph.indices[graph.indptr[i] : graph.indptr[i + 1]]
+            free = neighbours[(head[neighbours] == neighbours) & (rank[neighbours] > rank[i])]
+            head[free] = i
+    canonical = head[unit]
+    return DuplicateGroups(canonical=canonical, n_groups=int(len(np.unique(canonical))))

@@ -224,9 +224,18 @@ def find_duplicates(work: Path, minhash: MinHashConfig, config: DuplicateConfig)
     needed = np.unique(candidates)
     for i in needed:
         shingles[int(i)] = np.unique(shingle_hashes(_tokens(texts[i]), minhash.shingle_size))
-    near, _ = verify_pairs(candidates, shingles, config.jaccard_threshold, config.containment_threshold)
-    pairs = np.concatenate([exact, near]) if len(near) else exact
-    groups = group_duplicates(len(ids), pairs, ids, [None if math.isnan(p) else p for p in published])
+    near, _ = verify_pairs(
+        candidates,
+        shingles,
+        config.jaccard_threshold,
+        config.containment_threshold,
+        min_containment_shingles=config.min_containment_shingles,
+        min_length_ratio=config.min_length_ratio,
+    )
+    classes = np.unique(np.array(hashes, dtype=object), return_inverse=True)[1] if ids else np.empty(0, np.int64)
+    groups = group_duplicates(
+        len(ids), near, ids, [None if math.isnan(p) else p for p in published], classes=classes
+    )
 
     exact_set = {tuple(p) for p in exact.tolist()}
     rows = []

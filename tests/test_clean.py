@@ -124,3 +124,32 @@ def test_a_dated_headline_stays_the_title():
     )
     assert article.title == "Storm hits the coast on May 5, 2021"
     assert article.published_at == datetime(2021, 5, 5, tzinfo=UTC)
+
+
+def test_site_notices_and_reader_prompts_are_furniture():
+    body = ("The council voted on Tuesday to approve the new budget for the city, which includes funds for road "
+            "repairs and schools, the mayor said in a statement after the meeting.")
+    header = "Council approves budget\nBREAKING NEWS\nHome > News > Local\nThe Daily Post | Local news\n"
+    footer = ("We use cookies to improve your experience. By using this site you accept our cookie policy.\n"
+              "(c) 2011 The Daily Post. All rights reserved. This material may not be published or redistributed.\n"
+              "What do you think? Tell us in the comments below.\n"
+              "Like this story? Share it with a friend.\n")
+    article = clean(header + body + "\n" + footer)
+    assert article.title == "Council approves budget"
+    assert article.text == body
+
+
+def test_a_long_first_paragraph_is_text_not_a_title():
+    paragraph = ("Fans waited for hours outside the stadium on Saturday as the team paraded the trophy through the "
+                 "city centre, and the mayor promised a civic reception for the players next week -- the first in "
+                 "twenty years -- before the crowd finally dispersed late in the evening")
+    article = clean(paragraph)
+    assert article.title is None
+    assert article.text == paragraph
+
+
+def test_a_one_sentence_story_survives_its_related_links():
+    text = ("A climber who watched his brother fall on the country's highest peak said he expected to die that night on\n"
+            "Related stories:\n- Police appeal for witnesses after late-night crash\n- Ten things to do this weekend\n")
+    article = clean(text)
+    assert article.text.startswith("A climber who watched") and "Police appeal" not in article.text

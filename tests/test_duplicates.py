@@ -47,7 +47,7 @@ def test_band_candidates_are_sorted_unique_pairs():
 
 
 def test_canonical_is_earliest_then_smallest_id_whatever_the_order():
-    pairs = np.array([[0, 1], [1, 2]])
+    pairs = np.array([[0, 1], [1, 2], [0, 2]])
     ids = ["c", "b", "a"]
     by_date = group_duplicates(3, pairs, ids, [300.0, 100.0, 200.0])
     assert by_date.canonical.tolist() == [1, 1, 1]
@@ -56,3 +56,16 @@ def test_canonical_is_earliest_then_smallest_id_whatever_the_order():
     dated_first = group_duplicates(3, pairs, ids, [None, 500.0, None])
     assert dated_first.canonical.tolist() == [1, 1, 1]
     assert dated_first.n_groups == 1
+
+
+def test_a_chain_of_pairs_does_not_merge_its_ends():
+    # a~b and b~c were verified, a and c are not alike: c must not join a's group.
+    groups = group_duplicates(3, np.array([[0, 1], [1, 2]]), ["a", "b", "c"], [None, None, None])
+    assert groups.canonical.tolist() == [0, 0, 2]
+
+
+def test_exact_copies_move_together():
+    # b and c are exact copies (one class); a~c verified: all three join a.
+    groups = group_duplicates(3, np.array([[0, 2]]), ["a", "b", "c"], [None] * 3, classes=np.array([0, 1, 1]))
+    assert groups.canonical.tolist() == [0, 0, 0]
+    assert groups.n_groups == 1
