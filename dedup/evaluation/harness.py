@@ -95,15 +95,15 @@ class _Run:
 
 def _check_ids(ids: Sequence[str]) -> None:
     if not ids:
-        raise ValueError("no articles given: there is nothing to evaluate")
+        raise InputError("no articles given: there is nothing to evaluate")
     for article_id in ids:
         if not isinstance(article_id, str) or not article_id.strip():
-            raise ValueError(f"article ids must be non-empty strings, got {article_id!r}")
+            raise InputError(f"article ids must be non-empty strings, got {article_id!r}")
         if article_id != article_id.strip():
-            raise ValueError(f"article id {article_id!r} has surrounding whitespace, which ingest strips; strip it")
+            raise InputError(f"article id {article_id!r} has surrounding whitespace, which ingest strips; strip it")
     repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
     if repeated:
-        raise ValueError(f"article ids must be unique; repeated: {repeated[:5]}")
+        raise InputError(f"article ids must be unique; repeated: {repeated[:5]}")
 
 
 def _run(rows: Sequence[tuple[str, str, str | None]], config: PipelineConfig) -> _Run:
@@ -233,11 +233,17 @@ def evaluate_clustering(
         ``timing`` (seconds); ``pipeline_counts`` (per stage) and ``config``.
 
     Raises:
-        ValueError: No articles, repeated or blank ids, or a bad threshold or ``worst``.
+        InputError: No articles, or repeated or blank ids.
+        ValueError: A bad threshold or ``worst``.
     """
     start = time.perf_counter()
     config = config or PipelineConfig()
     threshold = BASELINE_THRESHOLD if baseline_threshold is None else baseline_threshold
+    # Bad arguments fail here, not after a pipeline run.
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"baseline_threshold is a cosine similarity in (0, 1), got {threshold!r}")
+    if isinstance(worst, bool) or not isinstance(worst, int) or worst < 0:
+        raise ValueError(f"worst must be a non-negative int (how many merges and splits to list), got {worst!r}")
     run = _run([(a.id, a.text, a.url) for a in articles], config)
     ids = [a.id for a in articles]
     gold = [a.event for a in articles]
@@ -394,7 +400,8 @@ def evaluate_near_duplicates(
         whether the originals are real copies); ``rejected`` and ``timing``.
 
     Raises:
-        ValueError: No articles, repeated or blank ids, or a bad ``copies`` or ``seed``.
+        InputError: No articles, or repeated or blank ids.
+        ValueError: A bad ``copies`` or ``seed``.
     """
     start = time.perf_counter()
     config = config or PipelineConfig()
@@ -410,35 +417,35 @@ def evaluate_near_duplicates(
     joined = copy_groups(real, [article_id for article_id, _ in originals])
     gold_joined = [joined[g] for g in gold]
 
-    per_transform = {name: {"copies": 0, "found": 0, "missed_rejected": 0} for name in TRANSFORMS}
-    missed = []
-    found = 0
+    per_transform: dict[str, dict[str, Any]] = {
+        name: {"copies": 0, "found": 0, "missed_rejected": 0} for name in TRANSFORMS
+    }
+    missed: list[dict[str, Any]] = []
+    found = missed_rejected = 0
     for v in variants:
         if v.id == v.group:
             continue
         hit = v.id not in run.rejected and run.dup_group_of(v.id) == run.dup_group_of(v.group)
         found += hit
+        lost_to_reject = not hit and (v.id in run.rejected or v.group in run.rejected)
+        missed_rejected += lost_to_reject
         for name in v.transforms:
             per_transform[name]["copies"] += 1
             per_transform[name]["found"] += hit
-            if not hit and (v.id in run.rejected or v.group in run.rejected):
-                per_transform[name]["missed_rejected"] += 1
+            per_transform[name]["missed_rejected"] += lost_to_reject
         if not hit:
             missed.append({"copy": v.id, "original": v.group, "transforms": list(v.transforms),
                            **_similarities(v.group, v.id, run, text_of), "reason": _miss_reason(v.group, v.id, run)})
     for counts in per_transform.values():
         counts["recall"] = counts["found"] / counts["copies"] if counts["copies"] else None
 
-    real_pairs = {(a, b) for a, b, _ in real}
     false_pairs = []
     for a, b in _predicted_pairs(run):
         ga, gb = group_of[a], group_of[b]
         if ga != gb:
             false_pairs.append({"a": a, "b": b, **_similarities(a, b, run, text_of),
-                                "originals_are_real_copies": tuple(sorted((ga, gb))) in real_pairs
-                                or joined[ga] == joined[gb]})
+                                "originals_are_real_copies": joined[ga] == joined[gb]})
     n_copies = len(variants) - len(originals)
-    missed_rejected = sum(m["reason"].startswith("rejected") for m in missed)
     scorable = n_copies - missed_rejected
     return {
         "kind": "near_duplicates",
@@ -494,7 +501,8 @@ def evaluate_real_copies(
         ``same_event`` when the articles are labelled), ``rejected`` and ``timing``.
 
     Raises:
-        ValueError: No articles, repeated or blank ids, or ``threshold`` outside (0, 1].
+        InputError: No articles, or repeated or blank ids.
+        ValueError: ``threshold`` outside (0, 1].
     """
     start = time.perf_counter()
     config = config or PipelineConfig()
@@ -507,7 +515,7 @@ def evaluate_real_copies(
     linked = copy_groups(reference, [article_id for article_id, _ in pairs])
 
     missed = []
-    for a, b, similarity in reference:
+    for a, b, _ in reference:
         if a in run.rejected or b in run.rejected or run.dup_group[a] != run.dup_group[b]:
             missed.append({"a": a, "b": b, **_similarities(a, b, run, text_of), "reason": _miss_reason(a, b, run)})
     reference_pairs = {(a, b) for a, b, _ in reference}
@@ -548,9 +556,11 @@ def _num(value: float | None, digits: int = 3) -> str:
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     widths = [max(len(str(row[k])) for row in [header, *rows]) for k in range(len(header))]
-    line = lambda row: "  ".join(  # noqa: E731
-        str(cell).ljust(w) if k == 0 else str(cell).rjust(w) for k, (cell, w) in enumerate(zip(row, widths, strict=True))
-    )
+
+    def line(row: Sequence[str]) -> str:
+        cells = zip(row, widths, strict=True)
+        return "  ".join(cell.ljust(w) if k == 0 else cell.rjust(w) for k, (cell, w) in enumerate(cells))
+
     return [line(header), *(line(row) for row in rows)]
 
 
