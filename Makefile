@@ -38,3 +38,15 @@ ui: $(STAMP)
 
 clean:
 	rm -rf output .prefect
+
+.PHONY: browser-test
+# The seed run's artifacts in the Prefect UI, in headless Chromium (apt: chromium fonts-liberation).
+browser-test: $(STAMP)
+	$(BIN)/python -c "import playwright" 2>/dev/null || $(BIN)/pip install --quiet "playwright>=1.40,<2"
+	$(BIN)/python -m pytest tests/browser -o addopts="" -q -s
+
+.PHONY: benchmark
+# Speed benchmark (docs/benchmarks.md, docs/images/benchmark.png); e.g. make benchmark SIZES="10000 100000".
+SIZES ?= 10000 100000 1000000
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/run.py --sizes $(SIZES)

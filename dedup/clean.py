@@ -21,7 +21,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from dedup.records import RawArticle
 from dedup.text import normalize, normalize_for_hash, tokenize
 
-__all__ = ["CleanArticle", "clean_article", "content_hash", "find_date", "split_title_source"]
+__all__ = ["CleanArticle", "clean_article", "clean_articles", "content_hash", "find_date", "split_title_source"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +109,8 @@ _BYLINE = re.compile(
     r"^(?:by|written by|words by)\s+(?P<name>[A-Z][\w.'\-]+(?:[ ,]+(?:and\s+)?[A-Z][\w.'\-]+){0,5})\s*$", re.IGNORECASE
 )
 _SEPARATORS = re.compile(r"[|•»«›‹·]|//|\s>\s|\s[-–—]{2,}\s")
+# ASCII text holding none of these cannot match _SEPARATORS (a fast pre-check; keep in step).
+_SEPARATOR_HINTS = ("|", "//", ">", "--")
 
 # International and national news agencies, for "PLACE (AGENCY) -" datelines and wire credits.
 _AGENCIES = (
@@ -226,8 +228,30 @@ class _Line:
 def _describe(line: str) -> _Line:
     words = tokenize(line)
     n = len(words)
-    stop_share = sum(w in _STOP for w in words) / n if n else 0.0
+    stop_share = sum(map(_STOP.__contains__, words)) / n if n else 0.0
     return _Line(line, n, stop_share, line.rstrip(" \"')]").endswith((".", "!", "?", ":", ";", "…")))
+
+
+# Cheap necessary conditions for the case-insensitive patterns, valid on ASCII lines only
+# (on other text, case-insensitive matching knows more equivalences than str.lower): a line
+# that holds none of a pattern's literal words cannot match it.
+_AUTO_PUBLISHING_WORDS = ("automatic", "programmatic", "translat")
+_APPEAL_WORDS = ("support", "donat", "contribut", "subscri", "membership", "patreon")
+
+
+def _may_contain(low: str, words: tuple[str, ...]) -> bool:
+    return any(word in low for word in words)
+
+
+def _no_separators(text: str) -> bool:
+    """True when ``_SEPARATORS`` surely finds nothing in ``text``."""
+    return text.isascii() and not any(hint in text for hint in _SEPARATOR_HINTS)
+
+
+def _is_credit(text: str) -> bool:
+    if text.isascii() and "contributed" not in text.lower():
+        return _CREDIT.match(text) is not None  # its other alternatives are anchored at the start
+    return _CREDIT.search(text) is not None
 
 
 def _could_be_title(line: _Line) -> bool:
@@ -242,7 +266,11 @@ def _is_header_line(line: _Line) -> bool:
 
 
 def _is_prose(line: _Line) -> bool:
-    return line.n_words >= _PROSE_WORDS and line.stop_share >= 0.15 and not _SEPARATORS.search(line.text)
+    return (
+        line.n_words >= _PROSE_WORDS
+        and line.stop_share >= 0.15
+        and (_no_separators(line.text) or not _SEPARATORS.search(line.text))
+    )
 
 
 def _is_furniture(line: _Line) -> bool:
@@ -251,10 +279,17 @@ def _is_furniture(line: _Line) -> bool:
         return True
     if line.n_words <= 16 and _FURNITURE_LINE.match(text):
         return True
-    if _AUTO_PUBLISHING.search(text) and _ABOUT_THE_SITE.search(text) and _FIRST_PERSON.search(text) is not None:
+    ascii_low = text.lower() if text.isascii() else None
+    if (
+        (ascii_low is None or _may_contain(ascii_low, _AUTO_PUBLISHING_WORDS))
+        and _AUTO_PUBLISHING.search(text)
+        and _ABOUT_THE_SITE.search(text)
+        and _FIRST_PERSON.search(text) is not None
+    ):
         return True
     if (
         line.n_words <= 60
+        and (ascii_low is None or _may_contain(ascii_low, _APPEAL_WORDS))
         and _APPEAL.search(text)
         and _FIRST_PERSON.search(text)
         and _APPEAL_OBJECT.search(text)
@@ -265,7 +300,7 @@ def _is_furniture(line: _Line) -> bool:
         return True
     if line.n_words <= 20 and _ENGAGEMENT.search(text):
         return True
-    separators = len(_SEPARATORS.findall(text))
+    separators = 0 if _no_separators(text) else len(_SEPARATORS.findall(text))
     if separators and line.n_words <= 30:
         parts = [p.strip() for p in _SEPARATORS.split(text) if p.strip()]
         if all(_FURNITURE_LINE.match(p) for p in parts):
@@ -358,6 +393,7 @@ def clean_article(raw: RawArticle) -> CleanArticle:
     lines = [_describe(line) for line in normalize(raw.text).split("\n")]
     header = _Header(title=raw.title.strip() if raw.title and raw.title.strip() else None)
     body: list[str] = []
+    n_words = 0  # tokens never span lines: the body's count is the sum of its lines' counts
     removed = 0
     ended = False
     seen_prose = False
@@ -382,7 +418,7 @@ def clean_article(raw: RawArticle) -> CleanArticle:
         if _is_furniture(line):
             removed += 1
             continue
-        if _CREDIT.search(text):
+        if _is_credit(text):
             removed += 1
             continue
         byline = _BYLINE.match(text)
@@ -406,9 +442,11 @@ def clean_article(raw: RawArticle) -> CleanArticle:
             text = _read_dateline(text, header)
         seen_prose = seen_prose or _is_prose(line)
         body.append(text)
+        n_words += line.n_words if text is line.text else len(tokenize(text))
 
     if not body and header.title and raw.title is None:
         body = [header.title]  # a one-line text: its only line is the article, not a headline
+        n_words = len(tokenize(header.title))
     title, title_source = split_title_source(header.title) if header.title else (None, None)
     text = "\n".join(body)
     return CleanArticle(
@@ -422,7 +460,12 @@ def clean_article(raw: RawArticle) -> CleanArticle:
         published_at=raw.published_at or header.published_at,
         dateline=header.dateline,
         byline=raw.byline or header.byline,
-        n_words=len(tokenize(text)),
+        n_words=n_words,
         content_hash=content_hash(text),
         removed_lines=removed,
     )
+
+
+def clean_articles(raws: list[RawArticle]) -> list[CleanArticle]:
+    """:func:`clean_article` of each article, in order (a unit of parallel work)."""
+    return [clean_article(raw) for raw in raws]

@@ -6,14 +6,20 @@ earthquakes, two rounds of talks) share most of their vocabulary and often land 
 story. Stage two (:func:`split_story`) re-weighs each story's articles with IDF computed
 inside the story, so the words all of them share weigh nothing and what tells the events
 apart (other names, other places) decides; a sub-event with too little support (fewer than
-``min_event_size`` articles) joins its nearest sibling when it is close enough.
+``min_event_size`` articles) joins its nearest sibling when it is close enough, and a story
+too small to hold two such events is not split at all.
 
-Both stages use :func:`average_linkage`. Average linkage at threshold ``t`` never joins two groups unless some pair across them has
-similarity of at least ``t`` (a mean cannot exceed its maximum). So the connected components
-of the graph of pairs with similarity ``>= t`` bound the clusters from above: the stage finds
-those pairs blockwise from the sparse features (never an n x n matrix), splits the corpus
-into components, and runs exact average linkage inside each one on its dense similarities.
-A component too large for that is split first by raising its edge threshold.
+Both stages use :func:`average_linkage`. Average linkage at threshold ``t`` never joins two
+groups unless some pair across them has similarity of at least ``t`` (a mean cannot exceed
+its maximum). So the connected components of the graph of pairs with similarity ``>= t``
+bound the clusters from above: the stage finds those pairs blockwise from the sparse
+features (never an n x n matrix), splits the corpus into components, and runs exact
+average linkage inside each one on its dense similarities. A component too large for that
+is split first by raising its edge threshold.
+
+Publication times, where known, damp the similarity of articles published far apart
+(:func:`time_factor`); the window is wide because follow-up coverage of one event runs
+for weeks.
 """
 
 from __future__ import annotations
@@ -21,15 +27,23 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from dedup.config import ClusterConfig
-from dedup.features import FeatureCounts, weigh
-
 import numpy as np
 import scipy.sparse as sp
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["average_linkage", "cluster_events", "cluster_id", "find_stories", "link_pairs", "split_story", "time_factor"]
+from dedup.config import ClusterConfig
+from dedup.features import FeatureCounts, weigh
+
+__all__ = [
+    "average_linkage",
+    "cluster_events",
+    "cluster_id",
+    "find_stories",
+    "link_pairs",
+    "split_story",
+    "time_factor",
+]
 
 _ROW_BLOCK = 2048
 _MAX_COMPONENT = 4000
@@ -156,7 +170,9 @@ def _relabel_by_first_member(labels: np.ndarray) -> np.ndarray:
 def find_stories(counts: FeatureCounts, published: np.ndarray, config: ClusterConfig) -> np.ndarray:
     """Stage one: story label of every article (batch-wide IDF)."""
     matrix = weigh(counts, None, config.story_weights, local=False)
-    return average_linkage(matrix, published, threshold=config.story_threshold, max_days_apart=config.max_days_apart)
+    return average_linkage(
+        matrix, published, threshold=config.story_threshold, max_days_apart=config.max_days_apart
+    )
 
 
 def _absorb_small(matrix: sp.csr_matrix, labels: np.ndarray, min_size: int, threshold: float) -> np.ndarray:
@@ -166,7 +182,9 @@ def _absorb_small(matrix: sp.csr_matrix, labels: np.ndarray, min_size: int, thre
     kept: set[int] = set()
     while True:
         ids, sizes = np.unique(labels, return_counts=True)
-        small = sorted((int(s), int(i)) for i, s in zip(ids, sizes, strict=True) if s < min_size and i not in kept)
+        small = sorted(
+            (int(s), int(i)) for i, s in zip(ids, sizes, strict=True) if s < min_size and i not in kept
+        )
         if len(ids) < 2 or not small:
             return labels
         label = small[0][1]
@@ -180,9 +198,17 @@ def _absorb_small(matrix: sp.csr_matrix, labels: np.ndarray, min_size: int, thre
             kept.add(label)
 
 
-def split_story(counts: FeatureCounts, rows: np.ndarray, published: np.ndarray, config: ClusterConfig) -> np.ndarray:
-    """Stage two: event labels (0..k-1) of the articles ``rows`` of one story (story-local IDF)."""
-    if len(rows) < 3:
+def split_story(
+    counts: FeatureCounts, rows: np.ndarray, published: np.ndarray, config: ClusterConfig
+) -> np.ndarray:
+    """Stage two: event labels (0..k-1) of the articles ``rows`` of one story (story-local IDF).
+
+    A story with fewer than ``2 * min_event_size`` articles (and at least 3) is one event:
+    it cannot hold two events of the minimum size, and IDF over a handful of articles is
+    noise (every word outside the few shared ones looks rare, so paraphrases of one event
+    fall apart).
+    """
+    if len(rows) < max(3, 2 * config.min_event_size):
         return np.zeros(len(rows), dtype=np.int64)
     matrix = weigh(counts, rows, config.event_weights, local=True)
     labels = average_linkage(matrix, published[rows], threshold=config.event_threshold,

@@ -16,8 +16,10 @@ from scipy.sparse import coo_matrix
 
 __all__ = [
     "DuplicateGroups",
+    "ShingleSets",
     "band_candidates",
     "group_duplicates",
+    "pair_intersections",
     "shingle_sets",
     "verify_pairs",
 ]
@@ -51,7 +53,11 @@ def band_candidates(signatures: np.ndarray, bands: int, rows: int, eligible: np.
     if not pairs:
         return np.empty((0, 2), dtype=np.int64)
     out = np.concatenate(pairs)
-    return np.unique(out, axis=0) if len(out) else out.reshape(0, 2)
+    if not len(out):
+        return out.reshape(0, 2)
+    keys = np.sort(out[:, 0] * np.int64(n) + out[:, 1])  # sorted like the pairs themselves
+    keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+    return np.stack([keys // n, keys % n], axis=1)
 
 
 def _bucket_pairs(key: np.ndarray, index: np.ndarray) -> np.ndarray:
@@ -110,26 +116,93 @@ def verify_pairs(
     Returns:
         The kept pairs and their exact Jaccard similarity (``float32``).
     """
-    keep = np.zeros(len(pairs), dtype=bool)
-    score = np.zeros(len(pairs), dtype=np.float32)
-    for k, (i, j) in enumerate(pairs.tolist()):
-        a, b = sets[i], sets[j]
-        if len(a) == 0 or len(b) == 0:
-            continue
-        inter = len(np.intersect1d(a, b, assume_unique=True))
-        union = len(a) + len(b) - inter
-        jaccard = inter / union
-        small, large = sorted((len(a), len(b)))
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    values, offsets, rows = _as_csr(pairs, sets)
+    size_a, size_b = np.diff(offsets)[rows[:, 0]], np.diff(offsets)[rows[:, 1]]
+    inter = pair_intersections(rows, values, offsets)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        jaccard = inter / (size_a + size_b - inter)
+        small, large = np.minimum(size_a, size_b), np.maximum(size_a, size_b)
         containment = inter / small
-        contained = (
-            containment >= containment_threshold
-            and small >= min_containment_shingles
-            and small >= min_length_ratio * large
-        )
-        if jaccard >= jaccard_threshold or contained:
-            keep[k] = True
-            score[k] = jaccard
+    contained = (containment >= containment_threshold) & (small >= min_containment_shingles)
+    contained &= small >= min_length_ratio * large
+    keep = (small > 0) & ((jaccard >= jaccard_threshold) | contained)
+    score = np.where(keep, jaccard, 0.0).astype(np.float32)
     return pairs[keep], score[keep]
+
+
+def _as_csr(
+    pairs: np.ndarray, sets: Sequence[np.ndarray] | Mapping[int, np.ndarray] | ShingleSets
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flat values, offsets, and the rows of the pairs' documents in them."""
+    if isinstance(sets, ShingleSets):
+        return sets.values, sets.offsets, sets.rows(pairs)
+    docs = np.unique(pairs)
+    arrays = [np.asarray(sets[int(d)]) for d in docs]
+    lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
+    values = np.concatenate(arrays).astype(np.uint32) if arrays else np.empty(0, dtype=np.uint32)
+    offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+    return values, offsets, np.searchsorted(docs, pairs)
+
+
+@dataclass(frozen=True)
+class ShingleSets:
+    """Sorted unique shingle hashes of some documents, stored flat.
+
+    Document ``docs[r]`` owns ``values[offsets[r]:offsets[r + 1]]``; ``docs`` is sorted.
+    """
+
+    docs: np.ndarray
+    values: np.ndarray
+    offsets: np.ndarray
+
+    def rows(self, documents: np.ndarray) -> np.ndarray:
+        rows = np.searchsorted(self.docs, documents)
+        if len(rows) and (rows.max() >= len(self.docs) or not np.array_equal(self.docs[rows], documents)):
+            raise KeyError("a document of the pairs has no shingle set")
+        return rows
+
+    def get(self, doc: int) -> np.ndarray:
+        r = int(self.rows(np.array([doc]))[0])
+        return self.values[self.offsets[r] : self.offsets[r + 1]]
+
+
+_INTERSECT_CHUNK = 8_000_000  # shingles gathered per step of pair_intersections
+
+
+def _gather(rows: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the values of ``rows`` one after the other, and the position (in ``rows``) of each."""
+    starts, lengths = offsets[rows], offsets[rows + 1] - offsets[rows]
+    total = int(lengths.sum())
+    owner = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
+    first = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    return np.arange(total, dtype=np.int64) - first[owner] + starts[owner], owner
+
+
+def pair_intersections(rows: np.ndarray, values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Size of the intersection of the two sorted sets of each pair, all pairs at once.
+
+    Each side's values are tagged with the pair's position in the high 32 bits, so both
+    sides become one sorted array each and a single ``searchsorted`` finds the common ones.
+    """
+    sizes = np.diff(offsets)
+    cost = np.cumsum(sizes[rows[:, 0]] + sizes[rows[:, 1]])
+    out = np.zeros(len(rows), dtype=np.int64)
+    start = 0
+    while start < len(rows):
+        stop = int(np.searchsorted(cost, (cost[start - 1] if start else 0) + _INTERSECT_CHUNK, side="right"))
+        stop = min(max(stop, start + 1), len(rows))
+        chunk = rows[start:stop]
+        index_a, owner_a = _gather(chunk[:, 0], offsets)
+        index_b, owner_b = _gather(chunk[:, 1], offsets)
+        keys_a = (owner_a.astype(np.uint64) << np.uint64(32)) | values[index_a].astype(np.uint64)
+        keys_b = (owner_b.astype(np.uint64) << np.uint64(32)) | values[index_b].astype(np.uint64)
+        if len(keys_b):
+            at = np.minimum(np.searchsorted(keys_b, keys_a), len(keys_b) - 1)
+            found = keys_b[at] == keys_a
+            out[start:stop] = np.bincount(owner_a[found], minlength=len(chunk))
+        start = stop
+    return out
 
 
 @dataclass(frozen=True)
@@ -176,7 +249,8 @@ def group_duplicates(
         a, b = unit[pairs[:, 0]], unit[pairs[:, 1]]
         keep = a != b
         a, b = a[keep], b[keep]
-        graph = coo_matrix((np.ones(2 * len(a)), (np.concatenate([a, b]), np.concatenate([b, a]))), shape=(n, n)).tocsr()
+        both = (np.concatenate([a, b]), np.concatenate([b, a]))
+        graph = coo_matrix((np.ones(2 * len(a)), both), shape=(n, n)).tocsr()
         linked = np.unique(np.concatenate([a, b]))
         for i in linked[np.argsort(rank[linked], kind="stable")].tolist():
             if head[i] != i:
@@ -185,4 +259,4 @@ def group_duplicates(
             free = neighbours[(head[neighbours] == neighbours) & (rank[neighbours] > rank[i])]
             head[free] = i
     canonical = head[unit]
-    return DuplicateGroups(canonical=canonical, n_groups=int(len(np.unique(canonical))))
+    return DuplicateGroups(canonical=canonical, n_groups=len(np.unique(canonical)))

@@ -1,14 +1,17 @@
-"""Event features of an article: term and entity counts in four blocks, weighted by IDF.
+"""Event features of an article: term and entity counts in five blocks, weighted by IDF.
 
 A news editor tells two events of the same kind apart by *who*, *where* and *what the lead
-says*, not by the vocabulary the whole topic shares. So each article has four blocks:
+says*, not by the vocabulary the whole topic shares. So each article has five blocks:
 
 - ``body``: content words of title and text (English stop words removed);
 - ``lead``: content words of the title and first sentences, where the event is stated;
 - ``entities``: capitalised names (people, places, organisations), acronyms and numbers of
   the whole article, plus the dateline place; found by capitalisation, no trained model;
-- ``lead_entities``: the names of the title and first sentences, and the places the lead
-  puts the event in ("talks in Vienna", "at the stadium in Leeds"), counted twice.
+- ``lead_entities``: the names of the title and first sentences;
+- ``lead_places``: the places the lead puts the event in ("talks in Vienna", "at the
+  stadium in Leeds") and the dateline place. A block of its own because it is short: after
+  L2 normalisation one shared place weighs as much as a whole shared name list, which is
+  what an editor gives it (two fires in one street are rarely one fire in another town).
 
 Counts are kept raw (:class:`FeatureCounts`) so that IDF can be computed over any subset:
 over the whole batch to find stories, and inside one story to tell its events apart
@@ -37,15 +40,21 @@ __all__ = [
     "extract_entities",
     "lead_places",
     "lead_text",
+    "tfidf",
     "top_entities",
     "weigh",
 ]
 
-BLOCKS = ("body", "lead", "entities", "lead_entities")
+BLOCKS = ("body", "lead", "entities", "lead_entities", "lead_places")
 _WORD = r"(?u)\b[^\W\d_][\w'’-]+\b"
 _CAP_WORD = r"(?:[A-Z][\w'’.-]*[\w]|[A-Z])"
-_ENTITY = re.compile(rf"{_CAP_WORD}(?:\s+(?:(?:of|de|del|da|di|van|von|der|al|bin|la|le|du)\s+)?{_CAP_WORD})*")
-_PLACE = re.compile(rf"\b(?:in|at|near|outside|from)\s+(?:the\s+)?(?P<place>{_CAP_WORD}(?:\s+{_CAP_WORD}){{0,3}})")
+# Names never run across a line break: a title line and the first sentence are separate.
+_NAME_LINK = r"(?:of|de|del|da|di|van|von|der|al|bin|la|le|du)"
+_ENTITY = re.compile(rf"{_CAP_WORD}(?:[ ]+(?:{_NAME_LINK}[ ]+)?{_CAP_WORD})*")
+_PLACE = re.compile(
+    rf"\b(?:in|at|near|outside|from)[ ]+(?P<the>the[ ]+)?"
+    rf"(?P<place>{_CAP_WORD}(?:[ ]+{_CAP_WORD}){{0,3}})(?P<after>[ ]+[a-z]+)?"
+)
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,.]*\d(?![\w])|(?<![\w.])\d(?![\w.,])")
 # Capitalised words that are not names even mid-sentence (titles, days, months, pronoun I).
 _NOT_NAMES = frozenset(
@@ -56,12 +65,15 @@ _NOT_NAMES = frozenset(
     "officials official police".split()
 )
 _STOP = ENGLISH_STOP_WORDS
+# Entity features are finished tokens: split on spaces only, keep their case and marks.
+_AS_IS: dict[str, object] = {"token_pattern": r"\S+", "lowercase": False}
 
 
 def lead_text(title: str | None, text: str, sentences: int) -> str:
-    """The title and the first ``sentences`` sentences of the body."""
+    """The title and the first ``sentences`` sentences of the body, one per line (so that a
+    name ending the title does not run into the first word of the text)."""
     lead = split_sentences(text)[:sentences]
-    return " ".join(([title] if title else []) + lead)
+    return "\n".join(([title] if title else []) + lead)
 
 
 def _sentence_initial_positions(text: str) -> set[int]:
@@ -79,9 +91,18 @@ def extract_entities(text: str, title: str | None = None, dateline: str | None =
     "Officials" a name). A multi-word name also contributes its last word, so
     "Sergei Ryabkov" and "Ryabkov" match.
 
-    >>> sorted(set(extract_entities("Talks began. Sergei Ryabkov met Wendy Sherman in Geneva for talks in 2022.")))
-    ['#2022', 'geneva', 'ryabkov', 'sergei_ryabkov', 'sherman', 'wendy_sherman']
+    Title words ("Deputy Foreign Minister") split a phrase into separate names, so the
+    person is ``sergei_ryabkov`` whatever title an outlet gives him; a possessive ``'s`` is
+    dropped. A title written in title case ("Talks End With No Deal") only contributes the
+    words the body also capitalises, since there capitals do not mark names.
+
+    >>> text = "Talks began. Deputy Minister Sergei Ryabkov met Wendy Sherman's team for talks in Geneva."
+    >>> sorted(set(extract_entities(text)))
+    ['geneva', 'ryabkov', 'sergei_ryabkov', 'sherman', 'wendy_sherman']
     """
+    if title and _is_title_case(title):
+        body_caps = {w.lower() for m in _ENTITY.finditer(text) for w in m.group().split()}
+        title = " ".join(w if w.lower() in body_caps else w.lower() for w in title.split())
     full = f"{title}\n{text}" if title else text
     starts = _sentence_initial_positions(full)
     lowered = set(re.findall(r"\b[a-z][\w'’-]*", full))
@@ -93,32 +114,47 @@ def extract_entities(text: str, title: str | None = None, dateline: str | None =
             mid_sentence_caps.update(w.lower() for w in match.group().split())
     features: list[str] = []
     for start, phrase in spans:
-        words = [w.strip(".'’-") for w in phrase.split()]
+        words = [re.sub(r"['’]s$", "", w).strip(".'’-") for w in phrase.split()]
         if start in starts and words:
             first = words[0].lower()
             if first not in mid_sentence_caps and (first in lowered or first in _STOP):
                 words = words[1:]
-        names = [w.lower() for w in words if w and w.lower() not in _NOT_NAMES]
-        if not names:
-            continue
-        if len(names) > 1:
-            features.append("_".join(names))
-        if names[-1] not in _STOP:
-            features.append(names[-1])
+        groups: list[list[str]] = [[]]
+        for word in words:
+            if not word or word.lower() in _NOT_NAMES:
+                groups.append([])  # a title or function word ends one name
+            else:
+                groups[-1].append(word.lower())
+        for names in groups:
+            if not names:
+                continue
+            if len(names) > 1:
+                features.append("_".join(names))
+            if names[-1] not in _STOP:
+                features.append(names[-1])
     features.extend("#" + n.replace(",", "") for n in _NUMBER.findall(full))
     if dateline:
         features.extend(["_".join(dateline.lower().split())] * 3)
     return features
 
 
+def _is_title_case(title: str) -> bool:
+    words = [w for w in re.findall(r"[^\W\d_][\w'’-]*", title) if len(w) > 3]
+    return bool(words) and sum(w[0].isupper() for w in words) >= 0.8 * len(words)
+
+
 def lead_places(lead: str) -> list[str]:
     """Places the lead puts the event in: capitalised names after in/at/near/outside/from.
 
-    >>> lead_places("Talks ended in Vienna on Monday, officials at NATO said.")
+    "the" + name + common noun is a modifier ("at the Ukrainian border"), not a place.
+
+    >>> lead_places("Talks ended in Vienna on Monday, officials at NATO said, at the Ukrainian border.")
     ['@vienna', '@nato']
     """
     out = []
     for match in _PLACE.finditer(lead):
+        if match["the"] and match["after"] and match["after"].strip() not in _STOP:
+            continue
         words = [w.lower() for w in match["place"].split() if w.lower() not in _NOT_NAMES]
         if words:
             out.append("@" + "_".join(words))
@@ -127,7 +163,7 @@ def lead_places(lead: str) -> list[str]:
 
 @dataclass(frozen=True)
 class FeatureCounts:
-    """Raw counts of the four blocks for a set of articles (rows align with the input)."""
+    """Raw counts of the five blocks for a set of articles (rows align with the input)."""
 
     blocks: tuple[sp.csr_matrix, ...]
     vocabularies: tuple[np.ndarray, ...]
@@ -154,20 +190,31 @@ def count_features(
     *,
     lead_sentences: int,
 ) -> FeatureCounts:
-    """Count the four feature blocks of a set of articles."""
+    """Count the five feature blocks of a set of articles (see :data:`BLOCKS`).
+
+    >>> counts = count_features(["Fire in Leeds"], ["A fire broke out in Leeds."], [None], lead_sentences=2)
+    >>> [len(v) for v in counts.vocabularies]
+    [2, 2, 1, 1, 1]
+    """
     leads = [lead_text(t, x, lead_sentences) for t, x in zip(titles, texts, strict=True)]
     entities = [extract_entities(x, t, d) for t, x, d in zip(titles, texts, datelines, strict=True)]
     lead_entities = [
-        extract_entities(lead, None, d) + lead_places(lead) * 2 for lead, d in zip(leads, datelines, strict=True)
+        extract_entities(" ".join(split_sentences(x)[:lead_sentences]), t, d)
+        for t, x, d in zip(titles, texts, datelines, strict=True)
+    ]
+    places = [
+        lead_places(lead) + (["@" + "_".join(d.lower().split())] if d else [])
+        for lead, d in zip(leads, datelines, strict=True)
     ]
     body, body_vocab = _count([f"{t or ''}\n{x}" for t, x in zip(titles, texts, strict=True)],
                               stop_words="english", token_pattern=_WORD)
     lead, lead_vocab = _count(leads, stop_words="english", token_pattern=_WORD)
-    ent, ent_vocab = _count([" ".join(e) for e in entities], token_pattern=r"\S+", lowercase=False)
-    lead_ent, lead_ent_vocab = _count([" ".join(e) for e in lead_entities], token_pattern=r"\S+", lowercase=False)
+    ent, ent_vocab = _count([" ".join(e) for e in entities], **_AS_IS)
+    lead_ent, lead_ent_vocab = _count([" ".join(e) for e in lead_entities], **_AS_IS)
+    place, place_vocab = _count([" ".join(p) for p in places], **_AS_IS)
     return FeatureCounts(
-        blocks=(body, lead, ent, lead_ent),
-        vocabularies=(body_vocab, lead_vocab, ent_vocab, lead_ent_vocab),
+        blocks=(body, lead, ent, lead_ent, place),
+        vocabularies=(body_vocab, lead_vocab, ent_vocab, lead_ent_vocab, place_vocab),
         entities=entities,
     )
 
@@ -180,6 +227,8 @@ def tfidf(counts: sp.csr_matrix, *, local: bool) -> sp.csr_matrix:
     inside one story, where shared words say nothing about which event an article reports.
     """
     n = counts.shape[0]
+    if counts.shape[1] == 0:
+        return sp.csr_matrix(counts.shape, dtype=np.float32)  # no term at all in these rows
     df = np.bincount(counts.indices, minlength=counts.shape[1])
     idf = np.log((1.0 + n) / (1.0 + df)) + (0.0 if local else 1.0)
     weighted = counts.copy()

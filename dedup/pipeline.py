@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,9 +33,18 @@ from dedup.duplicates import band_candidates, group_duplicates, verify_pairs
 from dedup.errors import OutputError
 from dedup.features import count_features, tfidf, top_entities
 from dedup.ingest import read_inputs
-from dedup.io import publish, read_table, write_json, write_table
+from dedup.io import (
+    WORK_DIR,
+    holds_lock,
+    new_run_id,
+    output_lock,
+    publish,
+    read_table,
+    remove_stale,
+    write_json,
+    write_table,
+)
 from dedup.minhash import compute_signatures as minhash_signatures
-from dedup.minhash import shingle_hashes
 from dedup.records import RawArticle, Reject
 from dedup.summarize import summarize_cluster
 from dedup.text import normalize_for_hash
@@ -106,52 +115,138 @@ def _timestamp(value: Any) -> float:
     return value.timestamp() if value is not None else math.nan
 
 
-def ingest_articles(paths: Sequence[str | Path], work: Path, config: IngestConfig) -> StageResult:
+def ingest_articles(
+    paths: Sequence[str | Path],
+    work: Path,
+    config: IngestConfig,
+    *,
+    progress: Callable[[str, int, int], None] | None = None,
+    workers: int | None = None,
+) -> StageResult:
     """Read every input, clean each article, and write ``documents.parquet`` and ``rejects.parquet``.
 
     An article with no text left once its page furniture is removed is rejected too.
+
+    Articles are cleaned in batches, in worker processes once the input holds more than one
+    batch (``workers``: default all CPUs), and written as they come; memory is bounded by a
+    few batches until the final step orders ``documents.parquet`` by ``article_id``.
+    ``progress(stage, done, total)`` is called after each batch (``total`` is 0: unknown
+    while reading).
     """
+    import os
+    from collections import deque
+
+    import pyarrow.parquet as pq
+
+    from dedup.clean import clean_articles
+    from dedup.minhash import default_workers, process_pool
+
     start = time.perf_counter()
-    docs: list[dict[str, Any]] = []
-    rejects: list[dict[str, Any]] = []
+    batch_size, row_group = 1000, 10_000
+    n_workers = default_workers() if workers is None else max(1, workers)
+    rejects: list[tuple[int, dict[str, Any]]] = []
     counts = {"read": 0, "accepted": 0, "rejected": 0, "noted": 0, "furniture_lines_removed": 0}
-    for item in read_inputs(list(paths), config):
-        if isinstance(item, Reject):
-            rejects.append(
-                {
-                    "input": item.input,
-                    "record": item.record,
-                    "article_id": item.article_id,
-                    "reason": item.reason,
-                    "dropped": item.dropped,
-                }
-            )
-            counts["rejected" if item.dropped else "noted"] += 1
-            continue
-        counts["read"] += 1
-        docs_row = _clean_row(item)
-        if docs_row is None:
-            rejects.append(
-                {
-                    "input": item.input,
-                    "record": item.record,
-                    "article_id": item.article_id,
-                    "reason": "no article text left after removing page furniture",
-                    "dropped": True,
-                }
-            )
-            counts["rejected"] += 1
-            continue
-        counts["furniture_lines_removed"] += docs_row.pop("_removed")
-        docs.append(docs_row)
-    docs.sort(key=lambda row: row["article_id"])
-    counts["accepted"] = write_table(docs, work / DOCUMENTS, schema.DOCUMENTS)
-    write_table(rejects, work / REJECTS, schema.REJECTS)
+    unsorted = work / ".documents.unsorted.parquet"
+    writer = pq.ParquetWriter(unsorted, schema.DOCUMENTS, compression="zstd")
+    in_order = True
+    last_id: str | None = None
+
+    def absorb(batch: list[tuple[int, RawArticle]], cleaned: Sequence[Any]) -> None:
+        nonlocal in_order, last_id
+        rows = []
+        for (seq, raw), article in zip(batch, cleaned, strict=True):
+            row = _clean_row(raw, article)
+            if row is None:
+                reason = "no article text left after removing page furniture"
+                rejects.append(
+                    (seq, {"input": raw.input, "record": raw.record, "article_id": raw.article_id, "reason": reason,
+                           "dropped": True})
+                )
+                counts["rejected"] += 1
+                continue
+            counts["furniture_lines_removed"] += row.pop("_removed")
+            if last_id is not None and row["article_id"] < last_id:
+                in_order = False
+            last_id = row["article_id"]
+            rows.append(row)
+        if rows:
+            writer.write_table(pa.Table.from_pylist(rows, schema=schema.DOCUMENTS), row_group_size=row_group)
+            counts["accepted"] += len(rows)
+        if progress is not None:
+            progress("ingest", counts["read"], 0)
+
+    pool = None
+    pending: deque[tuple[list[tuple[int, RawArticle]], Any]] = deque()
+    batch: list[tuple[int, RawArticle]] = []
+
+    def dispatch(batch: list[tuple[int, RawArticle]]) -> None:
+        nonlocal pool
+        if n_workers > 1 and pool is None and counts["read"] > batch_size:
+            pool = process_pool(n_workers)
+        if pool is None:
+            absorb(batch, [None] * len(batch))
+            return
+        pending.append((batch, pool.submit(clean_articles, [raw for _, raw in batch])))
+        while len(pending) > 2 * n_workers:
+            done, future = pending.popleft()
+            absorb(done, future.result())
+
+    try:
+        for seq, item in enumerate(read_inputs(list(paths), config)):
+            if isinstance(item, Reject):
+                rejects.append(
+                    (
+                        seq,
+                        {
+                            "input": item.input,
+                            "record": item.record,
+                            "article_id": item.article_id,
+                            "reason": item.reason,
+                            "dropped": item.dropped,
+                        },
+                    )
+                )
+                counts["rejected" if item.dropped else "noted"] += 1
+                continue
+            counts["read"] += 1
+            batch.append((seq, item))
+            if len(batch) >= batch_size:
+                dispatch(batch)
+                batch = []
+        if batch:
+            dispatch(batch)
+        while pending:
+            done, future = pending.popleft()
+            absorb(done, future.result())
+    finally:
+        writer.close()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+    # Order by article_id (byte order of UTF-8 is code point order, as Python sorts strings).
+    tmp = work / f".{DOCUMENTS}.tmp"
+    if in_order:
+        os.replace(unsorted, tmp)
+    else:
+        table = pq.read_table(unsorted)
+        order = pc.sort_indices(table.column("article_id"))
+        with pq.ParquetWriter(tmp, schema.DOCUMENTS, compression="zstd") as sorted_writer:
+            for first in range(0, table.num_rows, row_group):
+                sorted_writer.write_table(table.take(order[first : first + row_group]), row_group_size=row_group)
+        del table
+        unsorted.unlink()
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, work / DOCUMENTS)
+    rejects.sort(key=lambda pair: pair[0])
+    write_table([row for _, row in rejects], work / REJECTS, schema.REJECTS)
     return StageResult("ingest", work / DOCUMENTS, counts, time.perf_counter() - start)
 
 
-def _clean_row(raw: RawArticle) -> dict[str, Any] | None:
-    article = clean_article(raw)
+def _clean_row(raw: RawArticle, article: Any = None) -> dict[str, Any] | None:
+    """The ``documents.parquet`` row of ``raw`` (cleaned here unless ``article`` is given)."""
+    if article is None:
+        article = clean_article(raw)
     if article.n_words == 0:
         return None
     return {
@@ -175,14 +270,47 @@ def _tokens(text: str) -> list[str]:
     return normalize_for_hash(text).split()
 
 
-def compute_signatures(work: Path, config: MinHashConfig) -> StageResult:
-    """MinHash signature of every document (``signatures.parquet``, settings in its metadata)."""
+def compute_signatures(
+    work: Path,
+    config: MinHashConfig,
+    *,
+    progress: Callable[[str, int, int], None] | None = None,
+    workers: int | None = None,
+) -> StageResult:
+    """MinHash signature of every document (``signatures.parquet``, settings in its metadata).
+
+    Row groups of ``documents.parquet`` are the units of work, spread over ``workers``
+    processes (default all CPUs) when there are several; results keep the document order.
+    ``progress(stage, done, total)`` is called per row group with documents done and total.
+    """
+    import pyarrow.parquet as pq
+
+    from dedup.minhash import default_workers, process_pool, signatures_of_row_groups
+
     start = time.perf_counter()
-    docs = read_table(work / DOCUMENTS, schema.DOCUMENTS)
-    texts = docs.column("text").to_pylist()
-    signatures = minhash_signatures(
-        [_tokens(t) for t in texts], num_perm=config.num_perm, shingle_size=config.shingle_size, seed=config.seed
-    )
+    path = work / DOCUMENTS
+    parquet = pq.ParquetFile(path)
+    n_docs = parquet.metadata.num_rows
+    sizes = [parquet.metadata.row_group(g).num_rows for g in range(parquet.num_row_groups)]
+    ids = pq.read_table(path, columns=["article_id"]).column("article_id")
+    n_workers = default_workers() if workers is None else max(1, workers)
+    args = (str(path), "text", config.num_perm, config.shingle_size, config.seed)
+    parts: list[np.ndarray] = []
+    if n_docs < 5_000 or len(sizes) < 2 or n_workers < 2:
+        texts = pq.read_table(path, columns=["text"]).column("text").to_pylist()
+        signatures = minhash_signatures(
+            [_tokens(t) for t in texts], num_perm=config.num_perm, shingle_size=config.shingle_size, seed=config.seed
+        ) if n_docs < 5_000 else signatures_of_row_groups(args[0], range(len(sizes)), *args[1:])
+        if progress is not None:
+            progress("signatures", n_docs, n_docs)
+    else:
+        with process_pool(n_workers) as pool:
+            futures = [pool.submit(signatures_of_row_groups, args[0], [g], *args[1:]) for g in range(len(sizes))]
+            for g, future in enumerate(futures):
+                parts.append(future.result())
+                if progress is not None:
+                    progress("signatures", sum(sizes[: g + 1]), n_docs)
+        signatures = np.concatenate(parts) if parts else np.empty((0, config.num_perm), dtype=np.uint32)
     sig_schema = pa.schema(
         [_SIGNATURES.field("article_id"), pa.field("signature", pa.list_(pa.uint32(), config.num_perm))],
         metadata={
@@ -195,96 +323,154 @@ def compute_signatures(work: Path, config: MinHashConfig) -> StageResult:
         },
     )
     flat = pa.array(signatures.reshape(-1), type=pa.uint32())
-    table = pa.Table.from_arrays(
-        [docs.column("article_id"), pa.FixedSizeListArray.from_arrays(flat, config.num_perm)], schema=sig_schema
-    )
+    table = pa.Table.from_arrays([ids, pa.FixedSizeListArray.from_arrays(flat, config.num_perm)], schema=sig_schema)
     write_table(table, work / SIGNATURES, sig_schema)
-    return StageResult("signatures", work / SIGNATURES, {"documents": len(texts)}, time.perf_counter() - start)
+    return StageResult("signatures", work / SIGNATURES, {"documents": n_docs}, time.perf_counter() - start)
 
 
-def find_duplicates(work: Path, minhash: MinHashConfig, config: DuplicateConfig) -> StageResult:
+def find_duplicates(
+    work: Path,
+    minhash: MinHashConfig,
+    config: DuplicateConfig,
+    *,
+    progress: Callable[[str, int, int], None] | None = None,
+    workers: int | None = None,
+) -> StageResult:
     """Group exact and near-duplicate documents; choose each group's canonical article.
 
     Writes ``dedup.parquet``: every document with its group's canonical id, whether it is
     the canonical one, and its similarity to the canonical article.
-    """
-    start = time.perf_counter()
-    docs = read_table(work / DOCUMENTS, schema.DOCUMENTS)
-    ids = docs.column("article_id").to_pylist()
-    texts = docs.column("text").to_pylist()
-    hashes = docs.column("content_hash").to_pylist()
-    published = [_timestamp(v) for v in docs.column("published_at").to_pylist()]
-    sigs = read_table(work / SIGNATURES).column("signature")
-    signatures = np.asarray(sigs.combine_chunks().flatten(), dtype=np.uint32).reshape(len(ids), -1)
 
-    exact = _exact_pairs(hashes)
-    shingles = {}
-    lengths = np.array([len(t.split()) for t in texts])
-    candidates = band_candidates(signatures, config.bands, config.rows, eligible=lengths >= config.min_shingles)
-    needed = np.unique(candidates)
-    for i in needed:
-        shingles[int(i)] = np.unique(shingle_hashes(_tokens(texts[i]), minhash.shingle_size))
+    Only the texts of LSH candidates are read back and shingled (in ``workers`` processes
+    when there are many); all candidate pairs are verified at once.
+    ``progress(stage, done, total)`` is called per batch of candidate documents shingled.
+    """
+    import pyarrow.parquet as pq
+
+    from dedup.duplicates import ShingleSets
+    from dedup.minhash import default_workers, process_pool, unique_shingles_of_texts
+
+    start = time.perf_counter()
+    path = work / DOCUMENTS
+    docs = pq.read_table(path, columns=["article_id", "content_hash", "published_at"])
+    n = docs.num_rows
+    id_column = docs.column("article_id")
+    ids = id_column.to_pylist()
+    micros = pc.cast(docs.column("published_at"), pa.int64()).to_numpy(zero_copy_only=False)
+    dated = pc.is_valid(docs.column("published_at")).to_numpy(zero_copy_only=False)
+    published = [float(us) / 1e6 if ok else None for us, ok in zip(micros.tolist(), dated.tolist(), strict=True)]
+    classes = pc.dictionary_encode(docs.column("content_hash")).combine_chunks().indices.to_numpy().astype(np.int64)
+    sigs = read_table(work / SIGNATURES).column("signature")
+    signatures = np.asarray(sigs.combine_chunks().flatten(), dtype=np.uint32).reshape(n, -1)
+    texts = pq.read_table(path, columns=["text"]).column("text")
+
+    m = config.min_shingles
+    eligible = np.fromiter(
+        (m <= 0 or len(t.split(None, m - 1)) >= m for t in texts.to_pylist()), dtype=bool, count=n
+    ) if m > 0 else np.ones(n, dtype=bool)
+    exact = _exact_pairs(classes)
+    candidates = band_candidates(signatures, config.bands, config.rows, eligible=eligible)
+    n_workers = default_workers() if workers is None else max(1, workers)
+
+    def shingle_sets(rows: np.ndarray) -> ShingleSets:
+        batch = 4000
+        chunks = [rows[k : k + batch] for k in range(0, len(rows), batch)]
+        parts: list[tuple[np.ndarray, np.ndarray]] = []
+        if len(rows) > 2 * batch and n_workers > 1:
+            with process_pool(n_workers) as pool:
+                futures = [
+                    pool.submit(unique_shingles_of_texts, texts.take(chunk).to_pylist(), minhash.shingle_size)
+                    for chunk in chunks[: 2 * n_workers]
+                ]
+                for k in range(len(chunks)):
+                    parts.append(futures[k].result())
+                    if k + 2 * n_workers < len(chunks):
+                        chunk = chunks[k + 2 * n_workers]
+                        futures.append(pool.submit(unique_shingles_of_texts, texts.take(chunk).to_pylist(),
+                                                   minhash.shingle_size))
+                    if progress is not None:
+                        progress("duplicates", min((k + 1) * batch, len(rows)), len(rows))
+        else:
+            parts = [unique_shingles_of_texts(texts.take(chunk).to_pylist(), minhash.shingle_size) for chunk in chunks]
+        values = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, dtype=np.uint32)
+        lengths = np.concatenate([np.diff(p[1]) for p in parts]) if parts else np.empty(0, dtype=np.int64)
+        return ShingleSets(rows, values, np.concatenate(([0], np.cumsum(lengths))).astype(np.int64))
+
+    sets = shingle_sets(np.unique(candidates))
     near, _ = verify_pairs(
         candidates,
-        shingles,
+        sets,
         config.jaccard_threshold,
         config.containment_threshold,
         min_containment_shingles=config.min_containment_shingles,
         min_length_ratio=config.min_length_ratio,
     )
-    classes = np.unique(np.array(hashes, dtype=object), return_inverse=True)[1] if ids else np.empty(0, np.int64)
-    groups = group_duplicates(
-        len(ids), near, ids, [None if math.isnan(p) else p for p in published], classes=classes
-    )
+    groups = group_duplicates(n, near, ids, published, classes=classes)
 
-    exact_set = {tuple(p) for p in exact.tolist()}
-    rows = []
-    for i, c in enumerate(groups.canonical.tolist()):
-        if i == c:
-            similarity, method = 1.0, "canonical"
-        elif hashes[i] == hashes[c]:
-            similarity, method = 1.0, "exact"
-        else:
-            similarity, method = _jaccard(i, c, shingles, texts, minhash.shingle_size), "near"
-        rows.append(
-            {
-                "article_id": ids[i],
-                "dup_group_id": ids[c],
-                "is_canonical": i == c,
-                "similarity": similarity,
-                "method": method,
-            }
-        )
-    write_table(rows, work / DEDUP, _DEDUP)
+    canonical = groups.canonical
+    is_canonical = canonical == np.arange(n)
+    same_content = classes == classes[canonical]
+    near_rows = np.flatnonzero(~is_canonical & ~same_content)
+    pairs = np.stack([near_rows, canonical[near_rows]], axis=1)
+    missing = np.setdiff1d(np.unique(pairs), sets.docs)
+    if len(missing):
+        extra = shingle_sets(missing)
+        merged = np.concatenate([sets.docs, extra.docs])
+        order = np.argsort(merged, kind="stable")
+        lengths = np.concatenate([np.diff(sets.offsets), np.diff(extra.offsets)])[order]
+        starts = np.concatenate([sets.offsets[:-1], extra.offsets[:-1] + len(sets.values)])[order]
+        pooled = np.concatenate([sets.values, extra.values])
+        index = np.concatenate([np.arange(s, s + k) for s, k in zip(starts.tolist(), lengths.tolist(), strict=True)])
+        sets = ShingleSets(merged[order], pooled[index.astype(np.int64)] if len(index) else pooled[:0],
+                           np.concatenate(([0], np.cumsum(lengths))).astype(np.int64))
+    similarity = np.ones(n, dtype=np.float32)
+    similarity[near_rows] = _jaccard(pairs, sets)
+    method = np.where(is_canonical, "canonical", np.where(same_content, "exact", "near"))
+    table = pa.table(
+        {
+            "article_id": id_column,
+            "dup_group_id": pc.take(id_column, pa.array(canonical)),
+            "is_canonical": pa.array(is_canonical),
+            "similarity": pa.array(similarity),
+            "method": pa.array(method.tolist(), type=pa.string()),
+        }
+    )
+    write_table(table, work / DEDUP, _DEDUP)
     counts = {
-        "documents": len(ids),
-        "exact_pairs": len(exact_set),
+        "documents": n,
+        "exact_pairs": len(exact),
         "lsh_candidates": len(candidates),
         "verified_near_pairs": len(near),
         "groups": groups.n_groups,
-        "duplicates": int(len(ids) - int(groups.is_canonical.sum())),
+        "duplicates": int(n - int(is_canonical.sum())),
     }
     return StageResult("duplicates", work / DEDUP, counts, time.perf_counter() - start)
 
 
-def _exact_pairs(hashes: Sequence[str]) -> np.ndarray:
-    first: dict[str, int] = {}
-    pairs = []
-    for i, h in enumerate(hashes):
-        if h in first:
-            pairs.append((first[h], i))
-        else:
-            first[h] = i
-    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
+def _exact_pairs(classes: np.ndarray) -> np.ndarray:
+    """``(first, later)`` index pairs of documents with equal content (``classes`` from its hash)."""
+    classes = np.asarray(classes)
+    _, first = np.unique(classes, return_index=True)
+    leader = np.empty(int(classes.max()) + 1 if len(classes) else 0, dtype=np.int64)
+    leader[classes[first]] = first
+    later = np.setdiff1d(np.arange(len(classes)), first)
+    return np.stack([leader[classes[later]], later], axis=1).astype(np.int64).reshape(-1, 2)
 
 
-def _jaccard(i: int, j: int, shingles: dict[int, np.ndarray], texts: Sequence[str], k: int) -> float:
-    sets = [shingles.get(x) if x in shingles else np.unique(shingle_hashes(_tokens(texts[x]), k)) for x in (i, j)]
-    a, b = sets
-    if a is None or b is None or not len(a) or not len(b):
-        return 0.0
-    inter = len(np.intersect1d(a, b, assume_unique=True))
-    return round(inter / (len(a) + len(b) - inter), 4)
+def _jaccard(pairs: np.ndarray, sets: Any) -> list[float]:
+    """Exact shingle Jaccard of each pair (4 decimals; 0.0 when a set is empty)."""
+    from dedup.duplicates import pair_intersections
+
+    if not len(pairs):
+        return []
+    rows = sets.rows(pairs)
+    sizes = np.diff(sets.offsets)
+    size_a, size_b = sizes[rows[:, 0]], sizes[rows[:, 1]]
+    inter = pair_intersections(rows, sets.values, sets.offsets)
+    return [
+        round(i / (a + b - i), 4) if a and b else 0.0
+        for i, a, b in zip(inter.tolist(), size_a.tolist(), size_b.tolist(), strict=True)
+    ]
 
 
 def group_events(work: Path, cluster: ClusterConfig, summary: SummaryConfig) -> StageResult:
@@ -297,76 +483,79 @@ def group_events(work: Path, cluster: ClusterConfig, summary: SummaryConfig) -> 
     docs = read_table(work / DOCUMENTS, schema.DOCUMENTS)
     dedup = read_table(work / DEDUP, _DEDUP)
     ids = docs.column("article_id").to_pylist()
-    canonical_mask = np.asarray(dedup.column("is_canonical").to_numpy(zero_copy_only=False), dtype=bool)
-    canon = np.flatnonzero(canonical_mask)
-    titles = docs.column("title").to_pylist()
-    texts = docs.column("text").to_pylist()
-    datelines = docs.column("dateline").to_pylist()
-    sources = docs.column("source").to_pylist()
-    published_dt = docs.column("published_at").to_pylist()
-    published = np.array([_timestamp(v) for v in published_dt], dtype=np.float64)
+    canon = np.flatnonzero(np.asarray(dedup.column("is_canonical").to_numpy(zero_copy_only=False), dtype=bool))
+    published_all = docs.column("published_at").to_pylist()
+    sources_all = docs.column("source").to_pylist()
+    canonical = docs.take(pa.array(canon, type=pa.int64()))
+    titles = canonical.column("title").to_pylist()
+    texts = canonical.column("text").to_pylist()
+    datelines = canonical.column("dateline").to_pylist()
+    published = [published_all[i] for i in canon]
+    canon_ids = [ids[i] for i in canon]
+    canon_sources = [sources_all[i] for i in canon]
 
-    pick = lambda values: [values[i] for i in canon]
-    counts = count_features(pick(titles), pick(texts), pick(datelines), lead_sentences=cluster.lead_sentences)
-    labels = cluster_events(counts, published[canon], cluster)
+    counts = count_features(titles, texts, datelines, lead_sentences=cluster.lead_sentences)
+    epoch = np.array([_timestamp(v) for v in published], dtype=np.float64)
+    labels = cluster_events(counts, epoch, cluster)
     body = tfidf(counts.blocks[0], local=False)
 
-    group_of = dedup.column("dup_group_id").to_pylist()
+    # Every document, by the position of its canonical article among the canonical ones.
+    position = {row: k for k, row in enumerate(canon.tolist())}
     index_of = {article_id: i for i, article_id in enumerate(ids)}
-    members_of: dict[int, list[int]] = {}
-    for row, label in zip(canon.tolist(), labels.tolist(), strict=True):
-        members_of.setdefault(label, []).append(row)
     copies_of: dict[int, list[int]] = {}
-    for i, group in enumerate(group_of):
-        copies_of.setdefault(index_of[group], []).append(i)
+    for i, group in enumerate(dedup.column("dup_group_id").to_pylist()):
+        copies_of.setdefault(position[index_of[group]], []).append(i)
+    members_of: dict[int, list[int]] = {}
+    for k, label in enumerate(labels.tolist()):
+        members_of.setdefault(label, []).append(k)
 
     cluster_rows = []
-    assignment: dict[int, str] = {}
-    local_row = {row: k for k, row in enumerate(canon.tolist())}
-    for _label, members in sorted(members_of.items()):
-        everyone = sorted((i for m in members for i in copies_of[m]), key=lambda i: ids[i])
+    assignment = [""] * len(ids)
+    for members in members_of.values():
+        everyone = sorted((i for k in members for i in copies_of[k]), key=lambda i: ids[i])
         cid = cluster_id([ids[i] for i in everyone])
         for i in everyone:
             assignment[i] = cid
-        local = [local_row[m] for m in members]
         described = summarize_cluster(
-            local,
-            titles=pick(titles),
-            texts=pick(texts),
-            sources=[sources[i] for i in canon],
-            datelines=pick(datelines),
-            published=pick(published_dt),
-            article_ids=pick(ids),
+            members,
+            titles=titles,
+            texts=texts,
+            sources=canon_sources,
+            datelines=datelines,
+            published=published,
+            article_ids=canon_ids,
             body=body,
             vocabulary=counts.vocabularies[0],
-            entity_names=top_entities([counts.entities[k] for k in local], 10),
+            entity_names=top_entities([counts.entities[k] for k in members], 10),
             min_sentences=summary.min_sentences,
             max_sentences=summary.max_sentences,
             top_terms=summary.top_terms,
             redundancy=summary.redundancy,
         )
-        all_dates = sorted(d for d in (published_dt[i] for i in everyone) if d is not None)
+        dates = sorted(d for d in (published_all[i] for i in everyone) if d is not None)
         cluster_rows.append(
             {
                 "cluster_id": cid,
                 "size": len(everyone),
                 "n_canonical": len(members),
                 "article_ids": [ids[i] for i in everyone],
-                "representative_id": ids[canon[described.representative]],
+                "representative_id": canon_ids[described.representative],
                 "headline": described.headline,
                 "summary": " ".join(described.sentences),
                 "summary_sentences": described.sentences,
                 "top_terms": described.top_terms,
                 "entities": described.entities,
                 "places": described.places,
-                "sources": sorted({s for s in (sources[i] for i in everyone) if s}),
-                "first_published": all_dates[0] if all_dates else None,
-                "last_published": all_dates[-1] if all_dates else None,
+                "sources": sorted({s for s in (sources_all[i] for i in everyone) if s}),
+                "first_published": dates[0] if dates else None,
+                "last_published": dates[-1] if dates else None,
                 "cohesion": described.cohesion,
             }
         )
     cluster_rows.sort(key=lambda r: (-r["size"], r["cluster_id"]))
-    write_table([{"article_id": ids[i], "cluster_id": assignment[i]} for i in range(len(ids))], work / EVENTS, _EVENTS)
+    write_table(
+        pa.table({"article_id": ids, "cluster_id": assignment}, schema=_EVENTS), work / EVENTS, _EVENTS
+    )
     write_table(cluster_rows, work / CLUSTERS, schema.CLUSTERS)
     result_counts = {
         "canonical_articles": len(canon),
@@ -377,10 +566,19 @@ def group_events(work: Path, cluster: ClusterConfig, summary: SummaryConfig) -> 
 
 
 def publish_outputs(work: Path, output: Path, report: RunReport) -> StageResult:
-    """Join the stage files into the output tables and move them into ``output`` together."""
+    """Join the stage files into the output tables and publish them into ``output`` together.
+
+    The tables are written to ``work/publish`` and published by :func:`dedup.io.publish`:
+    readers of ``output`` see the previous complete output until the new one is complete.
+    Safe to retry: each attempt starts from the stage files again.
+    """
     start = time.perf_counter()
     staging = work / "publish"
-    staging.mkdir(exist_ok=True)
+    if staging.exists():  # an earlier attempt that failed part way
+        import shutil
+
+        shutil.rmtree(staging)
+    staging.mkdir()
     docs = read_table(work / DOCUMENTS, schema.DOCUMENTS)
     dedup = read_table(work / DEDUP, _DEDUP)
     events = read_table(work / EVENTS, _EVENTS)
@@ -409,37 +607,53 @@ def publish_outputs(work: Path, output: Path, report: RunReport) -> StageResult:
 
 
 def prepare_workdir(output: Path) -> Path:
-    """A fresh work directory for one run, inside the output directory."""
+    """A fresh work directory for one run: ``output/.work/<run-id>``.
+
+    When this process holds the output's lock (:func:`dedup.io.output_lock`), what killed
+    runs left behind is removed first; without the lock nothing else is touched.
+    """
     try:
         output.mkdir(parents=True, exist_ok=True)
-        work = output / ".work"
-        if work.exists():
-            import shutil
-
-            shutil.rmtree(work)
-        work.mkdir()
+        if holds_lock(output):
+            remove_stale(output)
+        work = output / WORK_DIR / new_run_id()
+        work.mkdir(parents=True)
     except OSError as exc:
         raise OutputError(f"cannot write to output directory {output}: {exc.strerror}") from exc
     return work
 
 
-def run_pipeline(paths: Sequence[str | Path], output: str | Path, config: PipelineConfig | None = None) -> RunReport:
+def run_pipeline(
+    paths: Sequence[str | Path],
+    output: str | Path,
+    config: PipelineConfig | None = None,
+    *,
+    lock_timeout: float = 0.0,
+) -> RunReport:
     """Run every stage on ``paths`` and publish into ``output``; return the counts.
+
+    The run holds ``output``'s lock throughout: a second run on the same output waits up to
+    ``lock_timeout`` seconds, then raises :class:`~dedup.errors.OutputError`. A run that fails
+    leaves its work directory for inspection (the next run removes it) and the previous
+    output untouched.
 
     >>> # run_pipeline(["data/articles"], "output")  # doctest: +SKIP
     """
     config = config or PipelineConfig()
     output = Path(output)
-    work = prepare_workdir(output)
-    report = RunReport()
-    report.add(ingest_articles(paths, work, config.ingest))
-    report.add(compute_signatures(work, config.minhash))
-    report.add(find_duplicates(work, config.minhash, config.duplicates))
-    report.add(group_events(work, config.cluster, config.summary))
-    report.add(publish_outputs(work, output, report))
-    import shutil
+    with output_lock(output, timeout=lock_timeout):
+        work = prepare_workdir(output)
+        report = RunReport()
+        report.add(ingest_articles(paths, work, config.ingest))
+        report.add(compute_signatures(work, config.minhash))
+        report.add(find_duplicates(work, config.minhash, config.duplicates))
+        report.add(group_events(work, config.cluster, config.summary))
+        report.add(publish_outputs(work, output, report))
+        import shutil
 
-    shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+        if not any(work.parent.iterdir()):
+            work.parent.rmdir()  # .work itself, once empty
     return report
 
 

@@ -49,6 +49,23 @@ def _sentence_ok(sentence: str) -> bool:
     return _MIN_WORDS <= n <= _MAX_WORDS and not _UNFINISHED.search(sentence) and "?" not in sentence
 
 
+def _display_names(names: Sequence[str], texts: Sequence[str], limit: int) -> list[str]:
+    """Names as the articles write them ("NATO", not "Nato"), possessives folded, no repeats."""
+    shown: list[str] = []
+    seen: set[str] = set()
+    for name in names:
+        key = re.sub(r"['’]s$", "", name.lower())
+        if key in seen:
+            continue
+        seen.add(key)
+        pattern = re.compile(r"\b" + r"\s+".join(map(re.escape, key.split())) + r"\b", re.IGNORECASE)
+        found = next((m.group() for text in texts if (m := pattern.search(text))), None)
+        shown.append(found or name)
+        if len(shown) == limit:
+            break
+    return shown
+
+
 def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
@@ -122,7 +139,7 @@ def summarize_cluster(
         headline=headline,
         sentences=[c[3] for c in chosen],
         top_terms=terms,
-        entities=entity_names[:10],
+        entities=_display_names(entity_names, [texts[m] for m in members[:10]], 10),
         places=places,
         sources=sorted({s for s in (sources[m] for m in members) if s}),
         first_published=dates[0] if dates else None,

@@ -30,6 +30,8 @@ _QUOTES = str.maketrans(
         "\u2032": "'",
     }
 )
+_INVISIBLE_PAIRS = tuple((chr(code), "") for code in _INVISIBLE)
+_QUOTE_PAIRS = tuple((chr(code), value) for code, value in _QUOTES.items())
 _SPACES = re.compile(r"[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _TOKEN = re.compile(r"\w+(?:['\u2019]\w+)*")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -42,10 +44,29 @@ def normalize(text: str) -> str:
     >>> normalize("A\\u00a0 “quote”\\r\\nB")
     'A "quote"\\nB'
     """
-    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE).translate(_QUOTES)
+    text = unicodedata.normalize("NFC", text)
+    if not text.isascii():
+        text = _replace_all(_replace_all(text, _INVISIBLE_PAIRS), _QUOTE_PAIRS)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _CONTROL.sub(" ", text)
-    return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    if _CONTROL.search(text):
+        text = _CONTROL.sub(" ", text)
+    return "\n".join(_normalize_line(line) for line in text.split("\n"))
+
+
+def _replace_all(text: str, pairs: tuple[tuple[str, str], ...]) -> str:
+    # Same result as str.translate with a table of single characters, but each character is
+    # found by a fast substring scan: translate looks up every character of a non-ASCII string.
+    for old, new in pairs:
+        if old in text:
+            text = text.replace(old, new)
+    return text
+
+
+def _normalize_line(line: str) -> str:
+    # Most lines hold single ASCII spaces only, and the substitution would change nothing.
+    if line.isascii() and "  " not in line and "\t" not in line and "\f" not in line and "\v" not in line:
+        return line.strip()
+    return _SPACES.sub(" ", line).strip()
 
 
 def tokenize(text: str) -> list[str]:
@@ -64,7 +85,10 @@ def normalize_for_hash(text: str) -> str:
     >>> normalize_for_hash("Hello,  WORLD!\\n") == normalize_for_hash("hello world")
     True
     """
-    return " ".join(_TOKEN.findall(unicodedata.normalize("NFKC", text).casefold().translate(_QUOTES)))
+    text = unicodedata.normalize("NFKC", text).casefold()
+    if not text.isascii():
+        text = _replace_all(text, _QUOTE_PAIRS)
+    return " ".join(_TOKEN.findall(text))
 
 
 def word_count(text: str) -> int:

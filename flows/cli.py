@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from dedup.errors import InputError, NewsdedupError
+from dedup.errors import InputError, NewsdedupError, OutputError
 
 
 def _prefect_environment() -> None:
@@ -31,7 +31,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     _prefect_environment()
     from flows.pipeline import newsdedup_flow
 
-    report = newsdedup_flow(inputs=list(args.paths), output=str(args.output))
+    try:
+        report = newsdedup_flow(inputs=list(args.paths), output=str(args.output), wait_seconds=args.wait)
+    except TimeoutError as exc:  # the Prefect concurrency slot of this output did not free up in time
+        raise OutputError(
+            f"output directory {args.output} is in use by another newsdedup run; "
+            f"waited {args.wait:g} s ({exc}); try again later or choose another output directory"
+        ) from exc
     outputs = next(s for s in report["stages"] if s["stage"] == "publish")["counts"]
     print(
         f"newsdedup: {outputs['articles']} articles, {outputs['duplicates']} duplicates, "
@@ -70,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="find duplicates and event clusters; write Parquet outputs")
     run.add_argument("paths", nargs="+", help="article files or directories (.txt .jsonl[.gz] .parquet .html)")
     run.add_argument("--output", "-o", default="output", help="output directory (default: output)")
+    run.add_argument(
+        "--wait", type=float, default=3600, help="seconds to wait while another run holds the output (default: 3600)"
+    )
     run.set_defaults(func=cmd_run)
 
     evaluate = sub.add_parser("evaluate", help="score the clustering on labelled news")

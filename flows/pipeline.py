@@ -6,16 +6,24 @@ body reads like :func:`dedup.pipeline.run_pipeline` and could be pasted into a n
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
 import shutil
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+from prefect.concurrency.sync import concurrency
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
 from dedup import pipeline as stages
 from dedup.config import PipelineConfig
+from dedup.io import output_lock
 from dedup.pipeline import RunReport, StageResult
-from flows.artifacts import publish_artifacts
+from flows.artifacts import StageProgress, publish_artifacts
 
 
 def _log(result: StageResult) -> StageResult:
@@ -54,18 +62,38 @@ def artifacts(report: RunReport, output: Path) -> None:
     publish_artifacts(report, output)
 
 
+def _output_limit(output: Path) -> str:
+    """Name of the concurrency limit (1 slot) of an output directory, created when missing."""
+    name = "newsdedup-output-" + hashlib.sha256(os.path.realpath(output).encode()).hexdigest()[:12]
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            with contextlib.suppress(ObjectAlreadyExists):  # another run created it meanwhile
+                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+    return name
+
+
 @flow(name="newsdedup", log_prints=True)
-def newsdedup_flow(inputs: list[str], output: str = "output") -> dict:
-    """Find duplicates and event clusters in ``inputs`` and write Parquet outputs to ``output``."""
+def newsdedup_flow(inputs: list[str], output: str = "output", wait_seconds: float = 3600.0) -> dict:
+    """Find duplicates and event clusters in ``inputs`` and write Parquet outputs to ``output``.
+
+    Runs on one output directory take turns: they queue on a Prefect concurrency limit of 1
+    named after the directory, then take its file lock (which also keeps out runs started
+    without Prefect); each waits at most ``wait_seconds`` for each.
+    """
     config = PipelineConfig()
     out = Path(output)
-    work = stages.prepare_workdir(out)
-    report = RunReport()
-    report.add(ingest(inputs, work, config))
-    report.add(signatures(work, config))
-    report.add(duplicates(work, config))
-    report.add(events(work, config))
-    report.add(publish(work, out, report))
-    artifacts(report, out)
-    shutil.rmtree(work, ignore_errors=True)
+    with concurrency(_output_limit(out), timeout_seconds=wait_seconds), output_lock(out, timeout=wait_seconds):
+        work = stages.prepare_workdir(out)
+        report = RunReport()
+        progress = StageProgress()
+        report.add(progress.advance(ingest(inputs, work, config)))
+        report.add(progress.advance(signatures(work, config)))
+        report.add(progress.advance(duplicates(work, config)))
+        report.add(progress.advance(events(work, config)))
+        report.add(progress.advance(publish(work, out, report)))
+        artifacts(report, out)
+        progress.advance("artifacts")
+        shutil.rmtree(work, ignore_errors=True)
     return report.to_dict()

@@ -54,7 +54,7 @@ def test_outputs_follow_the_contract(tmp_path):
     dups = read(output, "duplicates.parquet")
     assert [(d["article_id"], d["duplicate_of"], d["method"]) for d in dups] == [("doc0-copy", "doc0", "exact")]
     rejects = {(Path(r["input"]).name, r["record"]): r["reason"] for r in read(output, "rejects.parquet")}
-    assert "empty" in rejects[("empty.txt", "")]
+    assert "whitespace" in rejects[("empty.txt", "")]
     assert "unsupported file type" in rejects[("notes.docx", "")]
     assert "JSON" in rejects[("broken.jsonl", "line 1")]
     assert "text" in rejects[("broken.jsonl", "line 2")]

@@ -1,0 +1,103 @@
+"""Event features: names, lead places and the five count blocks on tiny inline texts."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dedup.features import (
+    BLOCKS,
+    count_features,
+    extract_entities,
+    lead_places,
+    lead_text,
+    tfidf,
+    top_entities,
+    weigh,
+)
+
+TITLES = ["Warehouse fire in Dunmore", None, "Flood closes Harbury school"]
+TEXTS = [
+    "A fire destroyed a warehouse in Dunmore on Monday. Fire chief Alan Price said nobody was hurt.",
+    "Firefighters fought the blaze at the Dunmore depot overnight. Alan Price praised the crews.",
+    "Heavy rain flooded a school in Harbury. Head teacher Mary Cole closed it for a week.",
+]
+DATELINES = ["Dunmore", None, None]
+
+
+def test_title_words_split_names_and_possessives_are_dropped() -> None:
+    text = "Deputy Foreign Minister Sergei Ryabkov spoke. Later Ryabkov's aide met Wendy Sherman for talks."
+    entities = extract_entities(text)
+    assert "sergei_ryabkov" in entities  # not "foreign_minister_sergei_ryabkov"
+    assert entities.count("ryabkov") == 2  # "Ryabkov's" is the same name
+    assert not any("minister" in e or "deputy" in e for e in entities)
+
+
+def test_title_case_title_does_not_invent_names() -> None:
+    title = "Talks End Without Any Deal As Delegates Leave Vienna"
+    text = "The talks ended without a deal in Vienna, and delegates went home."
+    entities = extract_entities(text, title)
+    assert set(entities) == {"vienna"}
+
+
+def test_name_ending_the_title_does_not_join_the_first_word_of_the_text() -> None:
+    lead = lead_text("Talks end in Vienna", "Delegates left early. Nothing was agreed.", 1)
+    assert lead == "Talks end in Vienna\nDelegates left early."
+    assert lead_places(lead) == ["@vienna"]
+    assert "vienna_delegates" not in extract_entities(lead)
+
+
+def test_lead_places_skip_modifiers() -> None:
+    lead = "Troops gathered at the Ukrainian border while ministers met in Brussels and at NATO headquarters."
+    assert lead_places(lead) == ["@brussels", "@nato"]
+
+
+def test_count_features_blocks_align_with_articles() -> None:
+    counts = count_features(TITLES, TEXTS, DATELINES, lead_sentences=1)
+    assert len(counts.blocks) == len(counts.vocabularies) == len(BLOCKS)
+    assert all(block.shape == (3, len(vocab)) for block, vocab in zip(counts.blocks, counts.vocabularies, strict=True))
+    assert counts.n == 3 and len(counts.entities) == 3
+    places = counts.vocabularies[BLOCKS.index("lead_places")]
+    rows = counts.blocks[BLOCKS.index("lead_places")].toarray()
+    # Title, first sentence and dateline of article 0 all place it in Dunmore; "at the Dunmore
+    # depot" of article 1 names a depot, not where the event is.
+    assert rows[:, list(places).index("@dunmore")].tolist() == [3, 0, 0]
+    assert rows[2, list(places).index("@harbury")] == 1
+    # Body words of the second sentence are kept, lead words are not.
+    body = list(counts.vocabularies[0])
+    lead = list(counts.vocabularies[1])
+    assert "crews" in body and "crews" not in lead
+
+
+def test_local_idf_gives_shared_terms_no_weight() -> None:
+    counts = sp.csr_matrix(np.array([[1, 1, 0], [1, 0, 1], [1, 1, 1]], dtype=np.float32))
+    local = tfidf(counts, local=True).toarray()
+    batch = tfidf(counts, local=False).toarray()
+    assert np.allclose(local[:, 0], 0.0)  # in every row: says nothing about which event
+    assert (batch[:, 0] > 0).all()
+    assert np.allclose(np.linalg.norm(batch, axis=1), 1.0)
+
+
+def test_weigh_gives_weighted_mean_of_block_cosines() -> None:
+    counts = count_features(TITLES, TEXTS, DATELINES, lead_sentences=1)
+    weights = (0.2, 0.1, 0.3, 0.25, 0.15)
+    stacked = weigh(counts, None, weights, local=False)
+    expected = sum(
+        w * (tfidf(b, local=False) @ tfidf(b, local=False).T).toarray()
+        for w, b in zip(weights, counts.blocks, strict=True)
+    ) / sum(weights)
+    assert np.allclose((stacked @ stacked.T).toarray(), expected, atol=1e-5)
+
+
+def test_top_entities_ranks_by_article_count() -> None:
+    lists = [["alan_price", "price", "dunmore", "#3"], ["price", "dunmore", "dunmore"], ["harbury"]]
+    assert top_entities(lists, 2) == ["Dunmore", "Price"]
+
+
+@given(st.lists(st.text(alphabet="AbcD efG.,'\n", max_size=60), min_size=1, max_size=4))
+def test_count_features_never_fails_and_counts_are_non_negative(texts: list[str]) -> None:
+    counts = count_features([None] * len(texts), texts, [None] * len(texts), lead_sentences=2)
+    assert counts.n == len(texts)
+    assert all(block.shape[0] == len(texts) and (block.data >= 0).all() for block in counts.blocks)
