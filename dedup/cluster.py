@@ -25,6 +25,7 @@ for weeks.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -175,16 +176,36 @@ def find_stories(counts: FeatureCounts, published: np.ndarray, config: ClusterCo
     )
 
 
-def _absorb_small(matrix: sp.csr_matrix, labels: np.ndarray, min_size: int, threshold: float) -> np.ndarray:
+def _place_conflict(places: list[set[str]], small: np.ndarray, group: np.ndarray, share: float) -> bool:
+    """Whether ``group`` agrees on a place (at least ``share`` of its members that state a
+    place, and two or more) that none of ``small``'s members states, while they state another."""
+    stated = [places[i] for i in group if places[i]]
+    counts = Counter(p for ps in stated for p in ps)
+    if len(stated) < 2 or not counts:
+        return False
+    place, count = min(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    if count < max(2, share * len(stated)):
+        return False
+    theirs = set().union(*(places[i] for i in small))
+    return bool(theirs) and place not in theirs
+
+
+def _absorb_small(
+    matrix: sp.csr_matrix,
+    labels: np.ndarray,
+    min_size: int,
+    threshold: float,
+    places: list[set[str]],
+    place_share: float,
+) -> np.ndarray:
     """Let sub-events smaller than ``min_size`` join their most similar sibling, smallest first,
-    when the mean similarity reaches ``threshold``; others stay events of their own."""
+    when the mean similarity reaches ``threshold`` and the sibling does not agree on a place
+    the small one does not state; others stay events of their own."""
     labels = labels.copy()
     kept: set[int] = set()
     while True:
         ids, sizes = np.unique(labels, return_counts=True)
-        small = sorted(
-            (int(s), int(i)) for i, s in zip(ids, sizes, strict=True) if s < min_size and i not in kept
-        )
+        small = sorted((int(s), int(i)) for i, s in zip(ids, sizes, strict=True) if s < min_size and i not in kept)
         if len(ids) < 2 or not small:
             return labels
         label = small[0][1]
@@ -192,7 +213,8 @@ def _absorb_small(matrix: sp.csr_matrix, labels: np.ndarray, min_size: int, thre
         sims = (matrix[rows] @ matrix.T).toarray()
         scores = {int(o): float(sims[:, labels == o].mean()) for o in ids if o != label}
         best = max(scores, key=lambda o: (scores[o], -o))
-        if scores[best] >= threshold:
+        sibling = np.flatnonzero(labels == best)
+        if scores[best] >= threshold and not (place_share and _place_conflict(places, rows, sibling, place_share)):
             labels[rows] = best
         else:
             kept.add(label)
@@ -201,20 +223,45 @@ def _absorb_small(matrix: sp.csr_matrix, labels: np.ndarray, min_size: int, thre
 def split_story(
     counts: FeatureCounts, rows: np.ndarray, published: np.ndarray, config: ClusterConfig
 ) -> np.ndarray:
-    """Stage two: event labels (0..k-1) of the articles ``rows`` of one story (story-local IDF).
-
-    A story with fewer than ``2 * min_event_size`` articles (and at least 3) is one event:
-    it cannot hold two events of the minimum size, and IDF over a handful of articles is
-    noise (every word outside the few shared ones looks rare, so paraphrases of one event
-    fall apart).
-    """
-    if len(rows) < max(3, 2 * config.min_event_size):
+    """Stage two: event labels (0..k-1) of the articles ``rows`` of one story (story-local IDF)."""
+    if len(rows) < 3:
         return np.zeros(len(rows), dtype=np.int64)
-    matrix = weigh(counts, rows, config.event_weights, local=True)
-    labels = average_linkage(matrix, published[rows], threshold=config.event_threshold,
-                             max_days_apart=config.max_days_apart)
-    labels = _absorb_small(matrix, labels, config.min_event_size, config.absorb_threshold)
+    matrix = weigh(counts, rows, config.event_weights, offset=config.event_idf_offset)
+    labels = average_linkage(
+        matrix, published[rows], threshold=config.event_threshold, max_days_apart=config.max_days_apart
+    )
+    labels = _absorb_small(
+        matrix, labels, config.min_event_size, config.absorb_threshold, counts.places(rows), config.absorb_place_share
+    )
     return _relabel_by_first_member(labels)
+
+
+def split_by_place(labels: np.ndarray, places: Sequence[str | None], share: float, min_size: int) -> np.ndarray:
+    """Split off the members of an event that state another place than the one it agrees on.
+
+    An event reported from one place is one event: when at least ``share`` of a cluster's
+    members that state a primary place (two or more, in a cluster of ``min_size`` or more)
+    agree on it, the members stating a place that none of the others states become an
+    event of their own, one per such place.
+    """
+    labels = labels.copy()
+    next_label = int(labels.max()) + 1 if len(labels) else 0
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        stated = [places[i] for i in members if places[i]]
+        if len(members) < min_size or len(stated) < 3:
+            continue
+        place, count = min(Counter(stated).items(), key=lambda kv: (-kv[1], kv[0]))
+        if count < max(2, share * len(stated)):
+            continue
+        others: dict[str, list[int]] = {}
+        for i in members:
+            if places[i] and places[i] != place:
+                others.setdefault(str(places[i]), []).append(int(i))
+        for _, group in sorted(others.items()):
+            labels[group] = next_label
+            next_label += 1
+    return labels
 
 
 def cluster_events(counts: FeatureCounts, published: np.ndarray, config: ClusterConfig) -> np.ndarray:
@@ -233,6 +280,8 @@ def cluster_events(counts: FeatureCounts, published: np.ndarray, config: Cluster
         events = split_story(counts, rows, published, config)
         labels[rows] = events + offset
         offset += int(events.max()) + 1
+    if config.place_split_share:
+        labels = split_by_place(labels, counts.primary_places, config.place_split_share, config.place_split_min_size)
     return _relabel_by_first_member(labels)
 
 

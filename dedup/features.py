@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -168,6 +168,13 @@ class FeatureCounts:
     blocks: tuple[sp.csr_matrix, ...]
     vocabularies: tuple[np.ndarray, ...]
     entities: list[list[str]]
+    #: Where each article puts its event: the dateline place, else the lead's first place.
+    primary_places: list[str | None] = field(default_factory=list)
+
+    def places(self, rows: np.ndarray) -> list[set[str]]:
+        """The lead places (with the dateline place) of each of ``rows``."""
+        block, vocabulary = self.blocks[4][rows], self.vocabularies[4]
+        return [set(vocabulary[block.indices[block.indptr[i] : block.indptr[i + 1]]]) for i in range(block.shape[0])]
 
     @property
     def n(self) -> int:
@@ -216,21 +223,28 @@ def count_features(
         blocks=(body, lead, ent, lead_ent, place),
         vocabularies=(body_vocab, lead_vocab, ent_vocab, lead_ent_vocab, place_vocab),
         entities=entities,
+        primary_places=[
+            ("@" + "_".join(d.lower().split())) if d else (lead_places(lead)[:1] or [None])[0]
+            for lead, d in zip(leads, datelines, strict=True)
+        ],
     )
 
 
-def tfidf(counts: sp.csr_matrix, *, local: bool) -> sp.csr_matrix:
+def tfidf(counts: sp.csr_matrix, *, local: bool = False, offset: float | None = None) -> sp.csr_matrix:
     """Sublinear tf times IDF over the given rows, L2-normalised.
 
-    ``local=False`` is the usual smoothed IDF, ``ln((1+n)/(1+df)) + 1``. ``local=True`` drops
-    the ``+ 1``: a term found in every row then weighs nothing, which is what is wanted
-    inside one story, where shared words say nothing about which event an article reports.
+    The IDF is ``ln((1+n)/(1+df)) + offset``. ``offset`` 1 (``local=False``) is the usual
+    smoothed IDF. A small offset (``local=True`` is 0) is for IDF inside one story: a term
+    found in every article of the story then weighs (almost) nothing, since shared words say
+    nothing about which event an article reports; a small positive offset keeps a story of
+    a few articles from treating every unshared word as decisive.
     """
+    offset = (0.0 if local else 1.0) if offset is None else offset
     n = counts.shape[0]
     if counts.shape[1] == 0:
         return sp.csr_matrix(counts.shape, dtype=np.float32)  # no term at all in these rows
     df = np.bincount(counts.indices, minlength=counts.shape[1])
-    idf = np.log((1.0 + n) / (1.0 + df)) + (0.0 if local else 1.0)
+    idf = np.log((1.0 + n) / (1.0 + df)) + offset
     weighted = counts.copy()
     weighted.data = 1.0 + np.log(weighted.data)
     weighted = weighted @ sp.diags(idf.astype(np.float32))
@@ -238,7 +252,12 @@ def tfidf(counts: sp.csr_matrix, *, local: bool) -> sp.csr_matrix:
 
 
 def weigh(
-    counts: FeatureCounts, rows: np.ndarray | None, weights: Sequence[float], *, local: bool
+    counts: FeatureCounts,
+    rows: np.ndarray | None,
+    weights: Sequence[float],
+    *,
+    local: bool = False,
+    offset: float | None = None,
 ) -> sp.csr_matrix:
     """Weighted, stacked TF-IDF of ``rows`` (all rows when None), IDF fitted on those rows.
 
@@ -249,7 +268,7 @@ def weigh(
     parts = []
     for block, weight in zip(counts.blocks, weights, strict=True):
         sub = block if rows is None else block[rows]
-        parts.append(np.float32(np.sqrt(weight / total)) * tfidf(sub, local=local))
+        parts.append(np.float32(np.sqrt(weight / total)) * tfidf(sub, local=local, offset=offset))
     return sp.hstack(parts, format="csr", dtype=np.float32)
 
 

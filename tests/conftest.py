@@ -8,6 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests check behaviour, not speed (speed lives in benchmarks/): no per-example deadline,
+# so a loaded 2-core machine does not fail them.
+settings.register_profile("newsdedup", deadline=None)
+settings.load_profile("newsdedup")
 
 # Before anything imports prefect: a private home, no external API, offline-friendly server.
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="newsdedup-prefect-")
