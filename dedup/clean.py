@@ -281,7 +281,8 @@ def _is_furniture(line: _Line) -> bool:
         return True
     ascii_low = text.lower() if text.isascii() else None
     if (
-        (ascii_low is None or _may_contain(ascii_low, _AUTO_PUBLISHING_WORDS))
+        line.n_words <= 60  # a disclaimer is a sentence or two, not a paragraph of reporting
+        and (ascii_low is None or _may_contain(ascii_low, _AUTO_PUBLISHING_WORDS))
         and _AUTO_PUBLISHING.search(text)
         and _ABOUT_THE_SITE.search(text)
         and _FIRST_PERSON.search(text) is not None
@@ -301,7 +302,7 @@ def _is_furniture(line: _Line) -> bool:
     if line.n_words <= 20 and _ENGAGEMENT.search(text):
         return True
     separators = 0 if _no_separators(text) else len(_SEPARATORS.findall(text))
-    if separators and line.n_words <= 30:
+    if separators and line.n_words <= 30 and not (line.ends_sentence and line.stop_share >= 0.2):
         parts = [p.strip() for p in _SEPARATORS.split(text) if p.strip()]
         if all(_FURNITURE_LINE.match(p) for p in parts):
             return True  # a bar of navigation or sharing links

@@ -153,3 +153,15 @@ def test_a_one_sentence_story_survives_its_related_links():
             "Related stories:\n- Police appeal for witnesses after late-night crash\n- Ten things to do this weekend\n")
     article = clean(text)
     assert article.text.startswith("A climber who watched") and "Police appeal" not in article.text
+
+
+def test_prose_with_dashes_or_site_words_is_kept():
+    dashes = "Four armed robbers -- two dressed as women -- made off with $137-million of diamonds from a famed store."
+    assert clean(dashes).text == dashes
+    long_paragraph = (
+        "As it promised on Tuesday, the company today issued an emergency patch to plug a critical hole in its browser "
+        "that attackers have been increasingly exploiting from hacked web sites. The patch fixes a flaw in all versions, "
+        "and users who have automatic updates turned on will receive it without doing anything, we were told by the "
+        "company's security team, which said the flaw had been exploited on thousands of sites in recent days."
+    )
+    assert clean(long_paragraph).text == long_paragraph
