@@ -59,36 +59,138 @@ def time_factor(published: np.ndarray, i: np.ndarray, j: np.ndarray, max_days_ap
     return np.exp(-excess / max(max_days_apart, 1e-9))
 
 
+# Candidate generation (see link_pairs). A term found in more than this many rows (and more
+# than this share of them) is left out of the sparse product that proposes pairs: such terms
+# make that product dense, and what they add to a pair is re-added exactly afterwards.
+_DF_CAP_MIN = 1000
+_DF_CAP_SHARE = 0.01
+# A proposed pair must reach this share of the threshold on the rarer terms alone. Pairs
+# below it are only similar through common words; on the benchmark corpus they are the
+# similarities just above the threshold, and there are about n**2 / 200 of them.
+_CANDIDATE_FLOOR = 0.25
+# Rounding can put a float32 dot product of unit rows slightly above 1.
+_MAX_SIMILARITY = 1.001
+_PAIR_CHUNK = 200_000
+
+
+def _date_window(threshold: float, max_days_apart: float) -> float:
+    """Largest publication gap (days) at which a similarity of at most 1 still reaches
+    ``threshold`` after :func:`time_factor`: beyond it, no pair needs to be compared."""
+    return max_days_apart * (1.0 + np.log(_MAX_SIMILARITY / threshold))
+
+
+def _split_columns(matrix: sp.csr_matrix, cap: int) -> tuple[sp.csr_matrix, sp.csr_matrix | None]:
+    """``matrix`` as its rare columns (document frequency <= ``cap``) and its common ones
+    (None when there are none); the two parts sum to ``matrix``."""
+    df = np.bincount(matrix.indices, minlength=matrix.shape[1])
+    common = (df > cap)[matrix.indices]
+    if not common.any():
+        return matrix, None
+
+    def part(mask: np.ndarray) -> sp.csr_matrix:
+        out = sp.csr_matrix(
+            (np.where(mask, matrix.data, 0), matrix.indices.copy(), matrix.indptr.copy()), shape=matrix.shape
+        )
+        out.eliminate_zeros()
+        return out
+
+    return part(~common), part(common)
+
+
+def _pair_dots(matrix: sp.csr_matrix, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Dot products of the rows ``i[k]`` and ``j[k]``, in chunks (no pair matrix is formed)."""
+    out = np.empty(len(i), dtype=np.float32)
+    for start in range(0, len(i), _PAIR_CHUNK):
+        stop = start + _PAIR_CHUNK
+        product = matrix[i[start:stop]].multiply(matrix[j[start:stop]])
+        out[start:stop] = np.asarray(product.sum(axis=1)).ravel()
+    return out
+
+
+def _block_candidates(
+    block: sp.csr_matrix, window: sp.csr_matrix, floor: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Local (row, column, dot) of the entries of ``block @ window.T`` that are at least ``floor``."""
+    product = block @ window.T.tocsr()
+    keep = np.flatnonzero(product.data >= floor)
+    rows = np.searchsorted(product.indptr, keep, side="right") - 1
+    return rows.astype(np.int64), product.indices[keep].astype(np.int64), product.data[keep]
+
+
 def link_pairs(
     matrix: sp.csr_matrix,
     threshold: float,
     published: np.ndarray,
     max_days_apart: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All pairs ``i < j`` whose (time-adjusted) similarity is at least ``threshold``.
+    """Pairs ``i < j`` whose (time-adjusted) similarity is at least ``threshold``, with that
+    similarity (exact for every pair returned).
 
-    Computed by blocks of rows of the sparse product, so memory is bounded by the block
-    size times the number of similar articles, not by ``n**2``.
+    Never forms the ``n x n`` product. Rows are sorted by publication time and each block
+    of rows is compared only with the rows published within :func:`_date_window` of it
+    (exact: a pair further apart cannot reach the threshold); rows without a date are
+    compared with every row, so each of them costs as much as a block of the whole batch.
+    Pairs are proposed by the product over the rarer terms only (terms in at most
+    ``max(1000, 1 %)`` of the rows); a proposal needs a quarter of the threshold from those
+    terms and an upper bound (Cauchy-Schwarz on the common terms) of at least the
+    threshold, and its similarity is then completed exactly from the common terms. When no
+    term is that common the result is exact; otherwise pairs similar only through common
+    words can be missed (see ``docs/benchmarks.md`` for the measured recall).
+
+    Memory is bounded by the block size times the proposals per row, plus the pairs found.
+
+    Args:
+        matrix: ``(n, d)`` sparse rows whose dot products are similarities in [0, 1].
+        threshold: least time-adjusted similarity of a returned pair.
+        published: ``(n,)`` publication times in epoch seconds, NaN when unknown.
+        max_days_apart: publication gap beyond which similarity decays (:func:`time_factor`).
+
+    Returns:
+        ``(i, j, similarity)``: int64, int64 and float32 arrays of equal length.
     """
-    rows: list[np.ndarray] = []
-    cols: list[np.ndarray] = []
-    sims: list[np.ndarray] = []
-    transposed = matrix.T.tocsc()
-    for start in range(0, matrix.shape[0], _ROW_BLOCK):
-        block = (matrix[start : start + _ROW_BLOCK] @ transposed).tocoo()
-        i = block.row.astype(np.int64) + start
-        j = block.col.astype(np.int64)
-        keep = (i < j) & (block.data >= threshold)
-        i, j, s = i[keep], j[keep], block.data[keep]
-        s = s * time_factor(published, i, j, max_days_apart)
+    n = matrix.shape[0]
+    order = np.argsort(published, kind="stable")  # NaN (no date) last
+    dates = published[order]
+    dated = int(np.count_nonzero(~np.isnan(dates)))
+    rare, common = _split_columns(matrix.tocsr()[order], max(_DF_CAP_MIN, int(_DF_CAP_SHARE * n)))
+    if common is None:
+        floor, bound = threshold, np.zeros(n)
+    else:
+        floor = _CANDIDATE_FLOOR * threshold
+        bound = np.sqrt(np.asarray(common.multiply(common).sum(axis=1)).ravel())
+    reach = _date_window(threshold, max_days_apart) * 86400.0
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def compare(start: int, stop: int, lo: int, hi: int) -> None:
+        # rows start..stop-1 against rows lo..hi-1 (sorted positions), each pair once
+        r, c, p = _block_candidates(rare[start:stop], rare[lo:hi], floor)
+        r += start
+        c += lo
+        keep = (c > r) | (c < dated) & (r >= dated)
+        r, c, p = r[keep], c[keep], p[keep]
+        factor = time_factor(dates, r, c, max_days_apart)
+        keep = (p + bound[r] * bound[c]) * factor >= threshold
+        r, c, p, factor = r[keep], c[keep], p[keep], factor[keep]
+        if common is not None:
+            p = p + _pair_dots(common, r, c)
+        s = p * factor
         keep = s >= threshold
-        rows.append(i[keep])
-        cols.append(j[keep])
-        sims.append(s[keep].astype(np.float32))
-    if not rows:
+        found.append((r[keep], c[keep], s[keep].astype(np.float32)))
+
+    for start in range(0, dated, _ROW_BLOCK):
+        stop = min(start + _ROW_BLOCK, dated)
+        compare(start, stop, start, int(np.searchsorted(dates[:dated], dates[stop - 1] + reach, side="right")))
+    for start in range(dated, n, _ROW_BLOCK):
+        stop = min(start + _ROW_BLOCK, n)
+        if dated:
+            compare(start, stop, 0, dated)
+        compare(start, stop, start, n)
+    if not found:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, np.empty(0, dtype=np.float32)
-    return np.concatenate(rows), np.concatenate(cols), np.concatenate(sims)
+    r, c, s = (np.concatenate(parts) for parts in zip(*found, strict=True))
+    i, j = order[r], order[c]
+    return np.minimum(i, j), np.maximum(i, j), s
 
 
 def _components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
