@@ -46,7 +46,15 @@ def _peaks() -> dict[str, float]:
     return {"main_mb": own.ru_maxrss / 1024, "largest_worker_mb": kids.ru_maxrss / 1024}
 
 
-def run_stages(n: int, skip_events: bool) -> dict[str, Any]:
+class _StageTimeout(Exception):
+    pass
+
+
+def _alarm(signum: int, frame: Any) -> None:
+    raise _StageTimeout
+
+
+def run_stages(n: int, skip_events: bool, events_timeout: int = 900) -> dict[str, Any]:
     """Run the stages on the corpus of ``n`` articles in this process; return the measurements."""
     from dedup.config import PipelineConfig
     from dedup.pipeline import compute_signatures, find_duplicates, group_events, ingest_articles
@@ -75,9 +83,21 @@ def run_stages(n: int, skip_events: bool) -> dict[str, Any]:
     if not skip_events:
         stages.append(("events", lambda: group_events(work, config.cluster, config.summary)))
     out: dict[str, Any] = {"n": n, "stages": {}, "load_before": os.getloadavg()[0]}
+    import signal
+
     for name, call in stages:
         wall, cpu = time.perf_counter(), _cpu()
-        result = call()
+        if name == "events":
+            signal.signal(signal.SIGALRM, _alarm)
+            signal.alarm(events_timeout)
+        try:
+            result = call()
+        except _StageTimeout:
+            out["stages"][name] = {"stopped_after_s": time.perf_counter() - wall, "cpu_s": _cpu() - cpu}
+            print(f"  {name}: stopped after {events_timeout} s", file=sys.stderr, flush=True)
+            continue
+        finally:
+            signal.alarm(0)
         wall, cpu = time.perf_counter() - wall, _cpu() - cpu
         out["stages"][name] = {"wall_s": wall, "cpu_s": cpu, "docs_per_s": n / wall, "counts": result.counts}
         print(f"  {name}: {wall:.1f} s wall, {cpu:.1f} s cpu {result.counts}", file=sys.stderr, flush=True)
@@ -180,16 +200,28 @@ def report(results: list[dict[str, Any]]) -> None:
         "| N | stage | wall s | CPU s | docs/s | peak RSS main / worker (MB) | load |",
         "|---:|---|---:|---:|---:|---:|---:|",
     ]
+    def mb(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:,.0f}"
+
     for r in results:
-        peak = r["peak_rss"]
+        peak = {k: mb(v) for k, v in r["peak_rss"].items()}
         for name, s in r["stages"].items():
+            if "stopped_after_s" in s:
+                lines.append(
+                    f"| {r['n']:,} | {name} | not finished: stopped after {s['stopped_after_s']:.0f} s | "
+                    f"{mb(s.get('cpu_s'))} | | {peak['main_mb']} / {peak['largest_worker_mb']} | "
+                    f"{r['load_before']:.1f} |"
+                )
+                continue
             lines.append(
                 f"| {r['n']:,} | {name} | {s['wall_s']:.1f} | {s['cpu_s']:.1f} | {s['docs_per_s']:,.0f} | "
-                f"{peak['main_mb']:,.0f} / {peak['largest_worker_mb']:,.0f} | {r['load_before']:.1f} |"
+                f"{peak['main_mb']} / {peak['largest_worker_mb']} | {r['load_before']:.1f} |"
             )
-        total = sum(s["wall_s"] for s in r["stages"].values())
         mine = sum(s["wall_s"] for k, s in r["stages"].items() if k != "events")
-        lines.append(f"| {r['n']:,} | **total** (without events) | {total:.1f} ({mine:.1f}) | | | | |")
+        events = r["stages"].get("events", {})
+        total = f"{mine + events['wall_s']:.1f}" if "wall_s" in events else "n/a"
+        lines.append(f"| {r['n']:,} | **total** (without events) | {total} ({mine:.1f}) | | | | |")
+    lines += [f"\nN = {r['n']:,}: {r['note']}." for r in results if r.get("note")]
     lines += [
         "",
         "## Dedup stage against datasketch (same documents, same run)",
@@ -257,7 +289,7 @@ def report(results: list[dict[str, Any]]) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     sizes = [r["n"] for r in results]
     for stage in ("ingest", "signatures", "duplicates", "events"):
-        points = [(r["n"], r["stages"][stage]["wall_s"]) for r in results if stage in r["stages"]]
+        points = [(r["n"], r["stages"][stage]["wall_s"]) for r in results if "wall_s" in r["stages"].get(stage, {})]
         if points:
             left.plot(*zip(*points, strict=True), marker="o", label=stage)
     left.set(xscale="log", yscale="log", xlabel="articles", ylabel="wall seconds", title="Stage wall time")
@@ -283,12 +315,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--skip-events", action="store_true", help="stop after the duplicates stage")
     parser.add_argument("--events-max-n", type=int, default=100_000, help="skip events above this size")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the docs from saved results")
+    parser.add_argument("--events-timeout", type=int, default=900, help="stop the events stage after this many s")
     parser.add_argument("--stages", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--compare", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--no-events", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.stages:
-        print(json.dumps(run_stages(args.stages, args.no_events)))
+        print(json.dumps(run_stages(args.stages, args.no_events, args.events_timeout)))
         return 0
     if args.compare:
         print(json.dumps(compare_dedup(args.compare, COMPARE_DOCS)))
@@ -297,12 +331,16 @@ def main(argv: list[str] | None = None) -> int:
     from corpus import generate
 
     RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.report_only:
+        report([json.loads((RESULTS / f"run-{n}.json").read_text()) for n in args.sizes])
+        return 0
     results = []
     for n in args.sizes:
         print(f"N = {n:,}: corpus", file=sys.stderr, flush=True)
         generate(n, DATA / f"corpus-{n}")
         skip = args.skip_events or n > args.events_max_n
-        result = _child(["--stages", str(n), *(["--no-events"] if skip else [])], None)
+        flags = ["--no-events"] if skip else ["--events-timeout", str(args.events_timeout)]
+        result = _child(["--stages", str(n), *flags], None)
         assert result is not None
         result["compare"] = _child(["--compare", str(n)], None)
         (RESULTS / f"run-{n}.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -59,7 +59,9 @@ def carry_cluster_ids(
     """
     overlap = [Counter(previous[a] for a in group if a in previous) for group in groups]
     candidates = sorted(
-        ((created.get(old, datetime.max), -count, old, g) for g, counts in enumerate(overlap) for old, count in counts.items()),
+        (created.get(old, datetime.max), -count, old, g)
+        for g, counts in enumerate(overlap)
+        for old, count in counts.items()
     )
     ids: list[str | None] = [None] * len(groups)
     claimed: set[str] = set()

@@ -236,7 +236,9 @@ def publish(staging: Path, output: Path, names: Iterable[str], run_id: str | Non
     5. runs beyond the newest :data:`KEEP_RUNS` are deleted.
 
     A crash before step 4 leaves the previous output current; a crash after it leaves the
-    new one. Only files named in ``names`` (and the manifest) are published.
+    new one. Only files named in ``names`` (and the manifest) are published. A name may be a
+    path inside ``staging`` (``state/documents.parquet``); only top-level files get a stable
+    name in ``output``, the others are read through ``output/current/``.
 
     Returns:
         The manifest.
@@ -256,10 +258,13 @@ def publish(staging: Path, output: Path, names: Iterable[str], run_id: str | Non
         rows = pq.ParquetFile(source).metadata.num_rows if name.endswith(".parquet") else None
         manifest["files"][name] = {"rows": rows, "sha256": _sha256(source), "bytes": source.stat().st_size}
         _fsync_file(source)
-    extra = sorted(p.name for p in staging.iterdir() if p.name not in manifest["files"])
+    tops = {name.split("/", 1)[0] for name in manifest["files"]}
+    extra = sorted(p.name for p in staging.iterdir() if p.name not in tops)
     for name in extra:  # leftovers of an earlier attempt must not ride along
         _remove(staging / name)
     write_json(manifest, staging / MANIFEST)
+    for folder in sorted({(staging / name).parent for name in names if "/" in name}, reverse=True):
+        fsync_dir(folder)
     fsync_dir(staging)
     try:
         runs = output / RUNS_DIR
@@ -267,7 +272,7 @@ def publish(staging: Path, output: Path, names: Iterable[str], run_id: str | Non
         target = runs / run_id
         _move_dir(staging, target)
         fsync_dir(runs)
-        _link_stable_names(output, [*names, MANIFEST])
+        _link_stable_names(output, [*(name for name in names if "/" not in name), MANIFEST])
         _replace_symlink(output / CURRENT, f"{RUNS_DIR}/{run_id}")
         fsync_dir(output)
     except OSError as exc:
@@ -286,8 +291,11 @@ def _move_dir(source: Path, target: Path) -> None:
             raise
     partial = target.with_name(f".incoming-{target.name}")
     shutil.copytree(source, partial)
-    for path in partial.iterdir():
-        _fsync_file(path)
+    for path in sorted(partial.rglob("*"), reverse=True):
+        if path.is_dir():
+            fsync_dir(path)
+        else:
+            _fsync_file(path)
     fsync_dir(partial)
     os.rename(partial, target)
     shutil.rmtree(source, ignore_errors=True)

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from dedup.config import ClusterConfig, DuplicateConfig, IngestConfig, MinHashCo
 from dedup.duplicates import band_candidates, group_duplicates, verify_pairs
 from dedup.errors import OutputError
 from dedup.features import count_features, tfidf, top_entities
+from dedup.incremental import carry_cluster_ids
 from dedup.ingest import read_inputs
 from dedup.io import (
     WORK_DIR,
@@ -46,6 +48,7 @@ from dedup.io import (
 )
 from dedup.minhash import compute_signatures as minhash_signatures
 from dedup.records import RawArticle, Reject
+from dedup.state import run_time
 from dedup.summarize import summarize_cluster
 from dedup.text import normalize_for_hash
 
@@ -70,6 +73,7 @@ DOCUMENTS, REJECTS, SIGNATURES, DEDUP, EVENTS, CLUSTERS = (
     "events.parquet",
     "clusters.parquet",
 )
+CLUSTER_STATE = "cluster_state.parquet"
 _SIGNATURES = pa.schema(
     [pa.field("article_id", pa.string(), nullable=False), pa.field("signature", pa.list_(pa.uint32(), 128))]
 )
@@ -122,10 +126,14 @@ def ingest_articles(
     *,
     progress: Callable[[str, int, int], None] | None = None,
     workers: int | None = None,
+    history: Path | None = None,
 ) -> StageResult:
     """Read every input, clean each article, and write ``documents.parquet`` and ``rejects.parquet``.
 
-    An article with no text left once its page furniture is removed is rejected too.
+    An article with no text left once its page furniture is removed is rejected too. With a
+    ``history`` (a state directory, :func:`dedup.state.open_history`), articles seen before
+    are left out: the same id with the same content is counted as ``already_seen``, the same
+    id with other content is rejected.
 
     Articles are cleaned in batches, in worker processes once the input holds more than one
     batch (``workers``: default all CPUs), and written as they come; memory is bounded by a
@@ -238,9 +246,49 @@ def ingest_articles(
     with open(tmp, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(tmp, work / DOCUMENTS)
+    if history is not None:
+        _skip_seen(work, history, rejects, counts)
     rejects.sort(key=lambda pair: pair[0])
     write_table([row for _, row in rejects], work / REJECTS, schema.REJECTS)
     return StageResult("ingest", work / DOCUMENTS, counts, time.perf_counter() - start)
+
+
+def _skip_seen(work: Path, history: Path, rejects: list[tuple[int, dict[str, Any]]], counts: dict[str, int]) -> None:
+    """Drop the documents whose id the history holds; reject those whose content changed."""
+    import pyarrow.parquet as pq
+
+    seen = pq.read_table(history / "documents.parquet", columns=["article_id", "content_hash", "first_seen_run"])
+    known = {
+        a: (h, r)
+        for a, h, r in zip(
+            seen.column("article_id").to_pylist(),
+            seen.column("content_hash").to_pylist(),
+            seen.column("first_seen_run").to_pylist(),
+            strict=True,
+        )
+    }
+    counts["already_seen"] = 0
+    if not known:
+        return
+    docs = read_table(work / DOCUMENTS, schema.DOCUMENTS)
+    keep = []
+    tail = len(rejects) + 10**12  # after every reject of the inputs, in document order
+    for k, (a, h, where, record) in enumerate(
+        zip(*(docs.column(c).to_pylist() for c in ("article_id", "content_hash", "input", "record")), strict=True)
+    ):
+        if a not in known:
+            keep.append(k)
+        elif known[a][0] == h:
+            counts["already_seen"] += 1
+        else:
+            reason = (f"article id {a!r} was published before (run {known[a][1]}) with other text; "
+                      "the earlier text is kept: give a changed article a new id")
+            rejects.append((tail + k, {"input": where, "record": record, "article_id": a, "reason": reason,
+                                       "dropped": True}))
+            counts["rejected"] += 1
+    if len(keep) < docs.num_rows:
+        write_table(docs.take(pa.array(keep, type=pa.int64())), work / DOCUMENTS, schema.DOCUMENTS)
+        counts["accepted"] = len(keep)
 
 
 def _clean_row(raw: RawArticle, article: Any = None) -> dict[str, Any] | None:
@@ -335,8 +383,12 @@ def find_duplicates(
     *,
     progress: Callable[[str, int, int], None] | None = None,
     workers: int | None = None,
+    history: Path | None = None,
 ) -> StageResult:
     """Group exact and near-duplicate documents; choose each group's canonical article.
+
+    With a non-empty ``history`` (a state directory), the documents are checked against
+    every article seen before as well (:func:`_find_duplicates_with_history`).
 
     Writes ``dedup.parquet``: every document with its group's canonical id, whether it is
     the canonical one, and its similarity to the canonical article.
@@ -350,6 +402,8 @@ def find_duplicates(
     from dedup.duplicates import ShingleSets
     from dedup.minhash import default_workers, process_pool, unique_shingles_of_texts
 
+    if history is not None and pq.read_metadata(history / "documents.parquet").num_rows:
+        return _find_duplicates_with_history(work, history, minhash, config)
     start = time.perf_counter()
     path = work / DOCUMENTS
     docs = pq.read_table(path, columns=["article_id", "content_hash", "published_at"])
@@ -447,6 +501,172 @@ def find_duplicates(
     return StageResult("duplicates", work / DEDUP, counts, time.perf_counter() - start)
 
 
+def _epoch_seconds(column: pa.ChunkedArray) -> list[float | None]:
+    micros = pc.cast(column, pa.int64()).to_numpy(zero_copy_only=False)
+    dated = pc.is_valid(column).to_numpy(zero_copy_only=False)
+    return [float(us) / 1e6 if ok else None for us, ok in zip(micros.tolist(), dated.tolist(), strict=True)]
+
+
+def _shingle_sets_of(texts: Mapping[int, str], rows: np.ndarray, shingle_size: int) -> Any:
+    """Exact shingle sets of the documents ``rows`` (sorted, unique), from their texts."""
+    from dedup.duplicates import ShingleSets
+    from dedup.minhash import unique_shingles_of_texts
+
+    rows = np.unique(np.asarray(rows, dtype=np.int64))
+    values, offsets = unique_shingles_of_texts([texts[int(r)] for r in rows], shingle_size)
+    return ShingleSets(rows, values, np.asarray(offsets, dtype=np.int64))
+
+
+def _read_texts(path: Path, ids: Sequence[str]) -> dict[str, str]:
+    """Texts of the articles ``ids`` in a documents file (only their rows are kept)."""
+    import pyarrow.parquet as pq
+
+    if not len(ids):
+        return {}
+    table = pq.read_table(path, columns=["article_id", "text"], filters=[("article_id", "in", list(ids))])
+    return dict(zip(table.column("article_id").to_pylist(), table.column("text").to_pylist(), strict=True))
+
+
+def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashConfig, config: DuplicateConfig
+                                  ) -> StageResult:
+    """Duplicates among the new documents and against every article seen before.
+
+    Earlier groups stay as they are: their canonical article stays canonical, and a new
+    document joins an earlier group only when verified against its canonical article. A new
+    document with the content of an earlier one joins that one's group (exact). Otherwise
+    LSH candidates are proposed between new documents and earlier canonical ones (and among
+    new ones) from the stored signatures; only the earlier texts of candidates are read back
+    to verify them exactly. Writes ``dedup.parquet`` for the new documents.
+    """
+    import pyarrow.parquet as pq
+
+    start = time.perf_counter()
+    docs = pq.read_table(work / DOCUMENTS, columns=["article_id", "content_hash", "published_at", "text"])
+    new_ids = docs.column("article_id").to_pylist()
+    new_hash = docs.column("content_hash").to_pylist()
+    new_texts = docs.column("text").to_pylist()
+    new_published = _epoch_seconds(docs.column("published_at"))
+    new_sigs = read_table(work / SIGNATURES).column("signature").combine_chunks()
+    old = pq.read_table(
+        history / "documents.parquet",
+        columns=["article_id", "content_hash", "published_at", "n_words", "dup_group_id", "is_canonical",
+                 "similarity", "method"],
+    )
+    old_ids = old.column("article_id").to_pylist()
+    # Content seen before: the earlier article's group, the canonical article's content first.
+    by_hash: dict[str, tuple[str, float, str]] = {}
+    for a, h, g, canon, sim, method in zip(
+        old_ids, *(old.column(c).to_pylist() for c in ("content_hash", "dup_group_id", "is_canonical", "similarity",
+                                                        "method")), strict=True
+    ):
+        if canon:
+            by_hash[h] = (a, 1.0, "exact")
+        else:
+            by_hash.setdefault(h, (g, sim, method))
+    n_new = len(new_ids)
+    group = [""] * n_new
+    canonical = np.zeros(n_new, dtype=bool)
+    similarity = np.ones(n_new, dtype=np.float32)
+    method = ["canonical"] * n_new
+    rest = []
+    for k, h in enumerate(new_hash):
+        if h in by_hash:
+            group[k], similarity[k], method[k] = by_hash[h]
+        else:
+            rest.append(k)
+    n_exact_history = n_new - len(rest)
+
+    # Universe: earlier canonical articles first (in canonical order), then the remaining new ones.
+    canon_rows = np.flatnonzero(np.asarray(old.column("is_canonical").to_numpy(zero_copy_only=False), dtype=bool))
+    old_published = _epoch_seconds(old.column("published_at"))
+    canon_rows = np.array(sorted(canon_rows.tolist(), key=lambda i: (old_published[i] is None,
+                                                                   old_published[i] or 0.0, old_ids[i])),
+                          dtype=np.int64)
+    k_old = len(canon_rows)
+    ids = [old_ids[i] for i in canon_rows] + [new_ids[k] for k in rest]
+    hashes = [old.column("content_hash")[int(i)].as_py() for i in canon_rows] + [new_hash[k] for k in rest]
+    # Earlier canonical articles rank before every new one, so that none of them is taken.
+    published: list[float | None] = [-1e15 + r for r in range(k_old)]
+    published += [new_published[k] for k in rest]
+    stored = read_table(history / "signatures.parquet")
+    position = {a: r for r, a in enumerate(stored.column("article_id").to_pylist())}
+    stored_sigs = stored.column("signature").combine_chunks()
+    take_old = pa.array([position[old_ids[i]] for i in canon_rows], type=pa.int64())
+    num_perm = minhash.num_perm
+    signatures = np.concatenate([
+        np.asarray(stored_sigs.take(take_old).flatten(), dtype=np.uint32).reshape(k_old, num_perm),
+        np.asarray(new_sigs.take(pa.array(rest, type=pa.int64())).flatten(), dtype=np.uint32).reshape(len(rest),
+                                                                                                       num_perm),
+    ])
+    m = config.min_shingles
+    n_words = old.column("n_words").to_pylist()
+    eligible = np.array(
+        [m <= 0 or n_words[i] >= m for i in canon_rows]
+        + [m <= 0 or len(new_texts[k].split(None, m - 1)) >= m for k in rest],
+        dtype=bool,
+    )
+    candidates = band_candidates(signatures, config.bands, config.rows, eligible=eligible)
+    candidates = candidates[candidates[:, 1] >= k_old]  # pairs of two earlier articles were decided before
+    old_needed = np.unique(candidates[candidates < k_old]) if len(candidates) else np.empty(0, dtype=np.int64)
+    old_texts = _read_texts(history / "documents.parquet", [ids[int(r)] for r in old_needed])
+    texts: dict[int, str] = {int(r): old_texts[ids[int(r)]] for r in old_needed}
+    texts.update({k_old + j: new_texts[k] for j, k in enumerate(rest)})
+    sets = _shingle_sets_of(texts, np.unique(candidates), minhash.shingle_size)
+    near, _ = verify_pairs(
+        candidates,
+        sets,
+        config.jaccard_threshold,
+        config.containment_threshold,
+        min_containment_shingles=config.min_containment_shingles,
+        min_length_ratio=config.min_length_ratio,
+    )
+    classes = pc.dictionary_encode(pa.array(hashes, type=pa.string())).indices.to_numpy().astype(np.int64)
+    groups = group_duplicates(len(ids), near, ids, published, classes=classes)
+    heads = groups.canonical
+    pairs = []
+    for j, k in enumerate(rest):
+        u, head = k_old + j, int(heads[k_old + j])
+        group[k] = ids[head]
+        if head == u:
+            canonical[k] = True
+        elif classes[head] == classes[u]:
+            method[k] = "exact"
+        else:
+            method[k] = "near"
+            pairs.append((u, head))
+    if pairs:
+        pair_array = np.array(pairs, dtype=np.int64)
+        more = [int(r) for r in np.unique(pair_array) if int(r) not in texts]
+        extra = _read_texts(history / "documents.parquet", [ids[r] for r in more])
+        texts.update({r: extra[ids[r]] for r in more})
+        values = _jaccard(pair_array, _shingle_sets_of(texts, np.unique(pair_array), minhash.shingle_size))
+        for (u, _), value in zip(pairs, values, strict=True):
+            similarity[rest[u - k_old]] = value
+    table = pa.table(
+        {
+            "article_id": pa.array(new_ids, type=pa.string()),
+            "dup_group_id": pa.array(group, type=pa.string()),
+            "is_canonical": pa.array(canonical),
+            "similarity": pa.array(similarity),
+            "method": pa.array(method, type=pa.string()),
+        }
+    )
+    write_table(table, work / DEDUP, _DEDUP)
+    old_groups = set(old_ids)
+    counts = {
+        "documents": n_new,
+        "earlier_articles": len(old_ids),
+        "exact_copies_of_earlier": n_exact_history,
+        "lsh_candidates": len(candidates),
+        "earlier_texts_read": len(old_needed),
+        "verified_near_pairs": len(near),
+        "groups": int(canonical.sum()),
+        "duplicates": int(n_new - int(canonical.sum())),
+        "duplicates_of_history": sum(1 for k in range(n_new) if not canonical[k] and group[k] in old_groups),
+    }
+    return StageResult("duplicates", work / DEDUP, counts, time.perf_counter() - start)
+
+
 def _exact_pairs(classes: np.ndarray) -> np.ndarray:
     """``(first, later)`` index pairs of documents with equal content (``classes`` from its hash)."""
     classes = np.asarray(classes)
@@ -473,12 +693,88 @@ def _jaccard(pairs: np.ndarray, sets: Any) -> list[float]:
     ]
 
 
-def group_events(work: Path, cluster: ClusterConfig, summary: SummaryConfig) -> StageResult:
+@dataclass(frozen=True)
+class _Canonical:
+    """The canonical articles being clustered, their features and body TF-IDF."""
+
+    ids: list[str]
+    titles: list[Any]
+    texts: list[str]
+    datelines: list[Any]
+    published: list[Any]
+    sources: list[Any]
+
+    def cluster(self, config: ClusterConfig) -> tuple[np.ndarray, Any, Any]:
+        counts = count_features(self.titles, self.texts, self.datelines, lead_sentences=config.lead_sentences)
+        epoch = np.array([_timestamp(v) for v in self.published], dtype=np.float64)
+        return cluster_events(counts, epoch, config), counts, tfidf(counts.blocks[0], local=False)
+
+
+def _describe(
+    canon: _Canonical,
+    counts: Any,
+    body: Any,
+    members: list[int],
+    everyone: Sequence[str],
+    dates: Sequence[Any],
+    sources: Sequence[Any],
+    summary: SummaryConfig,
+) -> dict[str, Any]:
+    """The described part of a cluster's row: ``members`` are positions in ``canon``,
+    ``everyone`` all member ids (copies too, sorted) and ``dates``/``sources`` theirs."""
+    described = summarize_cluster(
+        members,
+        titles=canon.titles,
+        texts=canon.texts,
+        sources=canon.sources,
+        datelines=canon.datelines,
+        published=canon.published,
+        article_ids=canon.ids,
+        body=body,
+        vocabulary=counts.vocabularies[0],
+        entity_names=top_entities([counts.entities[k] for k in members], 10),
+        min_sentences=summary.min_sentences,
+        max_sentences=summary.max_sentences,
+        top_terms=summary.top_terms,
+        redundancy=summary.redundancy,
+    )
+    known = sorted(d for d in dates if d is not None)
+    return {
+        "size": len(everyone),
+        "n_canonical": len(members),
+        "article_ids": list(everyone),
+        "representative_id": canon.ids[described.representative],
+        "headline": described.headline,
+        "summary": " ".join(described.sentences),
+        "summary_sentences": described.sentences,
+        "top_terms": described.top_terms,
+        "entities": described.entities,
+        "places": described.places,
+        "sources": sorted({s for s in sources if s}),
+        "first_published": known[0] if known else None,
+        "last_published": known[-1] if known else None,
+        "cohesion": described.cohesion,
+    }
+
+
+def group_events(
+    work: Path,
+    cluster: ClusterConfig,
+    summary: SummaryConfig,
+    *,
+    history: Path | None = None,
+    run_id: str | None = None,
+) -> StageResult:
     """Cluster canonical articles into events and describe each cluster.
 
     Duplicates join their canonical article's cluster. Writes ``events.parquet`` (article to
-    cluster) and ``clusters.parquet`` (one described row per cluster).
+    cluster) and ``clusters.parquet`` (one described row per cluster). With a ``history``
+    (a state directory) and the ``run_id``, see :func:`_group_events_with_history`.
     """
+    if history is not None:
+        if run_id is None:
+            raise ValueError("group_events with a history needs the run_id (the work directory's name)")
+        return _group_events_with_history(work, cluster, summary, history, run_id)
     start = time.perf_counter()
     docs = read_table(work / DOCUMENTS, schema.DOCUMENTS)
     dedup = read_table(work / DEDUP, _DEDUP)
@@ -487,17 +783,15 @@ def group_events(work: Path, cluster: ClusterConfig, summary: SummaryConfig) -> 
     published_all = docs.column("published_at").to_pylist()
     sources_all = docs.column("source").to_pylist()
     canonical = docs.take(pa.array(canon, type=pa.int64()))
-    titles = canonical.column("title").to_pylist()
-    texts = canonical.column("text").to_pylist()
-    datelines = canonical.column("dateline").to_pylist()
-    published = [published_all[i] for i in canon]
-    canon_ids = [ids[i] for i in canon]
-    canon_sources = [sources_all[i] for i in canon]
-
-    counts = count_features(titles, texts, datelines, lead_sentences=cluster.lead_sentences)
-    epoch = np.array([_timestamp(v) for v in published], dtype=np.float64)
-    labels = cluster_events(counts, epoch, cluster)
-    body = tfidf(counts.blocks[0], local=False)
+    articles = _Canonical(
+        ids=[ids[i] for i in canon],
+        titles=canonical.column("title").to_pylist(),
+        texts=canonical.column("text").to_pylist(),
+        datelines=canonical.column("dateline").to_pylist(),
+        published=[published_all[i] for i in canon],
+        sources=[sources_all[i] for i in canon],
+    )
+    labels, counts, body = articles.cluster(cluster)
 
     # Every document, by the position of its canonical article among the canonical ones.
     position = {row: k for k, row in enumerate(canon.tolist())}
@@ -516,42 +810,9 @@ def group_events(work: Path, cluster: ClusterConfig, summary: SummaryConfig) -> 
         cid = cluster_id([ids[i] for i in everyone])
         for i in everyone:
             assignment[i] = cid
-        described = summarize_cluster(
-            members,
-            titles=titles,
-            texts=texts,
-            sources=canon_sources,
-            datelines=datelines,
-            published=published,
-            article_ids=canon_ids,
-            body=body,
-            vocabulary=counts.vocabularies[0],
-            entity_names=top_entities([counts.entities[k] for k in members], 10),
-            min_sentences=summary.min_sentences,
-            max_sentences=summary.max_sentences,
-            top_terms=summary.top_terms,
-            redundancy=summary.redundancy,
-        )
-        dates = sorted(d for d in (published_all[i] for i in everyone) if d is not None)
-        cluster_rows.append(
-            {
-                "cluster_id": cid,
-                "size": len(everyone),
-                "n_canonical": len(members),
-                "article_ids": [ids[i] for i in everyone],
-                "representative_id": canon_ids[described.representative],
-                "headline": described.headline,
-                "summary": " ".join(described.sentences),
-                "summary_sentences": described.sentences,
-                "top_terms": described.top_terms,
-                "entities": described.entities,
-                "places": described.places,
-                "sources": sorted({s for s in (sources_all[i] for i in everyone) if s}),
-                "first_published": dates[0] if dates else None,
-                "last_published": dates[-1] if dates else None,
-                "cohesion": described.cohesion,
-            }
-        )
+        row = _describe(articles, counts, body, members, [ids[i] for i in everyone],
+                        [published_all[i] for i in everyone], [sources_all[i] for i in everyone], summary)
+        cluster_rows.append({"cluster_id": cid, **row, "created_at": None, "updated_at": None, "status": "new"})
     cluster_rows.sort(key=lambda r: (-r["size"], r["cluster_id"]))
     write_table(
         pa.table({"article_id": ids, "cluster_id": assignment}, schema=_EVENTS), work / EVENTS, _EVENTS
@@ -565,12 +826,157 @@ def group_events(work: Path, cluster: ClusterConfig, summary: SummaryConfig) -> 
     return StageResult("events", work / CLUSTERS, result_counts, time.perf_counter() - start)
 
 
-def publish_outputs(work: Path, output: Path, report: RunReport) -> StageResult:
+def _group_events_with_history(
+    work: Path, cluster: ClusterConfig, summary: SummaryConfig, history: Path, run_id: str
+) -> StageResult:
+    """Re-cluster the window of the new articles and carry the earlier cluster ids over.
+
+    The window is the new canonical articles plus the earlier canonical ones they may
+    belong with: with dates, those published within ``cluster.max_days_apart`` days of a
+    new one (and the undated ones); without dates on the new articles, all of them. Earlier
+    clusters gaining a copy, and every article of a cluster the window touches, are added,
+    so that clusters are re-clustered whole. Ids are carried over by
+    :func:`dedup.incremental.carry_cluster_ids`; clusters outside the window keep their row.
+
+    Writes ``events.parquet`` (the articles whose cluster was decided in this run),
+    ``clusters.parquet`` (every active cluster, with ``status`` in this run) and
+    ``cluster_state.parquet`` (every cluster id ever issued, for ``state/clusters.parquet``).
+    """
+    import pyarrow.parquet as pq
+
+    start = time.perf_counter()
+    now = run_time(run_id)
+    new = read_table(work / DOCUMENTS, schema.DOCUMENTS)
+    dedup = read_table(work / DEDUP, _DEDUP)
+    old = pq.read_table(
+        history / "documents.parquet",
+        columns=["article_id", "published_at", "source", "is_canonical", "dup_group_id", "cluster_id"],
+    )
+    state = read_table(history / "clusters.parquet", schema.STATE_CLUSTERS).to_pylist()
+    snapshot = history.parent / "clusters.parquet"
+    previous_rows = {r["cluster_id"]: r for r in read_table(snapshot, schema.CLUSTERS).to_pylist()} if (
+        snapshot.is_file()) else {}
+
+    new_ids = new.column("article_id").to_pylist()
+    new_published = new.column("published_at").to_pylist()
+    new_sources = new.column("source").to_pylist()
+    new_group = dedup.column("dup_group_id").to_pylist()
+    new_canonical = dedup.column("is_canonical").to_pylist()
+    old_ids = old.column("article_id").to_pylist()
+    old_published = old.column("published_at").to_pylist()
+    old_sources = old.column("source").to_pylist()
+    old_canonical = old.column("is_canonical").to_pylist()
+    old_group = old.column("dup_group_id").to_pylist()
+    old_cluster = old.column("cluster_id").to_pylist()
+    cluster_of = dict(zip(old_ids, old_cluster, strict=True))
+
+    # The window: which earlier clusters are re-clustered with the new articles.
+    fresh = [k for k in range(len(new_ids)) if new_canonical[k]]
+    dates = [new_published[k] for k in fresh if new_published[k] is not None]
+    if not fresh:
+        seeds: set[str] = set()
+    elif dates:
+        reach = timedelta(days=cluster.max_days_apart)
+        low, high = min(dates) - reach, max(dates) + reach
+        seeds = {a for a, p, c in zip(old_ids, old_published, old_canonical, strict=True)
+                 if c and (p is None or low <= p <= high)}
+    else:
+        seeds = {a for a, c in zip(old_ids, old_canonical, strict=True) if c}
+    seeds |= {new_group[k] for k in range(len(new_ids)) if not new_canonical[k] and new_group[k] in cluster_of}
+    touched = {cluster_of[a] for a in seeds}
+    window = [i for i in range(len(old_ids)) if old_canonical[i] and old_cluster[i] in touched]
+
+    # Cluster the earlier canonical articles of the window with the new canonical ones.
+    old_fields = pq.read_table(
+        history / "documents.parquet",
+        columns=["article_id", "title", "text", "dateline", "published_at", "source"],
+        filters=[("article_id", "in", [old_ids[i] for i in window])],
+    ).to_pylist() if window else []
+    new_fields = [new.slice(k, 1).select(["article_id", "title", "text", "dateline", "published_at", "source"]
+                                         ).to_pylist()[0] for k in fresh]
+    rows = sorted([*old_fields, *new_fields], key=lambda r: r["article_id"])
+    canon = _Canonical(*([r[c] for r in rows] for c in ("article_id", "title", "text", "dateline", "published_at",
+                                                          "source")))
+    copies: dict[str, list[tuple[str, Any, Any]]] = {a: [] for a in canon.ids}
+    for a, g, p, s in zip(old_ids, old_group, old_published, old_sources, strict=True):
+        if g in copies:
+            copies[g].append((a, p, s))
+    for a, g, p, s in zip(new_ids, new_group, new_published, new_sources, strict=True):
+        copies[g].append((a, p, s))
+    members_of: dict[int, list[int]] = {}
+    if canon.ids:
+        labels, counts, body = canon.cluster(cluster)
+        for k, label in enumerate(labels.tolist()):
+            members_of.setdefault(label, []).append(k)
+    groups = [sorted((m for k in members for m in copies[canon.ids[k]]), key=lambda m: m[0])
+              for members in members_of.values()]
+    created = {c["cluster_id"]: c["created_at"] for c in state}
+    carried = carry_cluster_ids([[m[0] for m in g] for g in groups], {m[0]: cluster_of[m[0]] for g in groups
+                                                                      for m in g if m[0] in cluster_of},
+                                created, frozenset(created))
+    before: dict[str, list[str]] = {}
+    for a, c in zip(old_ids, old_cluster, strict=True):
+        if c in touched:
+            before.setdefault(c, []).append(a)
+
+    status_count = {"new": 0, "updated": 0, "unchanged": 0}
+    cluster_rows = [r | {"status": "unchanged"} for cid, r in previous_rows.items() if cid not in touched]
+    status_count["unchanged"] += len(cluster_rows)
+    states = {c["cluster_id"]: c for c in state}
+    assignment: dict[str, str] = {}
+    for cid, group, members in zip(carried.ids, groups, members_of.values(), strict=True):
+        everyone = [m[0] for m in group]
+        assignment.update((a, cid) for a in everyone)
+        if cid in before and sorted(before[cid]) == everyone and cid in previous_rows:
+            cluster_rows.append(previous_rows[cid] | {"status": "unchanged"})
+            status_count["unchanged"] += 1
+            continue
+        status = "updated" if cid in states else "new"
+        status_count[status] += 1
+        row = _describe(canon, counts, body, members, everyone, [m[1] for m in group], [m[2] for m in group], summary)
+        first = states[cid]["created_at"] if cid in states else now
+        cluster_rows.append({"cluster_id": cid, **row, "created_at": first, "updated_at": now, "status": status})
+        if cid in states:
+            states[cid] = states[cid] | {"updated_at": now}
+        else:
+            states[cid] = {"cluster_id": cid, "created_at": now, "updated_at": now, "created_run": run_id,
+                           "retired_at": None, "merged_into": None}
+    for retired, survivor in carried.retired.items():
+        states[retired] = states[retired] | {"updated_at": now, "retired_at": now, "merged_into": survivor}
+    cluster_rows.sort(key=lambda r: (-r["size"], r["cluster_id"]))
+    events = sorted(assignment.items())
+    write_table(pa.table({"article_id": [a for a, _ in events], "cluster_id": [c for _, c in events]},
+                         schema=_EVENTS), work / EVENTS, _EVENTS)
+    write_table(cluster_rows, work / CLUSTERS, schema.CLUSTERS)
+    write_table(sorted(states.values(), key=lambda c: c["cluster_id"]), work / CLUSTER_STATE, schema.STATE_CLUSTERS)
+    result_counts = {
+        "canonical_articles": len(canon.ids),
+        "earlier_in_window": len(window),
+        "clusters": len(cluster_rows),
+        "new_clusters": status_count["new"],
+        "updated_clusters": status_count["updated"],
+        "unchanged_clusters": status_count["unchanged"],
+        "retired_clusters": len(carried.retired),
+        "singleton_clusters": sum(r["size"] == 1 for r in cluster_rows),
+    }
+    return StageResult("events", work / CLUSTERS, result_counts, time.perf_counter() - start)
+
+
+def publish_outputs(
+    work: Path,
+    output: Path,
+    report: RunReport,
+    *,
+    history: Path | None = None,
+    run_id: str | None = None,
+) -> StageResult:
     """Join the stage files into the output tables and publish them into ``output`` together.
 
     The tables are written to ``work/publish`` and published by :func:`dedup.io.publish`:
     readers of ``output`` see the previous complete output until the new one is complete.
-    Safe to retry: each attempt starts from the stage files again.
+    Safe to retry: each attempt starts from the stage files again. With a ``history`` and
+    the ``run_id``, the earlier articles are merged in and the next state is published
+    with the outputs (:func:`_stage_history`).
     """
     start = time.perf_counter()
     staging = work / "publish"
@@ -582,9 +988,19 @@ def publish_outputs(work: Path, output: Path, report: RunReport) -> StageResult:
     docs = read_table(work / DOCUMENTS, schema.DOCUMENTS)
     dedup = read_table(work / DEDUP, _DEDUP)
     events = read_table(work / EVENTS, _EVENTS)
-    articles = docs.append_column("dup_group_id", dedup.column("dup_group_id"))
-    articles = articles.append_column("is_canonical", dedup.column("is_canonical"))
-    articles = articles.append_column("cluster_id", events.column("cluster_id"))
+    names = [*OUTPUT_FILES, "report.json"]
+    extra: dict[str, int] = {}
+    if history is not None:
+        if run_id is None:
+            raise ValueError("publish_outputs with a history needs the run_id (the work directory's name)")
+        every, extra, more = _stage_history(work, staging, history, run_id, docs, dedup, events)
+        names += more
+        articles = every.select(schema.ARTICLES.names)
+        dedup = every.select(_DEDUP.names)
+    else:
+        articles = docs.append_column("dup_group_id", dedup.column("dup_group_id"))
+        articles = articles.append_column("is_canonical", dedup.column("is_canonical"))
+        articles = articles.append_column("cluster_id", events.column("cluster_id"))
     n_articles = write_table(articles, staging / "articles.parquet", schema.ARTICLES)
     copies = dedup.filter(pc.invert(dedup.column("is_canonical")))
     duplicates = pa.table(
@@ -599,18 +1015,121 @@ def publish_outputs(work: Path, output: Path, report: RunReport) -> StageResult:
     clusters = read_table(work / CLUSTERS, schema.CLUSTERS)
     n_clusters = write_table(clusters, staging / "clusters.parquet", schema.CLUSTERS)
     n_rejects = write_table(read_table(work / REJECTS, schema.REJECTS), staging / "rejects.parquet", schema.REJECTS)
-    counts = {"articles": n_articles, "clusters": n_clusters, "duplicates": n_dups, "rejects": n_rejects}
+    counts = {"articles": n_articles, "clusters": n_clusters, "duplicates": n_dups, "rejects": n_rejects, **extra}
+    if history is not None:
+        _stage_run_row(work, staging, history, run_id or "", report, counts)
     report_data = report.to_dict() | {"outputs": counts}
     write_json(report_data, staging / "report.json")
-    publish(staging, output, [*OUTPUT_FILES, "report.json"])
+    publish(staging, output, names, run_id=run_id)
     return StageResult("publish", output, counts, time.perf_counter() - start)
+
+
+def _stage_history(
+    work: Path, staging: Path, history: Path, run_id: str, docs: pa.Table, dedup: pa.Table, events: pa.Table
+) -> tuple[pa.Table, dict[str, int], list[str]]:
+    """Write the next state, this run's partition and the earlier partitions into ``staging``.
+
+    Returns every article (earlier and new, by id, as ``state/documents.parquet`` holds
+    them), counts, and the names written besides the flat outputs.
+    """
+    import os
+    import shutil
+
+    from dedup.state import HISTORY_DIR, PARTITIONS_DIR, STATE_DIR, partition_name
+
+    moved = dict(zip(events.column("article_id").to_pylist(), events.column("cluster_id").to_pylist(), strict=True))
+    earlier = read_table(history / "documents.parquet", schema.STATE_DOCUMENTS)
+    if earlier.num_rows:
+        cluster_ids = [moved.get(a, c) for a, c in zip(earlier.column("article_id").to_pylist(),
+                                                        earlier.column("cluster_id").to_pylist(), strict=True)]
+        earlier = earlier.set_column(earlier.schema.get_field_index("cluster_id"), "cluster_id",
+                                     pa.array(cluster_ids, type=pa.string()))
+    n = docs.num_rows
+    added = docs.append_column("dup_group_id", dedup.column("dup_group_id"))
+    added = added.append_column("is_canonical", dedup.column("is_canonical"))
+    added = added.append_column("cluster_id", pa.array([moved[a] for a in docs.column("article_id").to_pylist()],
+                                                        type=pa.string()))
+    added = added.append_column("similarity", dedup.column("similarity"))
+    added = added.append_column("method", dedup.column("method"))
+    added = added.append_column("first_seen_run", pa.array([run_id] * n, type=pa.string()))
+    added = added.append_column("ingest_date", pa.array([run_time(run_id).date()] * n, type=pa.date32()))
+    every = pa.concat_tables([schema.conform(earlier, schema.STATE_DOCUMENTS, "documents.parquet"),
+                              schema.conform(added, schema.STATE_DOCUMENTS, "documents.parquet")])
+    every = every.take(pc.sort_indices(every.column("article_id")))
+    (staging / STATE_DIR).mkdir()
+    names = [f"{STATE_DIR}/documents.parquet", f"{STATE_DIR}/signatures.parquet", f"{STATE_DIR}/clusters.parquet"]
+    write_table(every, staging / names[0], schema.STATE_DOCUMENTS)
+    stored = read_table(history / "signatures.parquet")
+    signatures = read_table(work / SIGNATURES)
+    signatures = pa.concat_tables([stored.cast(signatures.schema), signatures])
+    write_table(signatures, staging / names[1], signatures.schema)
+    write_table(read_table(work / CLUSTER_STATE, schema.STATE_CLUSTERS), staging / names[2], schema.STATE_CLUSTERS)
+    # Each run's new articles stay in their partition; earlier partitions are linked, not copied.
+    earlier_parts = history.parent / PARTITIONS_DIR
+    if earlier_parts.is_dir():
+        for path in sorted(earlier_parts.rglob("*.parquet")):
+            name = path.relative_to(history.parent).as_posix()
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(path, staging / name)
+            except OSError:
+                shutil.copy2(path, staging / name)
+            names.append(name)
+    if n:
+        part = partition_name(run_id)
+        (staging / part).parent.mkdir(parents=True, exist_ok=True)
+        write_table(added.select(schema.ARTICLES.names), staging / part, schema.ARTICLES)
+        names.append(part)
+    (staging / HISTORY_DIR).mkdir()
+    names.append(f"{HISTORY_DIR}/runs.parquet")
+    copies_of_earlier = sum(1 for g, c in zip(dedup.column("dup_group_id").to_pylist(),
+                                              dedup.column("is_canonical").to_pylist(), strict=True)
+                            if not c and g not in set(docs.column("article_id").to_pylist()))
+    counts = {"new_articles": n, "new_duplicates": int(n - pc.sum(dedup.column("is_canonical")).as_py() if n else 0),
+              "duplicates_of_history": copies_of_earlier}
+    return every, counts, names
+
+
+def _stage_run_row(
+    work: Path, staging: Path, history: Path, run_id: str, report: RunReport, counts: dict[str, int]
+) -> None:
+    """Append this run's row to the run history (``history/runs.parquet``); ``inputs`` are
+    the files this run read articles or rejects from (already seen ones are not listed)."""
+    from dedup.state import HISTORY_DIR
+
+    stage = {s.stage: s.counts for s in report.stages}
+    ingest, events = stage.get("ingest", {}), stage.get("events", {})
+    earlier = history.parent / HISTORY_DIR / "runs.parquet"
+    rows = read_table(earlier, schema.RUNS).to_pylist() if earlier.is_file() else []
+    inputs = sorted({*pc.unique(read_table(work / DOCUMENTS).column("input")).to_pylist(),
+                     *pc.unique(read_table(work / REJECTS).column("input")).to_pylist()})
+    rows.append(
+        {
+            "run_id": run_id,
+            "started_at": run_time(run_id),
+            "inputs": inputs,
+            "read": ingest.get("read", 0),
+            "new_articles": counts["new_articles"],
+            "already_seen": ingest.get("already_seen", 0),
+            "rejected": ingest.get("rejected", 0),
+            "new_duplicates": counts["new_duplicates"],
+            "duplicates_of_history": counts["duplicates_of_history"],
+            "new_clusters": events.get("new_clusters", 0),
+            "updated_clusters": events.get("updated_clusters", 0),
+            "retired_clusters": events.get("retired_clusters", 0),
+            "articles_total": counts["articles"],
+            "clusters_total": counts["clusters"],
+        }
+    )
+    write_table(rows, staging / HISTORY_DIR / "runs.parquet", schema.RUNS)
 
 
 def prepare_workdir(output: Path) -> Path:
     """A fresh work directory for one run: ``output/.work/<run-id>``.
 
     When this process holds the output's lock (:func:`dedup.io.output_lock`), what killed
-    runs left behind is removed first; without the lock nothing else is touched.
+    runs left behind is removed first; without the lock nothing else is touched. The
+    directory's name is the run id under which a run with history publishes.
     """
     try:
         output.mkdir(parents=True, exist_ok=True)
@@ -629,6 +1148,7 @@ def run_pipeline(
     config: PipelineConfig | None = None,
     *,
     lock_timeout: float = 0.0,
+    incremental: bool = False,
 ) -> RunReport:
     """Run every stage on ``paths`` and publish into ``output``; return the counts.
 
@@ -637,18 +1157,26 @@ def run_pipeline(
     leaves its work directory for inspection (the next run removes it) and the previous
     output untouched.
 
-    >>> # run_pipeline(["data/articles"], "output")  # doctest: +SKIP
+    With ``incremental=True`` the output keeps a history: the articles of ``paths`` are
+    added to every article published there before (see ``docs/incremental.md``); without
+    it, the run replaces the output with the results of ``paths`` alone.
+
+    >>> # run_pipeline(["data/articles"], "output", incremental=True)  # doctest: +SKIP
     """
+    from dedup.state import open_history
+
     config = config or PipelineConfig()
     output = Path(output)
     with output_lock(output, timeout=lock_timeout):
         work = prepare_workdir(output)
+        history = open_history(output, work, config.minhash) if incremental else None
+        run_id = work.name if incremental else None
         report = RunReport()
-        report.add(ingest_articles(paths, work, config.ingest))
+        report.add(ingest_articles(paths, work, config.ingest, history=history))
         report.add(compute_signatures(work, config.minhash))
-        report.add(find_duplicates(work, config.minhash, config.duplicates))
-        report.add(group_events(work, config.cluster, config.summary))
-        report.add(publish_outputs(work, output, report))
+        report.add(find_duplicates(work, config.minhash, config.duplicates, history=history))
+        report.add(group_events(work, config.cluster, config.summary, history=history, run_id=run_id))
+        report.add(publish_outputs(work, output, report, history=history, run_id=run_id))
         import shutil
 
         shutil.rmtree(work, ignore_errors=True)

@@ -51,6 +51,11 @@ CLUSTERS = pa.schema(
         pa.field("first_published", TIMESTAMP),
         pa.field("last_published", TIMESTAMP),
         pa.field("cohesion", pa.float32(), nullable=False),
+        # Kept by runs with history (see docs/incremental.md); times are null in a run without
+        # history. Nullable so that tables written before these columns existed still conform.
+        pa.field("created_at", TIMESTAMP),
+        pa.field("updated_at", TIMESTAMP),
+        pa.field("status", pa.string()),
     ]
 )
 
@@ -91,6 +96,50 @@ DOCUMENTS = pa.schema(
         pa.field("n_words", pa.int32(), nullable=False),
         pa.field("content_hash", pa.string(), nullable=False),
         pa.field("text", pa.string(), nullable=False),
+    ]
+)
+
+#: Every article an output's history has seen (``state/documents.parquet``): the article
+#: columns plus what later runs need to check new articles against it.
+STATE_DOCUMENTS = pa.schema(
+    [
+        *ARTICLES,
+        pa.field("similarity", pa.float32(), nullable=False),
+        pa.field("method", pa.string(), nullable=False),
+        pa.field("first_seen_run", pa.string(), nullable=False),
+        pa.field("ingest_date", pa.date32(), nullable=False),
+    ]
+)
+
+#: Every cluster id ever issued (``state/clusters.parquet``); retired ids stay, never reissued.
+STATE_CLUSTERS = pa.schema(
+    [
+        pa.field("cluster_id", pa.string(), nullable=False),
+        pa.field("created_at", TIMESTAMP, nullable=False),
+        pa.field("updated_at", TIMESTAMP, nullable=False),
+        pa.field("created_run", pa.string(), nullable=False),
+        pa.field("retired_at", TIMESTAMP),
+        pa.field("merged_into", pa.string()),
+    ]
+)
+
+#: One row per run of an output with history (``history/runs.parquet``).
+RUNS = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("started_at", TIMESTAMP, nullable=False),
+        pa.field("inputs", pa.list_(pa.string()), nullable=False),
+        pa.field("read", pa.int64(), nullable=False),
+        pa.field("new_articles", pa.int64(), nullable=False),
+        pa.field("already_seen", pa.int64(), nullable=False),
+        pa.field("rejected", pa.int64(), nullable=False),
+        pa.field("new_duplicates", pa.int64(), nullable=False),
+        pa.field("duplicates_of_history", pa.int64(), nullable=False),
+        pa.field("new_clusters", pa.int64(), nullable=False),
+        pa.field("updated_clusters", pa.int64(), nullable=False),
+        pa.field("retired_clusters", pa.int64(), nullable=False),
+        pa.field("articles_total", pa.int64(), nullable=False),
+        pa.field("clusters_total", pa.int64(), nullable=False),
     ]
 )
 

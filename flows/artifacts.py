@@ -10,6 +10,10 @@ A run creates:
 - ``newsdedup-cluster-sizes`` and ``newsdedup-timeline``: small PNG charts (data URIs);
 - ``newsdedup-output``: a link to the output directory.
 
+A run with history (``incremental``) also creates ``newsdedup-new-clusters``,
+``newsdedup-updated-clusters`` and ``newsdedup-history-duplicates`` (new articles found to be
+copies of articles of earlier runs).
+
 Everything but :func:`publish_artifacts` and :class:`StageProgress` is a plain function that
 returns a string, rows or PNG bytes, so it can be checked without a Prefect server. All article
 text shown in the UI goes through :func:`escape_markdown`: headlines and summaries come from
@@ -65,9 +69,11 @@ __all__ = [
     "cluster_rows",
     "cluster_sizes_png",
     "escape_markdown",
+    "history_rows",
     "png_data_uri",
     "progress_description",
     "publish_artifacts",
+    "publish_history_artifacts",
     "report_markdown",
     "timeline_png",
 ]
@@ -390,3 +396,55 @@ def publish_artifacts(report: RunReport, output: Path) -> None:
         link_text=str(output),
         description="Parquet outputs of this run",
     )
+
+
+def history_rows(output: Path, run_id: str, limit: int = TABLE_ROWS) -> dict[str, list[dict[str, Any]]]:
+    """Rows of the history artifacts of run ``run_id`` (text escaped): its new clusters,
+    its updated clusters, and its new articles that copy an article of an earlier run."""
+    run = Path(output) / "current"
+    clusters = _read(run / "clusters.parquet")
+    documents = pq.read_table(
+        run / "state" / "documents.parquet",
+        columns=["article_id", "title", "dup_group_id", "is_canonical", "similarity", "method", "first_seen_run"],
+    ).to_pylist()
+    first_seen = {d["article_id"]: d["first_seen_run"] for d in documents}
+    titles = {d["article_id"]: d["title"] for d in documents}
+
+    def cluster_row(row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "headline": escape_markdown(row["headline"], 200),
+            "size": row["size"],
+            "time span": _span(row["first_published"], row["last_published"]),
+            "created": _when(row["created_at"]),
+            "cluster": row["cluster_id"],
+        }
+
+    copies = [
+        {
+            "copy": escape_markdown(d["article_id"]),
+            "title": escape_markdown(d["title"], 150),
+            "copy of": escape_markdown(d["dup_group_id"]),
+            "original title": escape_markdown(titles.get(d["dup_group_id"]), 150),
+            "first seen": escape_markdown(first_seen.get(d["dup_group_id"])),
+            "similarity": round(float(d["similarity"]), 3),
+            "method": d["method"],
+        }
+        for d in documents
+        if d["first_seen_run"] == run_id and not d["is_canonical"] and first_seen.get(d["dup_group_id"]) != run_id
+    ]
+    return {
+        "new": [cluster_row(c) for c in clusters if c["status"] == "new"][:limit],
+        "updated": [cluster_row(c) for c in clusters if c["status"] == "updated"][:limit],
+        "duplicates": copies[:limit],
+    }
+
+
+def publish_history_artifacts(output: Path, run_id: str) -> None:
+    """Create the history artifacts of a run with history (call inside a flow or task run)."""
+    rows = history_rows(output, run_id)
+    create_table_artifact(key="newsdedup-new-clusters", table=rows["new"] or [{"cluster": "none"}],
+                          description=f"Clusters this run started: {len(rows['new'])} (first {TABLE_ROWS} shown)")
+    create_table_artifact(key="newsdedup-updated-clusters", table=rows["updated"] or [{"cluster": "none"}],
+                          description=f"Earlier clusters this run added articles to: {len(rows['updated'])}")
+    create_table_artifact(key="newsdedup-history-duplicates", table=rows["duplicates"] or [{"copy": "none"}],
+                          description=f"New articles that copy articles of earlier runs: {len(rows['duplicates'])}")

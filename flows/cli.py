@@ -32,17 +32,43 @@ def cmd_run(args: argparse.Namespace) -> int:
     from flows.pipeline import newsdedup_flow
 
     try:
-        report = newsdedup_flow(inputs=list(args.paths), output=str(args.output), wait_seconds=args.wait)
+        if args.workers is not None or args.dask_address is not None:  # docs/distributed.md
+            from flows.distributed import run_distributed
+
+            report = run_distributed(
+                list(args.paths), str(args.output), workers=args.workers, address=args.dask_address,
+                wait_seconds=args.wait, incremental=not args.replace,
+            )
+        else:
+            report = newsdedup_flow(
+                inputs=list(args.paths), output=str(args.output), wait_seconds=args.wait, incremental=not args.replace
+            )
     except TimeoutError as exc:  # the Prefect concurrency slot of this output did not free up in time
         raise OutputError(
             f"output directory {args.output} is in use by another newsdedup run; "
             f"waited {args.wait:g} s ({exc}); try again later or choose another output directory"
         ) from exc
     outputs = next(s for s in report["stages"] if s["stage"] == "publish")["counts"]
+    new = f" ({outputs['new_articles']} new)" if "new_articles" in outputs else ""
     print(
-        f"newsdedup: {outputs['articles']} articles, {outputs['duplicates']} duplicates, "
+        f"newsdedup: {outputs['articles']} articles{new}, {outputs['duplicates']} duplicates, "
         f"{outputs['clusters']} clusters, {outputs['rejects']} rejects -> {args.output}"
     )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _check_inputs(args.input)
+    _prefect_environment()
+    from prefect import serve
+
+    from flows.pipeline import scheduled_deployment
+
+    # Absolute paths: scheduled runs do not depend on where they are started from.
+    inputs = [os.path.abspath(p) for p in args.input]
+    deployment = scheduled_deployment(args.name, args.cron, inputs, os.path.abspath(args.output), args.wait)
+    # Keep the schedule when this process stops: a restart picks it up again.
+    serve(deployment, pause_on_shutdown=False)
     return 0
 
 
@@ -79,7 +105,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--wait", type=float, default=3600, help="seconds to wait while another run holds the output (default: 3600)"
     )
+    run.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace the output with the results of PATH alone, without history (default: add PATH to it)",
+    )
+    where = run.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, metavar="N", help="read and sign articles on a local Dask cluster of N")
+    where.add_argument("--dask-address", metavar="tcp://HOST:PORT", help="... on an existing Dask cluster instead")
     run.set_defaults(func=cmd_run)
+
+    serve = sub.add_parser("serve", help="run incrementally on a schedule (a Prefect deployment served here)")
+    serve.add_argument("--cron", required=True, help='schedule, e.g. "0 * * * *" for every hour')
+    serve.add_argument("--input", "-i", action="append", required=True, help="input file or directory (repeatable)")
+    serve.add_argument("--output", "-o", default="output", help="output directory (default: output)")
+    serve.add_argument("--name", default="newsdedup-scheduled", help="deployment name (default: newsdedup-scheduled)")
+    serve.add_argument("--wait", type=float, default=3600, help="seconds a run waits for the previous one")
+    serve.set_defaults(func=cmd_serve)
 
     evaluate = sub.add_parser("evaluate", help="score the clustering on labelled news")
     evaluate.add_argument("benchmark", help="ecbplus-train, ecbplus-dev, or a labelled .jsonl/.parquet file")

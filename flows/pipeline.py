@@ -11,6 +11,7 @@ import hashlib
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -23,7 +24,8 @@ from dedup import pipeline as stages
 from dedup.config import PipelineConfig
 from dedup.io import output_lock
 from dedup.pipeline import RunReport, StageResult
-from flows.artifacts import StageProgress, publish_artifacts
+from dedup.state import open_history
+from flows.artifacts import StageProgress, publish_artifacts, publish_history_artifacts
 
 
 def _log(result: StageResult) -> StageResult:
@@ -33,8 +35,8 @@ def _log(result: StageResult) -> StageResult:
 
 
 @task(name="ingest", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
-def ingest(inputs: list[str], work: Path, config: PipelineConfig) -> StageResult:
-    return _log(stages.ingest_articles(inputs, work, config.ingest))
+def ingest(inputs: list[str], work: Path, config: PipelineConfig, history: Path | None = None) -> StageResult:
+    return _log(stages.ingest_articles(inputs, work, config.ingest, history=history))
 
 
 @task(name="signatures", cache_policy=NO_CACHE)
@@ -43,23 +45,26 @@ def signatures(work: Path, config: PipelineConfig) -> StageResult:
 
 
 @task(name="duplicates", cache_policy=NO_CACHE)
-def duplicates(work: Path, config: PipelineConfig) -> StageResult:
-    return _log(stages.find_duplicates(work, config.minhash, config.duplicates))
+def duplicates(work: Path, config: PipelineConfig, history: Path | None = None) -> StageResult:
+    return _log(stages.find_duplicates(work, config.minhash, config.duplicates, history=history))
 
 
 @task(name="events", cache_policy=NO_CACHE)
-def events(work: Path, config: PipelineConfig) -> StageResult:
-    return _log(stages.group_events(work, config.cluster, config.summary))
+def events(work: Path, config: PipelineConfig, history: Path | None = None, run_id: str | None = None) -> StageResult:
+    return _log(stages.group_events(work, config.cluster, config.summary, history=history, run_id=run_id))
 
 
 @task(name="publish", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
-def publish(work: Path, output: Path, report: RunReport) -> StageResult:
-    return _log(stages.publish_outputs(work, output, report))
+def publish(work: Path, output: Path, report: RunReport, history: Path | None = None,
+            run_id: str | None = None) -> StageResult:
+    return _log(stages.publish_outputs(work, output, report, history=history, run_id=run_id))
 
 
 @task(name="artifacts", cache_policy=NO_CACHE)
-def artifacts(report: RunReport, output: Path) -> None:
+def artifacts(report: RunReport, output: Path, run_id: str | None = None) -> None:
     publish_artifacts(report, output)
+    if run_id is not None:
+        publish_history_artifacts(output, run_id)
 
 
 def _output_limit(output: Path) -> str:
@@ -75,25 +80,41 @@ def _output_limit(output: Path) -> str:
 
 
 @flow(name="newsdedup", log_prints=True)
-def newsdedup_flow(inputs: list[str], output: str = "output", wait_seconds: float = 3600.0) -> dict:
+def newsdedup_flow(
+    inputs: list[str], output: str = "output", wait_seconds: float = 3600.0, incremental: bool = False
+) -> dict:
     """Find duplicates and event clusters in ``inputs`` and write Parquet outputs to ``output``.
 
     Runs on one output directory take turns: they queue on a Prefect concurrency limit of 1
     named after the directory, then take its file lock (which also keeps out runs started
-    without Prefect); each waits at most ``wait_seconds`` for each.
+    without Prefect); each waits at most ``wait_seconds`` for each. With ``incremental``,
+    the output keeps a history and ``inputs`` are added to it (``docs/incremental.md``).
     """
     config = PipelineConfig()
     out = Path(output)
     with concurrency(_output_limit(out), timeout_seconds=wait_seconds), output_lock(out, timeout=wait_seconds):
         work = stages.prepare_workdir(out)
+        history = open_history(out, work, config.minhash) if incremental else None
+        run_id = work.name if incremental else None
         report = RunReport()
         progress = StageProgress()
-        report.add(progress.advance(ingest(inputs, work, config)))
+        report.add(progress.advance(ingest(inputs, work, config, history)))
         report.add(progress.advance(signatures(work, config)))
-        report.add(progress.advance(duplicates(work, config)))
-        report.add(progress.advance(events(work, config)))
-        report.add(progress.advance(publish(work, out, report)))
-        artifacts(report, out)
+        report.add(progress.advance(duplicates(work, config, history)))
+        report.add(progress.advance(events(work, config, history, run_id)))
+        report.add(progress.advance(publish(work, out, report, history, run_id)))
+        artifacts(report, out, run_id)
         progress.advance("artifacts")
         shutil.rmtree(work, ignore_errors=True)
     return report.to_dict()
+
+
+def scheduled_deployment(name: str, cron: str, inputs: list[str], output: str, wait_seconds: float = 3600.0) -> Any:
+    """The deployment ``newsdedup serve`` runs: incremental runs of ``inputs`` into ``output`` on ``cron``."""
+    return newsdedup_flow.to_deployment(
+        name=name,
+        cron=cron,
+        parameters={"inputs": list(inputs), "output": output, "wait_seconds": wait_seconds, "incremental": True},
+        description=f"Incremental newsdedup runs of {', '.join(inputs)} into {output}",
+        tags=["newsdedup"],
+    )

@@ -215,7 +215,7 @@ def test_sigkill_at_random_moments_never_damages_the_published_output(tmp_path: 
     # Stratified over the whole run (and a little past it), plus extra kills in its last moments,
     # where the outputs are written and published.
     delays = [duration * 1.1 * (i + rng.random()) / n_spread for i in range(n_spread)]
-    delays += [duration - rng.uniform(0, max(3 * publish_seconds, 0.1)) for _ in range(n_late)]
+    delays += [max(0.0, duration - rng.uniform(0, max(3 * publish_seconds, 0.1))) for _ in range(n_late)]
     outcomes = {"killed": 0, "finished before the kill": 0, "switched to the new output": 0}
     for delay in delays:
         before = verify_output(out)
