@@ -349,7 +349,7 @@ def split_by_place(labels: np.ndarray, places: Sequence[str | None], share: floa
     labels = labels.copy()
     next_label = int(labels.max()) + 1 if len(labels) else 0
     for label in np.unique(labels):
-        members = np.flatnonzero(labels == label)
+        members = np.flatnonzero(labels == label).tolist()
         stated = [places[i] for i in members if places[i]]
         if len(members) < min_size or len(stated) < 3:
             continue
@@ -359,7 +359,7 @@ def split_by_place(labels: np.ndarray, places: Sequence[str | None], share: floa
         others: dict[str, list[int]] = {}
         for i in members:
             if places[i] and places[i] != place:
-                others.setdefault(str(places[i]), []).append(int(i))
+                others.setdefault(str(places[i]), []).append(i)
         for _, group in sorted(others.items()):
             labels[group] = next_label
             next_label += 1

@@ -92,7 +92,7 @@ def shingle_sets(hashes: Sequence[np.ndarray]) -> list[np.ndarray]:
 
 def verify_pairs(
     pairs: np.ndarray,
-    sets: Sequence[np.ndarray] | Mapping[int, np.ndarray],
+    sets: Sequence[np.ndarray] | Mapping[int, np.ndarray] | ShingleSets,
     jaccard_threshold: float,
     containment_threshold: float,
     *,

@@ -161,6 +161,14 @@ def lead_places(lead: str) -> list[str]:
     return out
 
 
+def _primary_place(lead: str, dateline: str | None) -> str | None:
+    """Where an article puts its event: the dateline place, else the lead's first place."""
+    if dateline:
+        return "@" + "_".join(dateline.lower().split())
+    places = lead_places(lead)
+    return places[0] if places else None
+
+
 @dataclass(frozen=True)
 class FeatureCounts:
     """Raw counts of the five blocks for a set of articles (rows align with the input)."""
@@ -223,10 +231,7 @@ def count_features(
         blocks=(body, lead, ent, lead_ent, place),
         vocabularies=(body_vocab, lead_vocab, ent_vocab, lead_ent_vocab, place_vocab),
         entities=entities,
-        primary_places=[
-            ("@" + "_".join(d.lower().split())) if d else (lead_places(lead)[:1] or [None])[0]
-            for lead, d in zip(leads, datelines, strict=True)
-        ],
+        primary_places=[_primary_place(lead, d) for lead, d in zip(leads, datelines, strict=True)],
     )
 
 

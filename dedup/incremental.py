@@ -72,8 +72,9 @@ def carry_cluster_ids(
     used = set(claimed) | set(previous.values()) | set(taken)
     for g, group in enumerate(groups):
         if ids[g] is None:
-            ids[g] = _fresh_id(group, used)
-            used.add(ids[g])
+            fresh = _fresh_id(group, used)
+            ids[g] = fresh
+            used.add(fresh)
     final = [i for i in ids if i is not None]
     retired: dict[str, str] = {}
     for old in sorted(set(previous.values()) - claimed):
