@@ -365,9 +365,17 @@ def signatures_of_row_groups(
 
 
 def default_workers() -> int:
-    """Worker processes to use: the CPUs this process may run on."""
+    """Worker processes to use: the CPUs this process may run on, or 1 (work in this
+    process) when the calling program cannot be re-imported by a fresh worker process, as
+    for code read from standard input or given with ``python -c``."""
     import os
+    import sys
 
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if main_file is not None and not os.path.isfile(main_file):
+        return 1
+    if main_file is None and sys.argv and sys.argv[0] in ("-", "-c"):
+        return 1
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
