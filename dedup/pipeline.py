@@ -415,7 +415,7 @@ def find_duplicates(
     published = [float(us) / 1e6 if ok else None for us, ok in zip(micros.tolist(), dated.tolist(), strict=True)]
     classes = pc.dictionary_encode(docs.column("content_hash")).combine_chunks().indices.to_numpy().astype(np.int64)
     sigs = read_table(work / SIGNATURES).column("signature")
-    signatures = np.asarray(sigs.combine_chunks().flatten(), dtype=np.uint32).reshape(n, -1)
+    signatures = np.asarray(sigs.combine_chunks().flatten(), dtype=np.uint32).reshape(n, minhash.num_perm)
     texts = pq.read_table(path, columns=["text"]).column("text")
 
     m = config.min_shingles
