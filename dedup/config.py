@@ -63,6 +63,17 @@ class MinHashConfig:
     def __str__(self) -> str:
         return f"minhash-{self.scheme}-p{self.num_perm}-k{self.shingle_size}-s{self.seed}"
 
+    def metadata(self) -> dict[str, str]:
+        """The settings as stored next to signatures (Parquet schema metadata)."""
+        return {
+            "minhash": str(self),
+            "scheme": self.scheme,
+            "num_perm": str(self.num_perm),
+            "seed": str(self.seed),
+            "shingle_size": str(self.shingle_size),
+            "hashfunc": "dedup.minhash.hash_shingle",
+        }
+
 
 @dataclass(frozen=True)
 class DuplicateConfig:

@@ -44,6 +44,7 @@ from dedup.errors import InputError
 from dedup.io import read_table, write_table
 from dedup.minhash import signatures_of_texts
 from dedup.records import RawArticle, Reject
+from dedup.state import signature_schema
 
 __all__ = [
     "InputUnit",
@@ -389,22 +390,6 @@ def merge_documents(
     rejects.sort(key=lambda pair: pair[0])
     write_table([row for _, row in rejects], work / REJECTS, schema.REJECTS)
     return StageResult("ingest", work / DOCUMENTS, counts, time.perf_counter() - start)
-
-
-def signature_schema(config: MinHashConfig) -> pa.Schema:
-    """The schema (with its settings metadata) of ``signatures.parquet`` under ``config``."""
-    return pa.schema(
-        [pa.field("article_id", pa.string(), nullable=False),
-         pa.field("signature", pa.list_(pa.uint32(), config.num_perm))],
-        metadata={
-            "minhash": str(config),
-            "scheme": config.scheme,
-            "num_perm": str(config.num_perm),
-            "seed": str(config.seed),
-            "shingle_size": str(config.shingle_size),
-            "hashfunc": "dedup.minhash.hash_shingle",
-        },
-    )
 
 
 def merge_signatures(signature_files: Sequence[str | Path], work: Path, config: MinHashConfig) -> Any:

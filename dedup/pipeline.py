@@ -74,9 +74,6 @@ DOCUMENTS, REJECTS, SIGNATURES, DEDUP, EVENTS, CLUSTERS = (
     "clusters.parquet",
 )
 CLUSTER_STATE = "cluster_state.parquet"
-_SIGNATURES = pa.schema(
-    [pa.field("article_id", pa.string(), nullable=False), pa.field("signature", pa.list_(pa.uint32(), 128))]
-)
 _DEDUP = pa.schema(
     [
         pa.field("article_id", pa.string(), nullable=False),
@@ -359,17 +356,7 @@ def compute_signatures(
                 if progress is not None:
                     progress("signatures", sum(sizes[: g + 1]), n_docs)
         signatures = np.concatenate(parts) if parts else np.empty((0, config.num_perm), dtype=np.uint32)
-    sig_schema = pa.schema(
-        [_SIGNATURES.field("article_id"), pa.field("signature", pa.list_(pa.uint32(), config.num_perm))],
-        metadata={
-            "minhash": str(config),
-            "scheme": config.scheme,
-            "num_perm": str(config.num_perm),
-            "seed": str(config.seed),
-            "shingle_size": str(config.shingle_size),
-            "hashfunc": "dedup.minhash.hash_shingle",
-        },
-    )
+    sig_schema = schema.signature_schema(config.num_perm, config.metadata())
     flat = pa.array(signatures.reshape(-1), type=pa.uint32())
     table = pa.Table.from_arrays([ids, pa.FixedSizeListArray.from_arrays(flat, config.num_perm)], schema=sig_schema)
     write_table(table, work / SIGNATURES, sig_schema)

@@ -143,6 +143,19 @@ RUNS = pa.schema(
     ]
 )
 
+def signature_schema(num_perm: int, settings: dict[str, str]) -> pa.Schema:
+    """Schema of a ``signatures.parquet`` file: article id and a fixed-size list of
+    ``num_perm`` uint32 MinHash values, with the MinHash ``settings`` in its metadata (a
+    signature is comparable only with signatures made under the same settings)."""
+    return pa.schema(
+        [
+            pa.field("article_id", pa.string(), nullable=False),
+            pa.field("signature", pa.list_(pa.uint32(), num_perm)),
+        ],
+        metadata=settings,
+    )
+
+
 OUTPUT_SCHEMAS: dict[str, pa.Schema] = {
     "articles.parquet": ARTICLES,
     "clusters.parquet": CLUSTERS,

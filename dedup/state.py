@@ -27,6 +27,7 @@ from dedup import schema
 from dedup.config import MinHashConfig
 from dedup.errors import ConfigError, OutputError
 from dedup.io import CURRENT, write_table
+from dedup.schema import signature_schema as schema_signature
 
 __all__ = [
     "HISTORY_DIR",
@@ -46,20 +47,7 @@ DOCUMENTS, SIGNATURES, CLUSTERS, RUNS = "documents.parquet", "signatures.parquet
 
 def signature_schema(config: MinHashConfig) -> pa.Schema:
     """Schema of a signatures file, with the MinHash settings in its metadata."""
-    return pa.schema(
-        [
-            pa.field("article_id", pa.string(), nullable=False),
-            pa.field("signature", pa.list_(pa.uint32(), config.num_perm)),
-        ],
-        metadata={
-            "minhash": str(config),
-            "scheme": config.scheme,
-            "num_perm": str(config.num_perm),
-            "seed": str(config.seed),
-            "shingle_size": str(config.shingle_size),
-            "hashfunc": "dedup.minhash.hash_shingle",
-        },
-    )
+    return schema_signature(config.num_perm, config.metadata())
 
 
 def run_time(run_id: str) -> datetime:
