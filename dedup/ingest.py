@@ -371,11 +371,21 @@ def _read_path(path: str, display: str, ctx: _Context) -> Iterator[_Item]:
 
 
 def _read_tree(root: str, root_display: str, root_info: os.stat_result, ctx: _Context) -> Iterator[_Item]:
-    """Read every supported file under ``root`` in sorted order, depth first.
+    """Read every supported file under ``root`` in sorted order, depth first."""
+    for item in walk_tree(root, root_display, root_info):
+        if isinstance(item, Reject):
+            yield item
+        else:
+            yield from _read_file(item[0], item[1], ctx)
+
+
+def walk_tree(root: str, root_display: str, root_info: os.stat_result) -> Iterator[tuple[str, str] | Reject]:
+    """The files under ``root`` as ``(path, display name)``, sorted, depth first, hidden
+    entries skipped; a problem met on the way is a :class:`Reject` at its place in the order.
 
     An explicit stack (not recursion) keeps deep trees from hitting the recursion limit.
     Directories are identified by (device, inode) so that symlink loops and second links to a
-    directory are walked once.
+    directory are walked once; a symlink resolving outside ``root`` is rejected.
     """
     root_real = os.path.realpath(root)
     visited = {(root_info.st_dev, root_info.st_ino)}
@@ -420,7 +430,7 @@ def _read_tree(root: str, root_display: str, root_info: os.stat_result, ctx: _Co
             else:
                 stack.append((display, iter(listing)))
         elif is_file:
-            yield from _read_file(entry.path, display, ctx)
+            yield entry.path, display
         else:
             yield Reject(display, "not a regular file or directory (a device, socket or pipe)")
 

@@ -141,58 +141,18 @@ def plan_inputs(paths: Sequence[str | os.PathLike[str]]) -> list[InputUnit]:
 
 def _walk(root: str, root_display: str, root_info: os.stat_result) -> Iterator[InputUnit]:
     """The files under ``root`` in the order (and with the problems) of ``dedup.ingest``'s walk."""
-    from dedup.ingest import _check_symlink, _join_display, _list_directory, _os_reason
+    from dedup.ingest import walk_tree
 
-    root_real = os.path.realpath(root)
-    visited = {(root_info.st_dev, root_info.st_ino)}
-    listing = _list_directory(root, root_display)
-    if isinstance(listing, Reject):
-        yield InputUnit(listing.input, reason=listing.reason)
-        return
-    stack: list[tuple[str, Iterator[os.DirEntry[str]]]] = [(root_display, iter(listing))]
-    while stack:
-        dir_display, entries = stack[-1]
-        entry = next(entries, None)
-        if entry is None:
-            stack.pop()
+    for item in walk_tree(root, root_display, root_info):
+        if isinstance(item, Reject):
+            yield InputUnit(item.input, reason=item.reason)
             continue
-        if entry.name.startswith("."):
-            continue
-        display = _join_display(dir_display, entry.name)
-        if entry.is_symlink():
-            problem = _check_symlink(entry.path, root_real, root_display)
-            if problem is not None:
-                yield InputUnit(display, reason=problem)
-                continue
+        path, display = item
         try:
-            is_dir = entry.is_dir()
-            is_file = not is_dir and entry.is_file()
-        except OSError as exc:
-            yield InputUnit(display, reason=f"cannot read: {_os_reason(exc)}")
-            continue
-        if is_dir:
-            try:
-                info = entry.stat()
-            except OSError as exc:
-                yield InputUnit(display, reason=f"cannot read directory: {_os_reason(exc)}")
-                continue
-            key = (info.st_dev, info.st_ino)
-            if key in visited:
-                continue
-            visited.add(key)
-            listing = _list_directory(entry.path, display)
-            if isinstance(listing, Reject):
-                yield InputUnit(listing.input, reason=listing.reason)
-            else:
-                stack.append((display, iter(listing)))
-        elif is_file:
-            try:
-                size = entry.stat().st_size
-            except OSError:  # the reader reports it when it opens the file
-                size = 0
-            yield InputUnit(display, path=entry.path, size=size)
-        else:
-            yield InputUnit(display, reason="not a regular file or directory (a device, socket or pipe)")
+            size = os.stat(path).st_size
+        except OSError:  # the reader reports it when it opens the file
+            size = 0
+        yield InputUnit(display, path=path, size=size)
 
 
 def group_units(units: Sequence[InputUnit], groups: int) -> list[list[InputUnit]]:
