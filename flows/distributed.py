@@ -98,10 +98,12 @@ def dask_task_runner(*, workers: int | None = None, address: str | None = None) 
     cluster of ``workers`` processes with one thread each."""
     try:
         from prefect_dask import DaskTaskRunner
-    except ImportError as exc:  # the optional extra
+    except ImportError as exc:  # installed with newsdedup; missing only from a broken environment
         from dedup.errors import InputError
 
-        raise InputError("running on Dask needs the dask extra: pip install 'newsdedup[dask]'") from exc
+        raise InputError(
+            f"running on Dask needs prefect-dask and dask.distributed ({exc}); reinstall newsdedup: pip install -e ."
+        ) from exc
     if address is not None:
         return DaskTaskRunner(address=address)
     n = max(1, workers or 1)
