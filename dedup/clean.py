@@ -188,7 +188,9 @@ def find_date(text: str) -> datetime | None:
         return None
     match = best[1]
     groups = match.groupdict()
-    month = int(groups["mnum"]) if groups.get("mnum") else _MONTHS[groups["month"].lower().rstrip(".")]
+    month = int(groups["mnum"]) if groups.get("mnum") else _MONTHS.get(groups["month"].lower().rstrip("."))
+    if month is None:
+        return None  # a misspelt month ("Sepember") is no date
     hour = minute = 0
     time = _TIME.match(text[match.end() :])
     if time:
@@ -445,7 +447,7 @@ def clean_article(raw: RawArticle) -> CleanArticle:
         body.append(text)
         n_words += line.n_words if text is line.text else len(tokenize(text))
 
-    if not body and header.title and raw.title is None:
+    if not body and header.title and not (raw.title and raw.title.strip()):
         body = [header.title]  # a one-line text: its only line is the article, not a headline
         n_words = len(tokenize(header.title))
     title, title_source = split_title_source(header.title) if header.title else (None, None)

@@ -6,8 +6,10 @@ earthquakes, two rounds of talks) share most of their vocabulary and often land 
 story. Stage two (:func:`split_story`) re-weighs each story's articles with IDF computed
 inside the story, so the words all of them share weigh nothing and what tells the events
 apart (other names, other places) decides; a sub-event with too little support (fewer than
-``min_event_size`` articles) joins its nearest sibling when it is close enough, and a story
-too small to hold two such events is not split at all.
+``min_event_size`` articles) joins its nearest sibling when it is close enough, unless
+the sibling agrees on a place it does not state; a story of fewer than three articles is
+not split. Last, :func:`split_by_place` separates members that state another place than
+the one the rest of their cluster agrees on.
 
 Both stages use :func:`average_linkage`. Average linkage at threshold ``t`` never joins two
 groups unless some pair across them has similarity of at least ``t`` (a mean cannot exceed

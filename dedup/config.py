@@ -90,7 +90,7 @@ class DuplicateConfig:
     containment_threshold: float = 0.7
     min_containment_shingles: int = 20
     min_length_ratio: float = 0.5
-    min_shingles: int = 8
+    min_shingles: int = 8  # fewer words than this: too short for LSH (exact copies are still found)
 
     def __post_init__(self) -> None:
         _check(self.bands >= 1 and self.rows >= 1, "bands and rows must be positive")
@@ -117,7 +117,7 @@ class ClusterConfig:
       stating another place become an event of their own (0 turns the check off).
     - Publication times damp similarity beyond ``max_days_apart`` days.
 
-    Defaults were chosen on ECB+ train only (B-cubed F1 0.925 there; docs/method.md). The
+    Defaults were chosen on ECB+ train only (B-cubed F1 0.922 there; docs/method.md). The
     place check costs 0.005 of it on ECB+ train and separates two events of one week held in
     different cities, which no similarity threshold did without costing far more.
     """

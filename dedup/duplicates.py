@@ -2,8 +2,8 @@
 
 Stages, each a function: :func:`band_candidates` (LSH banding by sort and group, no
 per-document Python loop), :func:`verify_pairs` (exact shingle Jaccard and containment
-decide; LSH only proposes), :func:`group_duplicates` (connected components, a stable
-canonical article per group: earliest published, then smallest id).
+decide; LSH only proposes), :func:`group_duplicates` (star groups around a stable
+canonical article: earliest published, then smallest id).
 """
 
 from __future__ import annotations
@@ -161,11 +161,6 @@ class ShingleSets:
         if len(rows) and (rows.max() >= len(self.docs) or not np.array_equal(self.docs[rows], documents)):
             raise KeyError("a document of the pairs has no shingle set")
         return rows
-
-    def get(self, doc: int) -> np.ndarray:
-        r = int(self.rows(np.array([doc]))[0])
-        return self.values[self.offsets[r] : self.offsets[r + 1]]
-
 
 _INTERSECT_CHUNK = 8_000_000  # shingles gathered per step of pair_intersections
 

@@ -58,8 +58,12 @@ def carry_cluster_ids(
     ['ev-old']
     """
     overlap = [Counter(previous[a] for a in group if a in previous) for group in groups]
+    def age(old: str) -> tuple[int, float]:  # ids without a known creation time rank as youngest
+        when = created.get(old)
+        return (0, when.timestamp()) if when is not None else (1, 0.0)
+
     candidates = sorted(
-        (created.get(old, datetime.max), -count, old, g)
+        (age(old), -count, old, g)
         for g, counts in enumerate(overlap)
         for old, count in counts.items()
     )

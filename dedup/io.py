@@ -54,7 +54,6 @@ __all__ = [
     "new_run_id",
     "output_lock",
     "publish",
-    "read_manifest",
     "read_table",
     "remove_stale",
     "verify_output",
@@ -391,22 +390,6 @@ def remove_stale(output: Path) -> list[str]:
 
 
 # --------------------------------------------------------------------------- reading back
-
-
-def read_manifest(output: Path) -> dict[str, Any]:
-    """The manifest of the current output of ``output``.
-
-    Raises:
-        OutputError: ``output`` holds no published run.
-    """
-    path = Path(output) / CURRENT / MANIFEST
-    try:
-        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise OutputError(f"{output} holds no published newsdedup output (no {CURRENT}/{MANIFEST})") from None
-    except (OSError, ValueError) as exc:
-        raise OutputError(f"cannot read {path}: {exc}") from exc
-    return manifest
 
 
 def verify_output(output: Path) -> dict[str, Any]:

@@ -46,9 +46,8 @@ from dedup.io import (
     write_json,
     write_table,
 )
-from dedup.minhash import compute_signatures as minhash_signatures
 from dedup.records import RawArticle, Reject
-from dedup.state import run_time
+from dedup.state import RUNS, run_time
 from dedup.summarize import summarize_cluster
 from dedup.text import normalize_for_hash
 
@@ -342,10 +341,7 @@ def compute_signatures(
     args = (str(path), "text", config.num_perm, config.shingle_size, config.seed)
     parts: list[np.ndarray] = []
     if n_docs < 5_000 or len(sizes) < 2 or n_workers < 2:
-        texts = pq.read_table(path, columns=["text"]).column("text").to_pylist()
-        signatures = minhash_signatures(
-            [_tokens(t) for t in texts], num_perm=config.num_perm, shingle_size=config.shingle_size, seed=config.seed
-        ) if n_docs < 5_000 else signatures_of_row_groups(args[0], range(len(sizes)), *args[1:])
+        signatures = signatures_of_row_groups(args[0], range(len(sizes)), *args[1:])
         if progress is not None:
             progress("signatures", n_docs, n_docs)
     else:
@@ -393,7 +389,7 @@ def find_duplicates(
         return _find_duplicates_with_history(work, history, minhash, config)
     start = time.perf_counter()
     path = work / DOCUMENTS
-    docs = pq.read_table(path, columns=["article_id", "content_hash", "published_at"])
+    docs = pq.read_table(path, columns=["article_id", "content_hash", "published_at", "n_words"])
     n = docs.num_rows
     id_column = docs.column("article_id")
     ids = id_column.to_pylist()
@@ -405,11 +401,8 @@ def find_duplicates(
     signatures = np.asarray(sigs.combine_chunks().flatten(), dtype=np.uint32).reshape(n, minhash.num_perm)
     texts = pq.read_table(path, columns=["text"]).column("text")
 
-    m = config.min_shingles
-    eligible = np.fromiter(
-        (m <= 0 or len(t.split(None, m - 1)) >= m for t in texts.to_pylist()), dtype=bool, count=n
-    ) if m > 0 else np.ones(n, dtype=bool)
-    exact = _exact_pairs(classes)
+    eligible = _lsh_eligible(docs.column("n_words").to_numpy(), config.min_shingles)
+    n_exact_copies = n - len(np.unique(classes))
     candidates = band_candidates(signatures, config.bands, config.rows, eligible=eligible)
     n_workers = default_workers() if workers is None else max(1, workers)
 
@@ -479,7 +472,7 @@ def find_duplicates(
     write_table(table, work / DEDUP, _DEDUP)
     counts = {
         "documents": n,
-        "exact_pairs": len(exact),
+        "exact_copies": n_exact_copies,
         "lsh_candidates": len(candidates),
         "verified_near_pairs": len(near),
         "groups": groups.n_groups,
@@ -528,7 +521,7 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
     import pyarrow.parquet as pq
 
     start = time.perf_counter()
-    docs = pq.read_table(work / DOCUMENTS, columns=["article_id", "content_hash", "published_at", "text"])
+    docs = pq.read_table(work / DOCUMENTS, columns=["article_id", "content_hash", "published_at", "text", "n_words"])
     new_ids = docs.column("article_id").to_pylist()
     new_hash = docs.column("content_hash").to_pylist()
     new_texts = docs.column("text").to_pylist()
@@ -585,13 +578,10 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
         np.asarray(new_sigs.take(pa.array(rest, type=pa.int64())).flatten(), dtype=np.uint32).reshape(len(rest),
                                                                                                        num_perm),
     ])
-    m = config.min_shingles
-    n_words = old.column("n_words").to_pylist()
-    eligible = np.array(
-        [m <= 0 or n_words[i] >= m for i in canon_rows]
-        + [m <= 0 or len(new_texts[k].split(None, m - 1)) >= m for k in rest],
-        dtype=bool,
-    )
+    old_words = old.column("n_words").to_numpy()[np.asarray(canon_rows, dtype=np.int64)]
+    new_words = docs.column("n_words").to_numpy()[np.asarray(rest, dtype=np.int64)]
+    words = np.concatenate([old_words, new_words])
+    eligible = _lsh_eligible(words, config.min_shingles)
     candidates = band_candidates(signatures, config.bands, config.rows, eligible=eligible)
     candidates = candidates[candidates[:, 1] >= k_old]  # pairs of two earlier articles were decided before
     old_needed = np.unique(candidates[candidates < k_old]) if len(candidates) else np.empty(0, dtype=np.int64)
@@ -654,14 +644,9 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
     return StageResult("duplicates", work / DEDUP, counts, time.perf_counter() - start)
 
 
-def _exact_pairs(classes: np.ndarray) -> np.ndarray:
-    """``(first, later)`` index pairs of documents with equal content (``classes`` from its hash)."""
-    classes = np.asarray(classes)
-    _, first = np.unique(classes, return_index=True)
-    leader = np.empty(int(classes.max()) + 1 if len(classes) else 0, dtype=np.int64)
-    leader[classes[first]] = first
-    later = np.setdiff1d(np.arange(len(classes)), first)
-    return np.stack([leader[classes[later]], later], axis=1).astype(np.int64).reshape(-1, 2)
+def _lsh_eligible(n_words: np.ndarray, min_shingles: int) -> np.ndarray:
+    """Documents long enough to take part in LSH (the same word count the shingles use)."""
+    return np.asarray(n_words, dtype=np.int64) >= min_shingles
 
 
 def _jaccard(pairs: np.ndarray, sets: Any) -> list[float]:
@@ -1068,10 +1053,13 @@ def _stage_history(
         write_table(added.select(schema.ARTICLES.names), staging / part, schema.ARTICLES)
         names.append(part)
     (staging / HISTORY_DIR).mkdir()
-    names.append(f"{HISTORY_DIR}/runs.parquet")
-    copies_of_earlier = sum(1 for g, c in zip(dedup.column("dup_group_id").to_pylist(),
-                                              dedup.column("is_canonical").to_pylist(), strict=True)
-                            if not c and g not in set(docs.column("article_id").to_pylist()))
+    names.append(f"{HISTORY_DIR}/{RUNS}")
+    batch_ids = set(docs.column("article_id").to_pylist())
+    copies_of_earlier = sum(
+        1
+        for g, c in zip(dedup.column("dup_group_id").to_pylist(), dedup.column("is_canonical").to_pylist(), strict=True)
+        if not c and g not in batch_ids
+    )
     counts = {"new_articles": n, "new_duplicates": int(n - pc.sum(dedup.column("is_canonical")).as_py() if n else 0),
               "duplicates_of_history": copies_of_earlier}
     return every, counts, names
@@ -1086,7 +1074,7 @@ def _stage_run_row(
 
     stage = {s.stage: s.counts for s in report.stages}
     ingest, events = stage.get("ingest", {}), stage.get("events", {})
-    earlier = history.parent / HISTORY_DIR / "runs.parquet"
+    earlier = history.parent / HISTORY_DIR / RUNS
     rows = read_table(earlier, schema.RUNS).to_pylist() if earlier.is_file() else []
     inputs = sorted({*pc.unique(read_table(work / DOCUMENTS).column("input")).to_pylist(),
                      *pc.unique(read_table(work / REJECTS).column("input")).to_pylist()})
@@ -1108,7 +1096,7 @@ def _stage_run_row(
             "clusters_total": counts["clusters"],
         }
     )
-    write_table(rows, staging / HISTORY_DIR / "runs.parquet", schema.RUNS)
+    write_table(rows, staging / HISTORY_DIR / RUNS, schema.RUNS)
 
 
 def prepare_workdir(output: Path) -> Path:

@@ -11,7 +11,6 @@ __all__ = [
     "normalize_for_hash",
     "split_sentences",
     "tokenize",
-    "word_count",
 ]
 
 # Zero-width and byte-order characters carry no text and break token boundaries.
@@ -89,11 +88,6 @@ def normalize_for_hash(text: str) -> str:
     if not text.isascii():
         text = _replace_all(text, _QUOTE_PAIRS)
     return " ".join(_TOKEN.findall(text))
-
-
-def word_count(text: str) -> int:
-    """Number of word tokens in ``text``."""
-    return sum(1 for _ in _TOKEN.finditer(text))
 
 
 # Abbreviations after which a full stop does not end a sentence.

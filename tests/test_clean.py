@@ -165,3 +165,14 @@ def test_prose_with_dashes_or_site_words_is_kept():
         "company's security team, which said the flaw had been exploited on thousands of sites in recent days."
     )
     assert clean(long_paragraph).text == long_paragraph
+
+
+def test_a_misspelt_month_is_no_date_and_no_crash():
+    assert find_date("Posted Sepember 5, 2020") is None
+    assert clean("Storm report\nPosted Sepember 5, 2020\nThe storm hit the coast on Monday, cutting power to "
+                 "thousands of homes, officials said.").published_at is None
+
+
+def test_a_blank_given_title_keeps_a_one_line_text():
+    article = clean("A fire broke out in Leeds on Monday night", title="  ")
+    assert article.text == "A fire broke out in Leeds on Monday night"

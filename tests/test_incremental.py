@@ -50,3 +50,11 @@ def test_ids_are_unique_and_unchanged_input_keeps_every_id(groups):
     created = {cid: datetime(2024, 1, 1) for cid in first.ids}
     again = carry_cluster_ids(groups, previous, created)
     assert again.ids == first.ids and again.retired == {}
+
+
+def test_ids_without_a_known_creation_time_rank_youngest_with_aware_times():
+    from datetime import UTC
+
+    created = {"ev-old": datetime(2024, 1, 1, tzinfo=UTC)}
+    carried = carry_cluster_ids([["a", "b"]], {"a": "ev-old", "b": "ev-unknown"}, created)
+    assert carried.ids == ["ev-old"] and carried.retired == {"ev-unknown": "ev-old"}
