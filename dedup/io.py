@@ -269,6 +269,11 @@ def publish(staging: Path, output: Path, names: Iterable[str], run_id: str | Non
         runs = output / RUNS_DIR
         runs.mkdir(parents=True, exist_ok=True)
         target = runs / run_id
+        if target.exists():  # an earlier attempt of this run got this far
+            if _current_run(output) == run_id:  # ... and even switched: the publish is done
+                _remove(staging)
+                return json.loads((target / MANIFEST).read_text(encoding="utf-8"))
+            _discard(target)
         _move_dir(staging, target)
         fsync_dir(runs)
         _link_stable_names(output, [*(name for name in names if "/" not in name), MANIFEST])

@@ -14,6 +14,7 @@ table of contents; the Prefect flow in ``flows/`` calls the same stage functions
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -1152,12 +1153,17 @@ def run_pipeline(
         report.add(find_duplicates(work, config.minhash, config.duplicates, history=history))
         report.add(group_events(work, config.cluster, config.summary, history=history, run_id=run_id))
         report.add(publish_outputs(work, output, report, history=history, run_id=run_id))
-        import shutil
-
-        shutil.rmtree(work, ignore_errors=True)
-        if not any(work.parent.iterdir()):
-            work.parent.rmdir()  # .work itself, once empty
+        finish_run(work)
     return report
+
+
+def finish_run(work: Path) -> None:
+    """Remove a published run's work directory, and ``.work`` itself once it is empty."""
+    import shutil
+
+    shutil.rmtree(work, ignore_errors=True)
+    with contextlib.suppress(OSError):  # another run's work directory is still there
+        work.parent.rmdir()
 
 
 def config_dict(config: PipelineConfig) -> dict[str, Any]:

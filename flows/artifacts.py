@@ -398,9 +398,10 @@ def publish_artifacts(report: RunReport, output: Path) -> None:
     )
 
 
-def history_rows(output: Path, run_id: str, limit: int = TABLE_ROWS) -> dict[str, list[dict[str, Any]]]:
+def history_rows(output: Path, run_id: str) -> dict[str, list[dict[str, Any]]]:
     """Rows of the history artifacts of run ``run_id`` (text escaped): its new clusters,
-    its updated clusters, and its new articles that copy an article of an earlier run."""
+    its updated clusters, and its new articles that copy an article of an earlier run.
+    All of them: the artifacts count them all and show the first :data:`TABLE_ROWS`."""
     run = Path(output) / "current"
     clusters = _read(run / "clusters.parquet")
     documents = pq.read_table(
@@ -433,18 +434,24 @@ def history_rows(output: Path, run_id: str, limit: int = TABLE_ROWS) -> dict[str
         if d["first_seen_run"] == run_id and not d["is_canonical"] and first_seen.get(d["dup_group_id"]) != run_id
     ]
     return {
-        "new": [cluster_row(c) for c in clusters if c["status"] == "new"][:limit],
-        "updated": [cluster_row(c) for c in clusters if c["status"] == "updated"][:limit],
-        "duplicates": copies[:limit],
+        "new": [cluster_row(c) for c in clusters if c["status"] == "new"],
+        "updated": [cluster_row(c) for c in clusters if c["status"] == "updated"],
+        "duplicates": copies,
     }
 
 
 def publish_history_artifacts(output: Path, run_id: str) -> None:
     """Create the history artifacts of a run with history (call inside a flow or task run)."""
     rows = history_rows(output, run_id)
-    create_table_artifact(key="newsdedup-new-clusters", table=rows["new"] or [{"cluster": "none"}],
-                          description=f"Clusters this run started: {len(rows['new'])} (first {TABLE_ROWS} shown)")
-    create_table_artifact(key="newsdedup-updated-clusters", table=rows["updated"] or [{"cluster": "none"}],
-                          description=f"Earlier clusters this run added articles to: {len(rows['updated'])}")
-    create_table_artifact(key="newsdedup-history-duplicates", table=rows["duplicates"] or [{"copy": "none"}],
-                          description=f"New articles that copy articles of earlier runs: {len(rows['duplicates'])}")
+    tables = (
+        ("newsdedup-new-clusters", "new", "Clusters this run started", "cluster"),
+        ("newsdedup-updated-clusters", "updated", "Earlier clusters this run added articles to", "cluster"),
+        ("newsdedup-history-duplicates", "duplicates", "New articles that copy articles of earlier runs", "copy"),
+    )
+    for key, kind, what, column in tables:
+        shown = rows[kind][:TABLE_ROWS]
+        create_table_artifact(
+            key=key,
+            table=shown or [{column: "none"}],
+            description=f"{what}: {len(rows[kind])} ({len(shown)} shown)",
+        )

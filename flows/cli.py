@@ -21,7 +21,7 @@ def _prefect_environment() -> None:
 
 
 def _check_inputs(paths: Sequence[str]) -> None:
-    missing = [p for p in paths if not os.path.lexists(p)]
+    missing = [p for p in paths if not os.path.exists(p)]  # a broken link counts as missing
     if missing:
         raise InputError(f"input not found: {', '.join(missing)}")
 
@@ -75,12 +75,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from dedup.evaluation.harness import evaluate_benchmark, format_report
 
+    if args.json and not Path(args.json).resolve().parent.is_dir():  # fail before the evaluation runs
+        raise OutputError(f"cannot write {args.json}: its directory does not exist")
     result = evaluate_benchmark(
         args.benchmark, label_column=args.label_column, id_column=args.id_column, text_column=args.text_column
     )
     print(format_report(result))
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
+        try:
+            Path(args.json).write_text(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
+        except OSError as exc:
+            raise OutputError(f"cannot write {args.json}: {exc.strerror or exc}") from exc
         print(f"scores written to {args.json}")
     return 0
 

@@ -14,7 +14,6 @@ process (shared storage); see ``docs/distributed.md``.
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,7 +88,7 @@ def newsdedup_distributed_flow(
         report.add(events(work, config, history, run_id))
         report.add(publish(work, out, report, history, run_id))
         artifacts(report, out, run_id)
-        shutil.rmtree(work, ignore_errors=True)
+        stages.finish_run(work)
     return report.to_dict()
 
 

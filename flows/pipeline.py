@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +104,7 @@ def newsdedup_flow(
         report.add(progress.advance(publish(work, out, report, history, run_id)))
         artifacts(report, out, run_id)
         progress.advance("artifacts")
-        shutil.rmtree(work, ignore_errors=True)
+        stages.finish_run(work)
     return report.to_dict()
 
 

@@ -30,3 +30,16 @@ def test_artifact_text_is_escaped():
     escaped = escape_markdown(hostile)
     assert "<script>" not in escaped and "](" not in escaped and "**" not in escaped
     assert "\\|" in escaped
+
+
+def test_a_broken_link_is_a_missing_input(tmp_path, capsys):
+    link = tmp_path / "gone"
+    link.symlink_to(tmp_path / "nowhere")
+    assert main(["run", str(link), "--output", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.startswith("newsdedup: error: input not found")
+
+
+def test_evaluate_to_an_unwritable_place_fails_before_running(tmp_path, capsys):
+    assert main(["evaluate", "ecbplus-dev", "--json", str(tmp_path / "no" / "such" / "dir.json")]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("newsdedup: error: cannot write") and "Event clustering" not in captured.out

@@ -446,3 +446,25 @@ def test_size_and_count_limits_are_settings(tmp_path: Path) -> None:
     assert defaults.max_article_chars == 1_000_000 and defaults.max_articles == 50_000_000
     with pytest.raises(ConfigError, match="max_articles must be positive"):
         IngestConfig(max_articles=0)
+
+
+def test_publish_retried_with_the_same_run_id_succeeds(tmp_path: Path) -> None:
+    from dedup.io import new_run_id, publish
+
+    def staged(text: str) -> Path:
+        staging = tmp_path / f"staging-{text}"
+        staging.mkdir()
+        (staging / "note.txt").write_text(text)
+        return staging
+
+    out = tmp_path / "out"
+    run_id = new_run_id()
+    first = publish(staged("a"), out, ["note.txt"], run_id=run_id)
+    # A retry after the switch finds its run current and returns the same manifest.
+    again = publish(staged("b"), out, ["note.txt"], run_id=run_id)
+    assert again["run_id"] == first["run_id"] and (out / "note.txt").read_text() == "a"
+    # A retry after a move that never switched replaces the stray run directory.
+    stray = new_run_id()
+    (out / ".runs" / stray).mkdir()
+    publish(staged("c"), out, ["note.txt"], run_id=stray)
+    assert (out / "note.txt").read_text() == "c"
