@@ -104,7 +104,11 @@ def summarize_cluster(
     representative = members[order[0]]
     cohesion = float(np.mean(closeness)) if len(members) else 0.0
 
-    weights = dict(zip(vocabulary[np.argsort(-centroid)[:200]], np.sort(centroid)[::-1][:200], strict=False))
+    # Rank only the cluster's own terms: sorting the whole batch vocabulary per cluster costs
+    # clusters x vocabulary, and zero-weight terms are no cluster's terms.
+    own = np.unique(rows.indices)
+    ranked = own[np.argsort(-centroid[own], kind="stable")]
+    weights = dict(zip(vocabulary[ranked[:200]], centroid[ranked[:200]], strict=True))
     key_names = [e.lower() for e in entity_names[:6]]
     place_counts = Counter(d for d in (datelines[m] for m in members) if d)
     places = [p for p, _ in place_counts.most_common(3)]
@@ -132,7 +136,7 @@ def summarize_cluster(
 
     title = titles[representative]
     headline = title if title else (chosen[0][3] if chosen else texts[representative][:120])
-    terms = [str(t) for t in vocabulary[np.argsort(-centroid, kind="stable")[:top_terms]] if centroid.size]
+    terms = [str(t) for t in vocabulary[ranked[:top_terms]]]
     dates = sorted(d for d in (published[m] for m in members) if d is not None)
     return ClusterSummary(
         representative=representative,
