@@ -53,3 +53,18 @@ def test_seed_changes_signatures_and_estimate_tracks_jaccard():
     shingles = [{tuple(t[i : i + 3]) for i in range(len(t) - 2)} for t in (a, b)]
     true = len(shingles[0] & shingles[1]) / len(shingles[0] | shingles[1])
     assert abs(estimate_jaccard(sigs[0], sigs[1]) - true) < 0.12
+
+
+@given(st.lists(st.text(alphabet="ab cdÉé'’\n.,-1", max_size=60), min_size=1, max_size=6), st.integers(1, 6),
+       st.integers(0, 2**31))
+@settings(max_examples=40)
+def test_the_pipeline_path_equals_datasketch(texts, k, seed):
+    """``signatures_of_texts`` (what the pipeline runs) against datasketch on the same shingles."""
+    from dedup.minhash import signatures_of_texts
+    from dedup.text import normalize_for_hash
+
+    ours = signatures_of_texts(texts, 32, k, seed)
+    for text, signature in zip(texts, ours, strict=True):
+        tokens = normalize_for_hash(text).split()
+        expected = datasketch_signature(tokens, 32, k, seed) if tokens else MinHash(num_perm=32, seed=seed).hashvalues
+        assert np.array_equal(signature, expected)
