@@ -272,7 +272,13 @@ def weigh(
     total = float(sum(weights))
     parts = []
     for block, weight in zip(counts.blocks, weights, strict=True):
-        sub = block if rows is None else block[rows]
+        if rows is None:
+            sub = block
+        else:
+            # Only the columns these rows use: the rest add nothing to any dot product, and
+            # weighing the whole batch vocabulary for every story would cost stories x vocabulary.
+            sub = block[rows]
+            sub = sub[:, np.unique(sub.indices)]
         parts.append(np.float32(np.sqrt(weight / total)) * tfidf(sub, local=local, offset=offset))
     return sp.hstack(parts, format="csr", dtype=np.float32)
 
