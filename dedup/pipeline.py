@@ -394,9 +394,7 @@ def find_duplicates(
     n = docs.num_rows
     id_column = docs.column("article_id")
     ids = id_column.to_pylist()
-    micros = pc.cast(docs.column("published_at"), pa.int64()).to_numpy(zero_copy_only=False)
-    dated = pc.is_valid(docs.column("published_at")).to_numpy(zero_copy_only=False)
-    published = [float(us) / 1e6 if ok else None for us, ok in zip(micros.tolist(), dated.tolist(), strict=True)]
+    published = _epoch_seconds(docs.column("published_at"))
     classes = pc.dictionary_encode(docs.column("content_hash")).combine_chunks().indices.to_numpy().astype(np.int64)
     sigs = read_table(work / SIGNATURES).column("signature")
     signatures = np.asarray(sigs.combine_chunks().flatten(), dtype=np.uint32).reshape(n, minhash.num_perm)
@@ -432,14 +430,7 @@ def find_duplicates(
         return ShingleSets(rows, values, np.concatenate(([0], np.cumsum(lengths))).astype(np.int64))
 
     sets = shingle_sets(np.unique(candidates))
-    near, _ = verify_pairs(
-        candidates,
-        sets,
-        config.jaccard_threshold,
-        config.containment_threshold,
-        min_containment_shingles=config.min_containment_shingles,
-        min_length_ratio=config.min_length_ratio,
-    )
+    near = _verify(candidates, sets, config)
     groups = group_duplicates(n, near, ids, published, classes=classes)
 
     canonical = groups.canonical
@@ -461,16 +452,7 @@ def find_duplicates(
     similarity = np.ones(n, dtype=np.float32)
     similarity[near_rows] = _jaccard(pairs, sets)
     method = np.where(is_canonical, "canonical", np.where(same_content, "exact", "near"))
-    table = pa.table(
-        {
-            "article_id": id_column,
-            "dup_group_id": pc.take(id_column, pa.array(canonical)),
-            "is_canonical": pa.array(is_canonical),
-            "similarity": pa.array(similarity),
-            "method": pa.array(method.tolist(), type=pa.string()),
-        }
-    )
-    write_table(table, work / DEDUP, _DEDUP)
+    _write_dedup(work, id_column, pc.take(id_column, pa.array(canonical)), is_canonical, similarity, method.tolist())
     counts = {
         "documents": n,
         "exact_copies": n_exact_copies,
@@ -480,6 +462,32 @@ def find_duplicates(
         "duplicates": int(n - int(is_canonical.sum())),
     }
     return StageResult("duplicates", work / DEDUP, counts, time.perf_counter() - start)
+
+
+def _verify(candidates: np.ndarray, sets: Any, config: DuplicateConfig) -> np.ndarray:
+    """The candidate pairs that exact shingle overlap confirms as copies."""
+    near, _ = verify_pairs(
+        candidates,
+        sets,
+        config.jaccard_threshold,
+        config.containment_threshold,
+        min_containment_shingles=config.min_containment_shingles,
+        min_length_ratio=config.min_length_ratio,
+    )
+    return near
+
+
+def _write_dedup(work: Path, article_ids: Any, group_ids: Any, is_canonical: Any, similarity: Any, method: Any) -> None:
+    """Write ``dedup.parquet``: each document, its group's canonical id, and how it was found."""
+    columns = {
+        "article_id": article_ids,
+        "dup_group_id": group_ids,
+        "is_canonical": is_canonical,
+        "similarity": similarity,
+        "method": method,
+    }
+    table = pa.table({k: v if isinstance(v, pa.ChunkedArray) else pa.array(v) for k, v in columns.items()})
+    write_table(table, work / DEDUP, _DEDUP)
 
 
 def _epoch_seconds(column: pa.ChunkedArray) -> list[float | None]:
@@ -590,14 +598,7 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
     texts: dict[int, str] = {int(r): old_texts[ids[int(r)]] for r in old_needed}
     texts.update({k_old + j: new_texts[k] for j, k in enumerate(rest)})
     sets = _shingle_sets_of(texts, np.unique(candidates), minhash.shingle_size)
-    near, _ = verify_pairs(
-        candidates,
-        sets,
-        config.jaccard_threshold,
-        config.containment_threshold,
-        min_containment_shingles=config.min_containment_shingles,
-        min_length_ratio=config.min_length_ratio,
-    )
+    near = _verify(candidates, sets, config)
     classes = pc.dictionary_encode(pa.array(hashes, type=pa.string())).indices.to_numpy().astype(np.int64)
     groups = group_duplicates(len(ids), near, ids, published, classes=classes)
     heads = groups.canonical
@@ -620,16 +621,7 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
         values = _jaccard(pair_array, _shingle_sets_of(texts, np.unique(pair_array), minhash.shingle_size))
         for (u, _), value in zip(pairs, values, strict=True):
             similarity[rest[u - k_old]] = value
-    table = pa.table(
-        {
-            "article_id": pa.array(new_ids, type=pa.string()),
-            "dup_group_id": pa.array(group, type=pa.string()),
-            "is_canonical": pa.array(canonical),
-            "similarity": pa.array(similarity),
-            "method": pa.array(method, type=pa.string()),
-        }
-    )
-    write_table(table, work / DEDUP, _DEDUP)
+    _write_dedup(work, new_ids, group, canonical, similarity, method)
     old_groups = set(old_ids)
     counts = {
         "documents": n_new,
