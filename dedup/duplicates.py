@@ -19,7 +19,9 @@ __all__ = [
     "ShingleSets",
     "band_candidates",
     "group_duplicates",
+    "jaccard_floor",
     "pair_intersections",
+    "plausible_pairs",
     "shingle_sets",
     "verify_pairs",
 ]
@@ -30,6 +32,11 @@ _FULL_PAIRS_BUCKET = 64  # larger buckets are chained instead of fully paired (t
 
 def band_candidates(signatures: np.ndarray, bands: int, rows: int, eligible: np.ndarray | None = None) -> np.ndarray:
     """Candidate pairs ``(i, j)``, ``i < j``, that share at least one LSH band.
+
+    Every band's key is hashed from its ``rows`` signature values and the band number; the
+    keys of all bands are sorted at once and each group of equal keys (a bucket) gives its
+    pairs: all pairs in a bucket of up to 64 documents, consecutive documents in a larger
+    one (those are mostly noise).
 
     Args:
         signatures: ``(n, num_perm)`` uint32 MinHash signatures, ``num_perm >= bands * rows``.
@@ -43,46 +50,90 @@ def band_candidates(signatures: np.ndarray, bands: int, rows: int, eligible: np.
     if bands * rows > num_perm:
         raise ValueError(f"bands * rows = {bands * rows} exceeds the signature length {num_perm}")
     index = np.arange(n, dtype=np.int64) if eligible is None else np.flatnonzero(eligible)
-    pairs: list[np.ndarray] = []
-    sig = signatures[index].astype(np.uint64)
-    for band in range(bands):
-        key = np.full(len(index), band, dtype=np.uint64)
-        for r in range(band * rows, (band + 1) * rows):
-            key = key * _BAND_MULTIPLIER + sig[:, r]
-        pairs.append(_bucket_pairs(key, index))
-    if not pairs:
+    m = len(index)
+    if not m or not bands:
         return np.empty((0, 2), dtype=np.int64)
-    out = np.concatenate(pairs)
-    if not len(out):
-        return out.reshape(0, 2)
-    keys = np.sort(out[:, 0] * np.int64(n) + out[:, 1])  # sorted like the pairs themselves
-    keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
-    return np.stack([keys // n, keys % n], axis=1)
+    sig = signatures[index, : bands * rows].astype(np.uint64).reshape(m, bands, rows)
+    keys = np.broadcast_to(np.arange(bands, dtype=np.uint64), (m, bands)).copy()
+    for r in range(rows):
+        np.multiply(keys, _BAND_MULTIPLIER, out=keys)
+        np.add(keys, sig[:, :, r], out=keys)
+    keys = keys.T.reshape(-1)  # band-major, documents in index order within a band
+    order = np.argsort(keys, kind="stable")
+    members = np.tile(index, bands)[order]
+    pairs = _bucket_pairs(keys[order])
+    if not len(pairs):
+        return np.empty((0, 2), dtype=np.int64)
+    codes = np.unique(members[pairs[0]] * np.int64(n) + members[pairs[1]])
+    return np.stack([codes // n, codes % n], axis=1)
 
 
-def _bucket_pairs(key: np.ndarray, index: np.ndarray) -> np.ndarray:
-    order = np.argsort(key, kind="stable")
-    key, members = key[order], index[order]
-    boundaries = np.flatnonzero(np.diff(key)) + 1
+def _bucket_pairs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``(p, q)``, ``p < q``, paired within runs of equal sorted ``keys``."""
+    boundaries = np.flatnonzero(keys[1:] != keys[:-1]) + 1
     starts = np.concatenate(([0], boundaries))
-    sizes = np.diff(np.concatenate((starts, [len(key)])))
-    out: list[np.ndarray] = []
-    # Buckets of two: one vectorised step covers the common case.
-    two = starts[sizes == 2]
-    if len(two):
-        out.append(np.stack([members[two], members[two + 1]], axis=1))
-    for start, size in zip(starts[sizes > 2], sizes[sizes > 2], strict=True):
-        group = np.sort(members[start : start + size])
-        if size <= _FULL_PAIRS_BUCKET:
-            i, j = np.triu_indices(size, k=1)
-        else:
-            i = np.arange(size - 1)
-            j = i + 1
-        out.append(np.stack([group[i], group[j]], axis=1))
-    if not out:
-        return np.empty((0, 2), dtype=np.int64)
-    pairs = np.concatenate(out)
-    return np.sort(pairs, axis=1)
+    sizes = np.diff(np.concatenate((starts, [len(keys)])))
+    starts, sizes = starts[sizes > 1], sizes[sizes > 1]
+    if not len(starts):
+        return np.empty((2, 0), dtype=np.int64)
+    position = np.repeat(starts, sizes) + _ranks(sizes)
+    end = np.repeat(starts + sizes, sizes)
+    # Each position pairs with every later one of its bucket, or only the next in a large bucket.
+    partners = np.where(np.repeat(sizes, sizes) <= _FULL_PAIRS_BUCKET, end - 1 - position,
+                        (position < end - 1).astype(np.int64))
+    left = np.repeat(position, partners)
+    return np.stack([left, left + 1 + _ranks(partners)])
+
+
+def _ranks(sizes: np.ndarray) -> np.ndarray:
+    """``0, 1, ..., size - 1`` for each size, one after the other."""
+    total = int(sizes.sum())
+    return np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+
+
+def jaccard_floor(jaccard_threshold: float, containment_threshold: float, min_length_ratio: float) -> float:
+    """The smallest Jaccard similarity of a pair that :func:`verify_pairs` can keep.
+
+    A contained pair has an intersection of at least ``containment_threshold`` of the
+    smaller set and a larger set of at most ``1 / min_length_ratio`` times it, so its
+    Jaccard similarity is at least ``c * r / (r + 1 - c * r)``.
+
+    >>> round(jaccard_floor(0.5, 0.7, 0.5), 3)
+    0.304
+    """
+    c, r = containment_threshold, min_length_ratio
+    return min(jaccard_threshold, c * r / (r + 1 - c * r))
+
+
+def plausible_pairs(pairs: np.ndarray, signatures: np.ndarray, floor: float, *, z: float = 4.5) -> np.ndarray:
+    """Mask of the candidate pairs whose signatures agree in enough positions for their
+    Jaccard similarity to reach ``floor``.
+
+    Each position of two signatures agrees with probability equal to the pair's Jaccard
+    similarity. A pair is dropped when its number of agreeing positions lies more than
+    ``z`` standard deviations below what a pair at ``floor`` shows on average; the
+    deviation counts as trials only the filled bins (distinct values) of the signature
+    with fewer, so a short document, whose empty bins copy filled ones, is hardly ever
+    dropped. At ``z = 4.5`` a pair at ``floor`` is dropped with a probability of the order
+    of 1e-5; a banding with two rows per band misses far more of them.
+    """
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    if not len(pairs) or floor <= 0:
+        return np.ones(len(pairs), dtype=bool)
+    num_perm = signatures.shape[1]
+    docs, rows = np.unique(pairs, return_inverse=True)
+    rows = rows.reshape(-1, 2)
+    sig = signatures[docs]
+    ordered = np.sort(sig, axis=1)
+    filled = 1 + np.count_nonzero(ordered[:, 1:] != ordered[:, :-1], axis=1)
+    trials = np.minimum(filled[rows[:, 0]], filled[rows[:, 1]])
+    need = num_perm * (floor - z * np.sqrt(floor * (1.0 - floor) / trials))
+    agree = np.empty(len(pairs), dtype=np.int64)
+    step = max(1, (1 << 22) // num_perm)
+    for first in range(0, len(pairs), step):
+        chunk = rows[first : first + step]
+        agree[first : first + step] = np.count_nonzero(sig[chunk[:, 0]] == sig[chunk[:, 1]], axis=1)
+    return agree >= need
 
 
 def shingle_sets(hashes: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -162,40 +213,43 @@ class ShingleSets:
             raise KeyError("a document of the pairs has no shingle set")
         return rows
 
-_INTERSECT_CHUNK = 8_000_000  # shingles gathered per step of pair_intersections
+_INTERSECT_CHUNK = 1 << 17  # shingles gathered per step of pair_intersections: the step stays in cache
 
 
 def _gather(rows: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Indices of the values of ``rows`` one after the other, and the position (in ``rows``) of each."""
     starts, lengths = offsets[rows], offsets[rows + 1] - offsets[rows]
-    total = int(lengths.sum())
     owner = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
-    first = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    return np.arange(total, dtype=np.int64) - first[owner] + starts[owner], owner
+    shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    return np.arange(len(owner), dtype=np.int64) + shift, owner
 
 
 def pair_intersections(rows: np.ndarray, values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Size of the intersection of the two sorted sets of each pair, all pairs at once.
 
-    Each side's values are tagged with the pair's position in the high 32 bits, so both
-    sides become one sorted array each and a single ``searchsorted`` finds the common ones.
+    The values of each pair's larger set are tagged with the pair's position in the high 32
+    bits, so that those of many pairs form one sorted array; the tagged values of the
+    smaller sets are looked up in it with one ``searchsorted``. Pairs go in steps small
+    enough for the lookups to stay in cache.
     """
     sizes = np.diff(offsets)
-    cost = np.cumsum(sizes[rows[:, 0]] + sizes[rows[:, 1]])
+    swap = sizes[rows[:, 0]] > sizes[rows[:, 1]]
+    small = np.where(swap, rows[:, 1], rows[:, 0])
+    large = np.where(swap, rows[:, 0], rows[:, 1])
+    cost = np.cumsum(sizes[small] + sizes[large])
     out = np.zeros(len(rows), dtype=np.int64)
     start = 0
     while start < len(rows):
         stop = int(np.searchsorted(cost, (cost[start - 1] if start else 0) + _INTERSECT_CHUNK, side="right"))
         stop = min(max(stop, start + 1), len(rows))
-        chunk = rows[start:stop]
-        index_a, owner_a = _gather(chunk[:, 0], offsets)
-        index_b, owner_b = _gather(chunk[:, 1], offsets)
-        keys_a = (owner_a.astype(np.uint64) << np.uint64(32)) | values[index_a].astype(np.uint64)
-        keys_b = (owner_b.astype(np.uint64) << np.uint64(32)) | values[index_b].astype(np.uint64)
+        index_a, owner_a = _gather(small[start:stop], offsets)
+        index_b, owner_b = _gather(large[start:stop], offsets)
+        keys_a = (owner_a.astype(np.uint64) << np.uint64(32)) | values[index_a]
+        keys_b = (owner_b.astype(np.uint64) << np.uint64(32)) | values[index_b]
         if len(keys_b):
-            at = np.minimum(np.searchsorted(keys_b, keys_a), len(keys_b) - 1)
-            found = keys_b[at] == keys_a
-            out[start:stop] = np.bincount(owner_a[found], minlength=len(chunk))
+            at = np.searchsorted(keys_b, keys_a)
+            at[at == len(keys_b)] = 0
+            out[start:stop] = np.bincount(owner_a[keys_b[at] == keys_a], minlength=stop - start)
         start = stop
     return out
 
