@@ -123,7 +123,7 @@ def _ours(texts: list[str], processes: int) -> dict[str, Any]:
     import numpy as np
 
     from dedup.config import DuplicateConfig, MinHashConfig
-    from dedup.duplicates import ShingleSets, band_candidates, jaccard_floor, plausible_pairs, verify_pairs
+    from dedup.duplicates import ShingleSets, band_candidates, pair_floors, plausible_pairs, verify_pairs
     from dedup.minhash import process_pool, sketch_texts
 
     mh, dup = MinHashConfig(), DuplicateConfig()
@@ -141,7 +141,9 @@ def _ours(texts: list[str], processes: int) -> dict[str, Any]:
     lengths = np.concatenate([np.diff(p[2]) for p in parts])
     sets = ShingleSets(np.arange(len(texts)), values, np.concatenate(([0], np.cumsum(lengths))))
     candidates = band_candidates(sigs, dup.bands, dup.rows)
-    floor = jaccard_floor(dup.jaccard_threshold, dup.containment_threshold, dup.min_length_ratio)
+    floor = pair_floors(lengths[candidates[:, 0]], lengths[candidates[:, 1]], dup.jaccard_threshold,
+                        dup.containment_threshold, min_containment_shingles=dup.min_containment_shingles,
+                        min_length_ratio=dup.min_length_ratio)
     plausible = candidates[plausible_pairs(candidates, sigs, floor)]
     near, _ = verify_pairs(plausible, sets, dup.jaccard_threshold, dup.containment_threshold)
     return {

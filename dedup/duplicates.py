@@ -20,12 +20,14 @@ __all__ = [
     "band_candidates",
     "group_duplicates",
     "jaccard_floor",
+    "pair_floors",
     "pair_intersections",
     "plausible_pairs",
     "shingle_sets",
     "verify_pairs",
 ]
 
+MAX_HASH = np.uint32(0xFFFFFFFF)
 _BAND_MULTIPLIER = np.uint64(0xFF51AFD7ED558CCD)
 _FULL_PAIRS_BUCKET = 64  # larger buckets are chained instead of fully paired (they are mostly noise)
 
@@ -68,8 +70,8 @@ def band_candidates(signatures: np.ndarray, bands: int, rows: int, eligible: np.
     return np.stack([codes // n, codes % n], axis=1)
 
 
-def _bucket_pairs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions ``(p, q)``, ``p < q``, paired within runs of equal sorted ``keys``."""
+def _bucket_pairs(keys: np.ndarray) -> np.ndarray:
+    """Positions ``(p, q)``, ``p < q``, paired within runs of equal sorted ``keys`` (shape ``(2, m)``)."""
     boundaries = np.flatnonzero(keys[1:] != keys[:-1]) + 1
     starts = np.concatenate(([0], boundaries))
     sizes = np.diff(np.concatenate((starts, [len(keys)])))
@@ -105,9 +107,37 @@ def jaccard_floor(jaccard_threshold: float, containment_threshold: float, min_le
     return min(jaccard_threshold, c * r / (r + 1 - c * r))
 
 
-def plausible_pairs(pairs: np.ndarray, signatures: np.ndarray, floor: float, *, z: float = 4.5) -> np.ndarray:
+def pair_floors(
+    size_a: np.ndarray,
+    size_b: np.ndarray,
+    jaccard_threshold: float,
+    containment_threshold: float,
+    *,
+    min_containment_shingles: int = 20,
+    min_length_ratio: float = 0.5,
+) -> np.ndarray:
+    """The smallest Jaccard similarity that :func:`verify_pairs` can keep for pairs of sets
+    of these sizes: ``jaccard_threshold``, or lower where containment may apply (the
+    smaller set large enough, and at least ``min_length_ratio`` of the larger one).
+
+    >>> pair_floors(np.array([400, 200, 10]), np.array([400, 400, 12]), 0.5, 0.7).round(3).tolist()
+    [0.5, 0.304, 0.5]
+    """
+    small = np.minimum(size_a, size_b).astype(np.float64)
+    large = np.maximum(size_a, size_b).astype(np.float64)
+    c = containment_threshold
+    contained = (small >= min_containment_shingles) & (small >= min_length_ratio * large) & (small > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        floor = np.where(contained, c * small / (small + large - c * small), jaccard_threshold)
+    return np.minimum(floor, jaccard_threshold)
+
+
+def plausible_pairs(
+    pairs: np.ndarray, signatures: np.ndarray, floor: float | np.ndarray, *, z: float = 4.5
+) -> np.ndarray:
     """Mask of the candidate pairs whose signatures agree in enough positions for their
-    Jaccard similarity to reach ``floor``.
+    Jaccard similarity to reach ``floor`` (one for all, or one per pair as
+    :func:`pair_floors` gives).
 
     Each position of two signatures agrees with probability equal to the pair's Jaccard
     similarity. A pair is dropped when its number of agreeing positions lies more than
@@ -118,8 +148,9 @@ def plausible_pairs(pairs: np.ndarray, signatures: np.ndarray, floor: float, *, 
     of 1e-5; a banding with two rows per band misses far more of them.
     """
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-    if not len(pairs) or floor <= 0:
-        return np.ones(len(pairs), dtype=bool)
+    floor = np.broadcast_to(np.asarray(floor, dtype=np.float64), (len(pairs),))
+    if not len(pairs):
+        return np.ones(0, dtype=bool)
     num_perm = signatures.shape[1]
     docs, rows = np.unique(pairs, return_inverse=True)
     rows = rows.reshape(-1, 2)
@@ -213,44 +244,31 @@ class ShingleSets:
             raise KeyError("a document of the pairs has no shingle set")
         return rows
 
-_INTERSECT_CHUNK = 1 << 17  # shingles gathered per step of pair_intersections: the step stays in cache
-
-
-def _gather(rows: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the values of ``rows`` one after the other, and the position (in ``rows``) of each."""
-    starts, lengths = offsets[rows], offsets[rows + 1] - offsets[rows]
-    owner = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
-    shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-    return np.arange(len(owner), dtype=np.int64) + shift, owner
-
-
 def pair_intersections(rows: np.ndarray, values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Size of the intersection of the two sorted sets of each pair, all pairs at once.
 
-    The values of each pair's larger set are tagged with the pair's position in the high 32
-    bits, so that those of many pairs form one sorted array; the tagged values of the
-    smaller sets are looked up in it with one ``searchsorted``. Pairs go in steps small
-    enough for the lookups to stay in cache.
+    Pairs of similar total size are handled together: each pair's two sets become one row
+    of a padded 2-D array of 32-bit values, the rows are sorted, and a value present in both
+    sets shows up as two equal neighbours (each set holds it once).
     """
+    from dedup.minhash import copy_spans, length_chunks
+
+    rows = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
+    values = np.asarray(values, dtype=np.uint32)
     sizes = np.diff(offsets)
-    swap = sizes[rows[:, 0]] > sizes[rows[:, 1]]
-    small = np.where(swap, rows[:, 1], rows[:, 0])
-    large = np.where(swap, rows[:, 0], rows[:, 1])
-    cost = np.cumsum(sizes[small] + sizes[large])
+    size_a, size_b = sizes[rows[:, 0]], sizes[rows[:, 1]]
+    total = size_a + size_b
     out = np.zeros(len(rows), dtype=np.int64)
-    start = 0
-    while start < len(rows):
-        stop = int(np.searchsorted(cost, (cost[start - 1] if start else 0) + _INTERSECT_CHUNK, side="right"))
-        stop = min(max(stop, start + 1), len(rows))
-        index_a, owner_a = _gather(small[start:stop], offsets)
-        index_b, owner_b = _gather(large[start:stop], offsets)
-        keys_a = (owner_a.astype(np.uint64) << np.uint64(32)) | values[index_a]
-        keys_b = (owner_b.astype(np.uint64) << np.uint64(32)) | values[index_b]
-        if len(keys_b):
-            at = np.searchsorted(keys_b, keys_a)
-            at[at == len(keys_b)] = 0
-            out[start:stop] = np.bincount(owner_a[keys_b[at] == keys_a], minlength=stop - start)
-        start = stop
+    for chunk in length_chunks(total):
+        width = max(int(total[chunk].max()), 2)
+        block = np.full((len(chunk), width), MAX_HASH, dtype=np.uint32)
+        row_starts = np.arange(len(chunk), dtype=np.int64) * width
+        copy_spans(values, offsets[rows[chunk, 0]], size_a[chunk], block.reshape(-1), row_starts)
+        copy_spans(values, offsets[rows[chunk, 1]], size_b[chunk], block.reshape(-1), row_starts + size_a[chunk])
+        block.sort(axis=1)
+        equal = block[:, 1:] == block[:, :-1]
+        equal &= np.arange(1, width)[None, :] < total[chunk][:, None]  # not the padding
+        out[chunk] = np.count_nonzero(equal, axis=1)
     return out
 
 

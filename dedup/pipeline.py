@@ -393,7 +393,7 @@ def find_duplicates(
     """
     import pyarrow.parquet as pq
 
-    from dedup.duplicates import ShingleSets, jaccard_floor, plausible_pairs
+    from dedup.duplicates import ShingleSets, jaccard_floor, pair_floors, plausible_pairs
     from dedup.minhash import SHINGLE_SETS, default_workers, process_pool, read_shingles, unique_shingles_of_texts
 
     if history is not None and pq.read_metadata(history / "documents.parquet").num_rows:
@@ -412,10 +412,16 @@ def find_duplicates(
     eligible = _lsh_eligible(docs.column("n_words").to_numpy(), config.min_shingles)
     n_exact_copies = n - len(np.unique(classes))
     candidates = band_candidates(signatures, config.bands, config.rows, eligible=eligible)
-    floor = jaccard_floor(config.jaccard_threshold, config.containment_threshold, config.min_length_ratio)
+    stored = read_shingles(work / SHINGLE_SETS, docs.column("content_hash"), minhash.shingle_size)
+    if stored is not None:  # exact set sizes: the floor of each pair
+        set_sizes = np.diff(stored[1])
+        floor: Any = pair_floors(set_sizes[candidates[:, 0]], set_sizes[candidates[:, 1]], config.jaccard_threshold,
+                                 config.containment_threshold, min_containment_shingles=config.min_containment_shingles,
+                                 min_length_ratio=config.min_length_ratio)
+    else:
+        floor = jaccard_floor(config.jaccard_threshold, config.containment_threshold, config.min_length_ratio)
     plausible = candidates[plausible_pairs(candidates, signatures, floor)]
     n_workers = default_workers() if workers is None else max(1, workers)
-    stored = read_shingles(work / SHINGLE_SETS, docs.column("content_hash"), minhash.shingle_size)
     texts = pq.read_table(path, columns=["text"]).column("text") if stored is None else None
 
     def shingle_sets(rows: np.ndarray) -> ShingleSets:

@@ -66,7 +66,7 @@ def test_batching_does_not_change_signatures():
 def test_a_signature_depends_only_on_the_set_of_shingles():
     tokens = tokenize(TEXT)
     one = compute_signatures([tokens], num_perm=64, shingle_size=2)
-    twice = compute_signatures([tokens + ["x"] + tokens], num_perm=64, shingle_size=2)
+    twice = compute_signatures([[*tokens, "x", *tokens]], num_perm=64, shingle_size=2)
     hashes = shingle_hashes(tokens, 2)
     shuffled = signatures_of_shingles(hashes[::-1].copy(), np.array([0, len(hashes)]), 64, 1)
     assert np.array_equal(one, shuffled)
