@@ -35,10 +35,12 @@ _FULL_PAIRS_BUCKET = 64  # larger buckets are chained instead of fully paired (t
 def band_candidates(signatures: np.ndarray, bands: int, rows: int, eligible: np.ndarray | None = None) -> np.ndarray:
     """Candidate pairs ``(i, j)``, ``i < j``, that share at least one LSH band.
 
-    Every band's key is hashed from its ``rows`` signature values and the band number; the
-    keys of all bands are sorted at once and each group of equal keys (a bucket) gives its
-    pairs: all pairs in a bucket of up to 64 documents, consecutive documents in a larger
-    one (those are mostly noise).
+    Each band's key is hashed from its ``rows`` signature values and the band number. Per
+    band, the key's high bits and the document's position share one 64-bit word, so a
+    plain sort groups equal keys (buckets) with their documents in order; each bucket gives
+    its pairs: all pairs in a bucket of up to 64 documents, consecutive documents in a
+    larger one (those are mostly noise). Two keys that agree in their high bits only make
+    one more candidate, which verification rejects.
 
     Args:
         signatures: ``(n, num_perm)`` uint32 MinHash signatures, ``num_perm >= bands * rows``.
@@ -53,21 +55,30 @@ def band_candidates(signatures: np.ndarray, bands: int, rows: int, eligible: np.
         raise ValueError(f"bands * rows = {bands * rows} exceeds the signature length {num_perm}")
     index = np.arange(n, dtype=np.int64) if eligible is None else np.flatnonzero(eligible)
     m = len(index)
-    if not m or not bands:
+    if m < 2 or not bands:
         return np.empty((0, 2), dtype=np.int64)
-    sig = signatures[index, : bands * rows].astype(np.uint64).reshape(m, bands, rows)
-    keys = np.broadcast_to(np.arange(bands, dtype=np.uint64), (m, bands)).copy()
-    for r in range(rows):
-        np.multiply(keys, _BAND_MULTIPLIER, out=keys)
-        np.add(keys, sig[:, :, r], out=keys)
-    keys = keys.T.reshape(-1)  # band-major, documents in index order within a band
-    order = np.argsort(keys, kind="stable")
-    members = np.tile(index, bands)[order]
-    pairs = _bucket_pairs(keys[order])
-    if not len(pairs):
+    position_bits = max(1, (m - 1).bit_length())
+    low = np.uint64((1 << position_bits) - 1)
+    positions = np.arange(m, dtype=np.uint64)
+    sig = signatures[index, : bands * rows]
+    codes: list[np.ndarray] = []
+    for band in range(bands):
+        key = np.full(m, band, dtype=np.uint64)
+        for r in range(band * rows, (band + 1) * rows):
+            np.multiply(key, _BAND_MULTIPLIER, out=key)
+            np.add(key, sig[:, r], out=key, casting="unsafe")
+        np.multiply(key, _BAND_MULTIPLIER, out=key)  # the high bits now depend on every value
+        packed = (key & ~low) | positions
+        packed.sort()
+        first, second = _bucket_pairs(packed >> np.uint64(position_bits))
+        members = index[(packed & low).astype(np.int64)]
+        codes.append(members[first] * np.int64(n) + members[second])
+    code = np.concatenate(codes)
+    if not len(code):
         return np.empty((0, 2), dtype=np.int64)
-    codes = np.unique(members[pairs[0]] * np.int64(n) + members[pairs[1]])
-    return np.stack([codes // n, codes % n], axis=1)
+    code.sort()
+    code = code[np.concatenate(([True], code[1:] != code[:-1]))]
+    return np.stack([code // n, code % n], axis=1)
 
 
 def _bucket_pairs(keys: np.ndarray) -> np.ndarray:
@@ -152,19 +163,27 @@ def plausible_pairs(
     if not len(pairs):
         return np.ones(0, dtype=bool)
     num_perm = signatures.shape[1]
-    docs, rows = np.unique(pairs, return_inverse=True)
-    rows = rows.reshape(-1, 2)
-    sig = signatures[docs]
-    ordered = np.sort(sig, axis=1)
-    filled = 1 + np.count_nonzero(ordered[:, 1:] != ordered[:, :-1], axis=1)
-    trials = np.minimum(filled[rows[:, 0]], filled[rows[:, 1]])
+    filled = _filled_bins(signatures)
+    trials = np.minimum(filled[pairs[:, 0]], filled[pairs[:, 1]])
     need = num_perm * (floor - z * np.sqrt(floor * (1.0 - floor) / trials))
+    # Agreement is counted on the low byte of each value: it can only count too many.
+    low_bytes = signatures.astype(np.uint8)
     agree = np.empty(len(pairs), dtype=np.int64)
-    step = max(1, (1 << 22) // num_perm)
+    step = max(1, (1 << 21) // num_perm)
     for first in range(0, len(pairs), step):
-        chunk = rows[first : first + step]
-        agree[first : first + step] = np.count_nonzero(sig[chunk[:, 0]] == sig[chunk[:, 1]], axis=1)
+        chunk = pairs[first : first + step]
+        agree[first : first + step] = np.count_nonzero(low_bytes[chunk[:, 0]] == low_bytes[chunk[:, 1]], axis=1)
     return agree >= need
+
+
+def _filled_bins(signatures: np.ndarray) -> np.ndarray:
+    """Distinct values of each signature: the bins its shingles filled before densification."""
+    filled = np.empty(len(signatures), dtype=np.int64)
+    step = max(1, (1 << 22) // max(signatures.shape[1], 1))
+    for first in range(0, len(signatures), step):
+        ordered = np.sort(signatures[first : first + step], axis=1)
+        filled[first : first + step] = 1 + np.count_nonzero(ordered[:, 1:] != ordered[:, :-1], axis=1)
+    return filled
 
 
 def shingle_sets(hashes: Sequence[np.ndarray]) -> list[np.ndarray]:

@@ -60,7 +60,7 @@ __all__ = [
 
 SCHEME = "oph32"
 #: The work file of the signatures stage holding every document's exact shingle set.
-SHINGLE_SETS = "shingle_sets.parquet"
+SHINGLE_SETS = "shingle_sets.arrow"
 MAX_HASH = np.uint32(0xFFFFFFFF)
 _MASK64 = (1 << 64) - 1
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant (golden ratio): combines token hashes
@@ -527,7 +527,7 @@ def sketch_texts(
 def write_shingles(path: Path, content_hashes: object, hashes: np.ndarray, offsets: np.ndarray,
                    shingle_size: int) -> None:
     """Store each document's shingle set (``hashes[offsets[i]:offsets[i + 1]]``) next to its
-    content hash.
+    content hash, as an uncompressed Arrow IPC file (read back by memory mapping).
 
     The content hash identifies the normalised text the shingles come from, so a reader can
     check that the file belongs to its documents (:func:`read_shingles`).
@@ -535,13 +535,13 @@ def write_shingles(path: Path, content_hashes: object, hashes: np.ndarray, offse
     import os
 
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    lists = pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(hashes, type=pa.uint32()))
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets, type=pa.int64()), pa.array(hashes, type=pa.uint32()))
     table = pa.table({"content_hash": content_hashes, "shingles": lists})
     table = table.replace_schema_metadata({"shingle_size": str(shingle_size)})
     tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, compression="none", row_group_size=1 << 20)
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
     os.replace(tmp, path)
 
 
@@ -549,11 +549,10 @@ def read_shingles(path: Path, content_hashes: object, shingle_size: int) -> tupl
     """The ``(hashes, offsets)`` that :func:`write_shingles` stored, or ``None`` when there is no
     such file or it was made for other documents or another shingle size."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     if not path.exists():
         return None
-    table = pq.read_table(path)
+    table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
     if (table.schema.metadata or {}).get(b"shingle_size") != str(shingle_size).encode():
         return None
     if not table.column("content_hash").equals(pa.chunked_array(content_hashes)):  # type: ignore[call-overload]

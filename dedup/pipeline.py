@@ -323,7 +323,7 @@ def compute_signatures(
     workers: int | None = None,
 ) -> StageResult:
     """MinHash signature of every document (``signatures.parquet``, settings in its metadata),
-    and every document's exact shingle set (``shingle_sets.parquet``, next to its content
+    and every document's exact shingle set (``shingle_sets.arrow``, next to its content
     hash) for the duplicates stage to verify candidates without reading texts again.
 
     Row groups of ``documents.parquet`` are the units of work, spread over ``workers``

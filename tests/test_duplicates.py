@@ -123,7 +123,7 @@ def test_the_stage_verifies_stored_sets_as_it_verifies_texts(tmp_path):
     import pyarrow.parquet as pq
 
     from dedup.config import PipelineConfig
-    from dedup.minhash import SHINGLE_SETS
+    from dedup.minhash import SHINGLE_SETS, read_shingles, write_shingles
     from dedup.pipeline import compute_signatures, find_duplicates, ingest_articles
 
     corpus = tmp_path / "in"
@@ -138,13 +138,15 @@ def test_the_stage_verifies_stored_sets_as_it_verifies_texts(tmp_path):
     compute_signatures(work, config.minhash, workers=1)
     stored = find_duplicates(work, config.minhash, config.duplicates, workers=1)
     from_stored = pq.read_table(work / "dedup.parquet")
-    shutil.move(work / SHINGLE_SETS, tmp_path / "sets.parquet")
+    shutil.move(work / SHINGLE_SETS, tmp_path / "sets.arrow")
     from_texts = find_duplicates(work, config.minhash, config.duplicates, workers=1)
     assert pq.read_table(work / "dedup.parquet").equals(from_stored)
     assert stored.counts["verified_near_pairs"] == from_texts.counts["verified_near_pairs"] == 3
     # a sets file of other documents is not used
-    shutil.move(tmp_path / "sets.parquet", work / SHINGLE_SETS)
-    table = pq.read_table(work / SHINGLE_SETS)
-    pq.write_table(table.slice(1), work / SHINGLE_SETS)
+    values, offsets = read_shingles(tmp_path / "sets.arrow", pq.read_table(work / "documents.parquet").column(
+        "content_hash"), config.minhash.shingle_size)
+    hashes = pq.read_table(work / "documents.parquet").column("content_hash")
+    write_shingles(work / SHINGLE_SETS, hashes[::-1], values[::-1].copy(), offsets, config.minhash.shingle_size)
+    assert read_shingles(work / SHINGLE_SETS, hashes, config.minhash.shingle_size) is None
     find_duplicates(work, config.minhash, config.duplicates, workers=1)
     assert pq.read_table(work / "dedup.parquet").equals(from_stored)
