@@ -179,19 +179,39 @@ def hash_shingle(shingle: str | bytes) -> int:
 def _token_bytes(texts: Sequence[str], normalized: bool) -> tuple[np.ndarray, np.ndarray]:
     """The texts' bytes one after the other, separated by a space, and each text's first byte.
 
-    An ASCII text is lower-cased (the tokeniser reads it directly); another one is
-    normalised with :func:`dedup.text.normalize_for_hash`, unless ``normalized`` says that
-    all texts are.
+    Each text is prepared by :func:`_lower_ascii`, unless ``normalized`` says that all texts
+    are already as :func:`dedup.text.normalize_for_hash` returns them.
     """
-    from dedup.text import normalize_for_hash
-
-    if normalized:
-        encoded = [t.encode("utf-8") for t in texts]
-    else:
-        encoded = [(t.lower() if t.isascii() else normalize_for_hash(t)).encode("utf-8") for t in texts]
+    prepare = str if normalized else _lower_ascii
+    encoded = [prepare(t).encode("utf-8") for t in texts]
     lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)) + 1
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
     return np.frombuffer(b" ".join(encoded), dtype=np.uint8), starts
+
+
+# Non-ASCII characters common in news text, each replaced by an ASCII one that the tokeniser
+# splits the same way as ``normalize_for_hash`` does with the original: typographic
+# apostrophes by an apostrophe, the others (no word characters, unchanged by NFKC but
+# for the no-break space and the ellipsis, which become spaces and dots) by a space.
+_ASCII_STANDINS = (
+    ("\u2019", "'"), ("\u2018", "'"), ("\u201c", " "), ("\u201d", " "), ("\u00ab", " "), ("\u00bb", " "),
+    ("\u2014", " "), ("\u2013", " "), ("\u00a0", " "), ("\u2026", " "),
+)
+
+
+def _lower_ascii(text: str) -> str:
+    """The text in a form the byte tokeniser reads as ``normalize_for_hash`` would: lower-cased
+    when it is ASCII, or becomes ASCII once the characters of ``_ASCII_STANDINS`` are replaced;
+    otherwise ``normalize_for_hash`` itself."""
+    from dedup.text import normalize_for_hash
+
+    if text.isascii():
+        return text.lower()
+    plain = text
+    for old, new in _ASCII_STANDINS:
+        if old in plain:
+            plain = plain.replace(old, new)
+    return plain.lower() if plain.isascii() else normalize_for_hash(text)
 
 
 def _tokens_of_bytes(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -221,6 +241,17 @@ def shingles_of_texts(
         int64 ``offsets`` of length ``len(texts) + 1``; text ``i`` owns
         ``hashes[offsets[i]:offsets[i + 1]]``, equal to :func:`shingle_hashes` of its tokens.
     """
+    parts = [_shingles_of_batch(texts[first : first + _DOCS_PER_BATCH], shingle_size, normalized)
+             for first in range(0, len(texts), _DOCS_PER_BATCH)]
+    if len(parts) == 1:
+        return parts[0]
+    hashes = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, dtype=np.uint32)
+    sizes = np.concatenate([np.diff(p[1]) for p in parts]) if parts else np.empty(0, dtype=np.int64)
+    return hashes, np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+
+
+def _shingles_of_batch(texts: Sequence[str], shingle_size: int, normalized: bool) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`shingles_of_texts` of one batch of texts (all their bytes in one array)."""
     data, doc_starts = _token_bytes(texts, normalized)
     starts, ends = _tokens_of_bytes(data)
     per_doc = np.diff(np.searchsorted(starts, doc_starts), append=len(starts))
@@ -347,8 +378,7 @@ def _sketch(
     """Signatures, shingle hashes and their offsets of texts, in batches of documents."""
     sigs, parts, sizes = [], [], []
     for first in range(0, len(texts), _DOCS_PER_BATCH):
-        hashes, offsets = shingles_of_texts(texts[first : first + _DOCS_PER_BATCH], shingle_size,
-                                            normalized=normalized)
+        hashes, offsets = _shingles_of_batch(texts[first : first + _DOCS_PER_BATCH], shingle_size, normalized)
         sigs.append(signatures_of_shingles(hashes, offsets, num_perm, seed))
         parts.append(hashes)
         sizes.append(np.diff(offsets))

@@ -33,7 +33,8 @@ def test_shingle_hashes_equal_the_scalar_hash_of_each_window(tokens, k):
     assert shingle_hashes(tokens, k).tolist() == [hash_shingle(w) for w in windows]
 
 
-@given(st.lists(st.text(alphabet="ab cdÉé'’\n.,-_1ß\u00a0", max_size=60), min_size=1, max_size=6), st.integers(1, 6))
+@given(st.lists(st.text(alphabet="ab cdÉé'’‘“”«»—–…\n.,-_1ß\u00a0\u200b", max_size=60), min_size=1, max_size=6),
+       st.integers(1, 6))
 @settings(max_examples=60, deadline=None)
 def test_texts_are_shingled_as_their_normalised_tokens(texts, k):
     """The byte-level tokeniser gives the tokens of ``normalize_for_hash``, ASCII or not."""
