@@ -1,9 +1,10 @@
 """Duplicate detection: exact content hashes, then MinHash LSH candidates verified exactly.
 
 Stages, each a function: :func:`band_candidates` (LSH banding by sort and group, no
-per-document Python loop), :func:`verify_pairs` (exact shingle Jaccard and containment
-decide; LSH only proposes), :func:`group_duplicates` (star groups around a stable
-canonical article: earliest published, then smallest id).
+per-document Python loop), :func:`plausible_pairs` (drops candidates whose signatures
+agree far too little to pass verification), :func:`verify_pairs` (exact shingle Jaccard
+and containment decide; LSH only proposes), :func:`group_duplicates` (star groups around
+a stable canonical article: earliest published, then smallest id).
 """
 
 from __future__ import annotations

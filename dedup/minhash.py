@@ -6,8 +6,10 @@ hashed to 64 bits from its UTF-8 bytes, then the ``k`` token hashes of a window 
 combined (:func:`hash_shingle` is the same hash for one shingle given as a string). All of
 it runs on whole batches of documents at once with numpy, with no per-token Python work:
 an ASCII text is tokenised on its bytes directly (word bytes, apostrophes between two of
-them, A-Z lower-cased), which gives exactly the tokens of ``normalize_for_hash``; another
-text is normalised with it first.
+them, A-Z lower-cased), which gives exactly the tokens of ``normalize_for_hash``; so is a
+text whose only non-ASCII characters are common typographic ones (curly quotes, dashes,
+no-break spaces), once they are replaced in place; any other text is normalised with
+``normalize_for_hash`` first.
 
 The signature is a one-permutation MinHash (``scheme "oph32"``): each shingle hash ``h`` is
 mixed into ``m = fmix32(h ^ salt)``; ``m`` picks one of ``num_perm`` bins by its high bits
