@@ -46,19 +46,19 @@ class IngestConfig:
 class MinHashConfig:
     """MinHash signature settings. Signatures are comparable only under equal settings.
 
-    The permutations are datasketch's ``affine32`` scheme for ``seed`` and ``num_perm``, and
-    the shingle hash is :func:`dedup.minhash.hash_shingle`; see :mod:`dedup.minhash`.
+    The scheme is ``oph32``: one-permutation MinHash with ``num_perm`` bins, densified, salted
+    by ``seed``; the shingle hash is :func:`dedup.minhash.hash_shingle`; see :mod:`dedup.minhash`.
     """
 
     num_perm: int = 128
     shingle_size: int = 5
     seed: int = 1
-    scheme: str = "affine32"
+    scheme: str = "oph32"
 
     def __post_init__(self) -> None:
         _check(1 <= self.num_perm <= 1024, f"num_perm must be in 1..1024, got {self.num_perm}")
         _check(1 <= self.shingle_size <= 16, f"shingle_size must be in 1..16, got {self.shingle_size}")
-        _check(self.scheme == "affine32", f"only scheme 'affine32' is supported, got {self.scheme!r}")
+        _check(self.scheme == "oph32", f"only scheme 'oph32' is supported, got {self.scheme!r}")
 
     def __str__(self) -> str:
         return f"minhash-{self.scheme}-p{self.num_perm}-k{self.shingle_size}-s{self.seed}"

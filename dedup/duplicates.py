@@ -1,9 +1,10 @@
 """Duplicate detection: exact content hashes, then MinHash LSH candidates verified exactly.
 
 Stages, each a function: :func:`band_candidates` (LSH banding by sort and group, no
-per-document Python loop), :func:`verify_pairs` (exact shingle Jaccard and containment
-decide; LSH only proposes), :func:`group_duplicates` (star groups around a stable
-canonical article: earliest published, then smallest id).
+per-document Python loop), :func:`plausible_pairs` (drops candidates whose signatures
+agree far too little to pass verification), :func:`verify_pairs` (exact shingle Jaccard
+and containment decide; LSH only proposes), :func:`group_duplicates` (star groups around
+a stable canonical article: earliest published, then smallest id).
 """
 
 from __future__ import annotations
@@ -19,17 +20,28 @@ __all__ = [
     "ShingleSets",
     "band_candidates",
     "group_duplicates",
+    "jaccard_floor",
+    "pair_floors",
     "pair_intersections",
+    "plausible_pairs",
     "shingle_sets",
     "verify_pairs",
 ]
 
+MAX_HASH = np.uint32(0xFFFFFFFF)
 _BAND_MULTIPLIER = np.uint64(0xFF51AFD7ED558CCD)
 _FULL_PAIRS_BUCKET = 64  # larger buckets are chained instead of fully paired (they are mostly noise)
 
 
 def band_candidates(signatures: np.ndarray, bands: int, rows: int, eligible: np.ndarray | None = None) -> np.ndarray:
     """Candidate pairs ``(i, j)``, ``i < j``, that share at least one LSH band.
+
+    Each band's key is hashed from its ``rows`` signature values and the band number. Per
+    band, the key's high bits and the document's position share one 64-bit word, so a
+    plain sort groups equal keys (buckets) with their documents in order; each bucket gives
+    its pairs: all pairs in a bucket of up to 64 documents, consecutive documents in a
+    larger one (those are mostly noise). Two keys that agree in their high bits only make
+    one more candidate, which verification rejects.
 
     Args:
         signatures: ``(n, num_perm)`` uint32 MinHash signatures, ``num_perm >= bands * rows``.
@@ -43,46 +55,136 @@ def band_candidates(signatures: np.ndarray, bands: int, rows: int, eligible: np.
     if bands * rows > num_perm:
         raise ValueError(f"bands * rows = {bands * rows} exceeds the signature length {num_perm}")
     index = np.arange(n, dtype=np.int64) if eligible is None else np.flatnonzero(eligible)
-    pairs: list[np.ndarray] = []
-    sig = signatures[index].astype(np.uint64)
+    m = len(index)
+    if m < 2 or not bands:
+        return np.empty((0, 2), dtype=np.int64)
+    position_bits = max(1, (m - 1).bit_length())
+    low = np.uint64((1 << position_bits) - 1)
+    positions = np.arange(m, dtype=np.uint64)
+    sig = signatures[index, : bands * rows]
+    codes: list[np.ndarray] = []
     for band in range(bands):
-        key = np.full(len(index), band, dtype=np.uint64)
+        key = np.full(m, band, dtype=np.uint64)
         for r in range(band * rows, (band + 1) * rows):
-            key = key * _BAND_MULTIPLIER + sig[:, r]
-        pairs.append(_bucket_pairs(key, index))
-    if not pairs:
+            np.multiply(key, _BAND_MULTIPLIER, out=key)
+            np.add(key, sig[:, r], out=key, casting="unsafe")
+        np.multiply(key, _BAND_MULTIPLIER, out=key)  # the high bits now depend on every value
+        packed = (key & ~low) | positions
+        packed.sort()
+        first, second = _bucket_pairs(packed >> np.uint64(position_bits))
+        members = index[(packed & low).astype(np.int64)]
+        codes.append(members[first] * np.int64(n) + members[second])
+    code = np.concatenate(codes)
+    if not len(code):
         return np.empty((0, 2), dtype=np.int64)
-    out = np.concatenate(pairs)
-    if not len(out):
-        return out.reshape(0, 2)
-    keys = np.sort(out[:, 0] * np.int64(n) + out[:, 1])  # sorted like the pairs themselves
-    keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
-    return np.stack([keys // n, keys % n], axis=1)
+    code.sort()
+    code = code[np.concatenate(([True], code[1:] != code[:-1]))]
+    return np.stack([code // n, code % n], axis=1)
 
 
-def _bucket_pairs(key: np.ndarray, index: np.ndarray) -> np.ndarray:
-    order = np.argsort(key, kind="stable")
-    key, members = key[order], index[order]
-    boundaries = np.flatnonzero(np.diff(key)) + 1
+def _bucket_pairs(keys: np.ndarray) -> np.ndarray:
+    """Positions ``(p, q)``, ``p < q``, paired within runs of equal sorted ``keys`` (shape ``(2, m)``)."""
+    boundaries = np.flatnonzero(keys[1:] != keys[:-1]) + 1
     starts = np.concatenate(([0], boundaries))
-    sizes = np.diff(np.concatenate((starts, [len(key)])))
-    out: list[np.ndarray] = []
-    # Buckets of two: one vectorised step covers the common case.
-    two = starts[sizes == 2]
-    if len(two):
-        out.append(np.stack([members[two], members[two + 1]], axis=1))
-    for start, size in zip(starts[sizes > 2], sizes[sizes > 2], strict=True):
-        group = np.sort(members[start : start + size])
-        if size <= _FULL_PAIRS_BUCKET:
-            i, j = np.triu_indices(size, k=1)
-        else:
-            i = np.arange(size - 1)
-            j = i + 1
-        out.append(np.stack([group[i], group[j]], axis=1))
-    if not out:
-        return np.empty((0, 2), dtype=np.int64)
-    pairs = np.concatenate(out)
-    return np.sort(pairs, axis=1)
+    sizes = np.diff(np.concatenate((starts, [len(keys)])))
+    starts, sizes = starts[sizes > 1], sizes[sizes > 1]
+    if not len(starts):
+        return np.empty((2, 0), dtype=np.int64)
+    position = np.repeat(starts, sizes) + _ranks(sizes)
+    end = np.repeat(starts + sizes, sizes)
+    # Each position pairs with every later one of its bucket, or only the next in a large bucket.
+    partners = np.where(np.repeat(sizes, sizes) <= _FULL_PAIRS_BUCKET, end - 1 - position,
+                        (position < end - 1).astype(np.int64))
+    left = np.repeat(position, partners)
+    return np.stack([left, left + 1 + _ranks(partners)])
+
+
+def _ranks(sizes: np.ndarray) -> np.ndarray:
+    """``0, 1, ..., size - 1`` for each size, one after the other."""
+    total = int(sizes.sum())
+    return np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+
+
+def jaccard_floor(jaccard_threshold: float, containment_threshold: float, min_length_ratio: float) -> float:
+    """The smallest Jaccard similarity of a pair that :func:`verify_pairs` can keep.
+
+    A contained pair has an intersection of at least ``containment_threshold`` of the
+    smaller set and a larger set of at most ``1 / min_length_ratio`` times it, so its
+    Jaccard similarity is at least ``c * r / (r + 1 - c * r)``.
+
+    >>> round(jaccard_floor(0.5, 0.7, 0.5), 3)
+    0.304
+    """
+    c, r = containment_threshold, min_length_ratio
+    return min(jaccard_threshold, c * r / (r + 1 - c * r))
+
+
+def pair_floors(
+    size_a: np.ndarray,
+    size_b: np.ndarray,
+    jaccard_threshold: float,
+    containment_threshold: float,
+    *,
+    min_containment_shingles: int = 20,
+    min_length_ratio: float = 0.5,
+) -> np.ndarray:
+    """The smallest Jaccard similarity that :func:`verify_pairs` can keep for pairs of sets
+    of these sizes: ``jaccard_threshold``, or lower where containment may apply (the
+    smaller set large enough, and at least ``min_length_ratio`` of the larger one).
+
+    >>> pair_floors(np.array([400, 200, 10]), np.array([400, 400, 12]), 0.5, 0.7).round(3).tolist()
+    [0.5, 0.304, 0.5]
+    """
+    small = np.minimum(size_a, size_b).astype(np.float64)
+    large = np.maximum(size_a, size_b).astype(np.float64)
+    c = containment_threshold
+    contained = (small >= min_containment_shingles) & (small >= min_length_ratio * large) & (small > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        floor = np.where(contained, c * small / (small + large - c * small), jaccard_threshold)
+    return np.minimum(floor, jaccard_threshold)
+
+
+def plausible_pairs(
+    pairs: np.ndarray, signatures: np.ndarray, floor: float | np.ndarray, *, z: float = 4.5
+) -> np.ndarray:
+    """Mask of the candidate pairs whose signatures agree in enough positions for their
+    Jaccard similarity to reach ``floor`` (one for all, or one per pair as
+    :func:`pair_floors` gives).
+
+    Each position of two signatures agrees with probability equal to the pair's Jaccard
+    similarity. A pair is dropped when its number of agreeing positions lies more than
+    ``z`` standard deviations below what a pair at ``floor`` shows on average; the
+    deviation counts as trials only the filled bins (distinct values) of the signature
+    with fewer, so a short document, whose empty bins copy filled ones, is hardly ever
+    dropped. At ``z = 4.5`` a pair at ``floor`` is dropped with a probability of the order
+    of 1e-5; a banding with two rows per band misses far more of them.
+    """
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    floor = np.broadcast_to(np.asarray(floor, dtype=np.float64), (len(pairs),))
+    if not len(pairs):
+        return np.ones(0, dtype=bool)
+    num_perm = signatures.shape[1]
+    filled = _filled_bins(signatures)
+    trials = np.minimum(filled[pairs[:, 0]], filled[pairs[:, 1]])
+    need = num_perm * (floor - z * np.sqrt(floor * (1.0 - floor) / trials))
+    # Agreement is counted on the low byte of each value: it can only count too many.
+    low_bytes = signatures.astype(np.uint8)
+    agree = np.empty(len(pairs), dtype=np.int64)
+    step = max(1, (1 << 21) // num_perm)
+    for first in range(0, len(pairs), step):
+        chunk = pairs[first : first + step]
+        agree[first : first + step] = np.count_nonzero(low_bytes[chunk[:, 0]] == low_bytes[chunk[:, 1]], axis=1)
+    return agree >= need
+
+
+def _filled_bins(signatures: np.ndarray) -> np.ndarray:
+    """Distinct values of each signature: the bins its shingles filled before densification."""
+    filled = np.empty(len(signatures), dtype=np.int64)
+    step = max(1, (1 << 22) // max(signatures.shape[1], 1))
+    for first in range(0, len(signatures), step):
+        ordered = np.sort(signatures[first : first + step], axis=1)
+        filled[first : first + step] = 1 + np.count_nonzero(ordered[:, 1:] != ordered[:, :-1], axis=1)
+    return filled
 
 
 def shingle_sets(hashes: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -162,41 +264,31 @@ class ShingleSets:
             raise KeyError("a document of the pairs has no shingle set")
         return rows
 
-_INTERSECT_CHUNK = 8_000_000  # shingles gathered per step of pair_intersections
-
-
-def _gather(rows: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the values of ``rows`` one after the other, and the position (in ``rows``) of each."""
-    starts, lengths = offsets[rows], offsets[rows + 1] - offsets[rows]
-    total = int(lengths.sum())
-    owner = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
-    first = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    return np.arange(total, dtype=np.int64) - first[owner] + starts[owner], owner
-
-
 def pair_intersections(rows: np.ndarray, values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Size of the intersection of the two sorted sets of each pair, all pairs at once.
 
-    Each side's values are tagged with the pair's position in the high 32 bits, so both
-    sides become one sorted array each and a single ``searchsorted`` finds the common ones.
+    Pairs of similar total size are handled together: each pair's two sets become one row
+    of a padded 2-D array of 32-bit values, the rows are sorted, and a value present in both
+    sets shows up as two equal neighbours (each set holds it once).
     """
+    from dedup.minhash import copy_spans, length_chunks
+
+    rows = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
+    values = np.asarray(values, dtype=np.uint32)
     sizes = np.diff(offsets)
-    cost = np.cumsum(sizes[rows[:, 0]] + sizes[rows[:, 1]])
+    size_a, size_b = sizes[rows[:, 0]], sizes[rows[:, 1]]
+    total = size_a + size_b
     out = np.zeros(len(rows), dtype=np.int64)
-    start = 0
-    while start < len(rows):
-        stop = int(np.searchsorted(cost, (cost[start - 1] if start else 0) + _INTERSECT_CHUNK, side="right"))
-        stop = min(max(stop, start + 1), len(rows))
-        chunk = rows[start:stop]
-        index_a, owner_a = _gather(chunk[:, 0], offsets)
-        index_b, owner_b = _gather(chunk[:, 1], offsets)
-        keys_a = (owner_a.astype(np.uint64) << np.uint64(32)) | values[index_a].astype(np.uint64)
-        keys_b = (owner_b.astype(np.uint64) << np.uint64(32)) | values[index_b].astype(np.uint64)
-        if len(keys_b):
-            at = np.minimum(np.searchsorted(keys_b, keys_a), len(keys_b) - 1)
-            found = keys_b[at] == keys_a
-            out[start:stop] = np.bincount(owner_a[found], minlength=len(chunk))
-        start = stop
+    for chunk in length_chunks(total):
+        width = max(int(total[chunk].max()), 2)
+        block = np.full((len(chunk), width), MAX_HASH, dtype=np.uint32)
+        row_starts = np.arange(len(chunk), dtype=np.int64) * width
+        copy_spans(values, offsets[rows[chunk, 0]], size_a[chunk], block.reshape(-1), row_starts)
+        copy_spans(values, offsets[rows[chunk, 1]], size_b[chunk], block.reshape(-1), row_starts + size_a[chunk])
+        block.sort(axis=1)
+        equal = block[:, 1:] == block[:, :-1]
+        equal &= np.arange(1, width)[None, :] < total[chunk][:, None]  # not the padding
+        out[chunk] = np.count_nonzero(equal, axis=1)
     return out
 
 

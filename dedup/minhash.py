@@ -1,20 +1,25 @@
-"""Vectorised MinHash signatures, compatible with datasketch's ``affine32`` scheme.
+"""Vectorised shingling and one-permutation MinHash signatures.
 
-A document's shingles are its word ``k``-grams (:func:`dedup.text.tokenize` tokens). Each
-shingle is hashed to 32 bits by :func:`hash_shingle`: every token is hashed to 64 bits from
-its UTF-8 bytes, then the ``k`` token hashes of a window are combined. All of it runs on
-whole batches of documents at once with numpy (no per-token Python work), and every
-permutation is applied to all shingles of a batch at once. The permutations are
-datasketch's: for the same ``seed`` and ``num_perm``, ``datasketch.MinHash(num_perm, seed,
-hashfunc=hash_shingle, scheme="affine32")`` updated with the same shingle strings holds the
-same hash values.
+A document's shingles are its word ``k``-grams, the tokens being those of
+:func:`dedup.text.normalize_for_hash`. Each shingle is hashed to 32 bits: every token is
+hashed to 64 bits from its UTF-8 bytes, then the ``k`` token hashes of a window are
+combined (:func:`hash_shingle` is the same hash for one shingle given as a string). All of
+it runs on whole batches of documents at once with numpy, with no per-token Python work:
+an ASCII text is tokenised on its bytes directly (word bytes, apostrophes between two of
+them, A-Z lower-cased), which gives exactly the tokens of ``normalize_for_hash``; so is a
+text whose only non-ASCII characters are common typographic ones (curly quotes, dashes,
+no-break spaces), once they are replaced in place; any other text is normalised with
+``normalize_for_hash`` first.
 
-The token hash is a polynomial hash of the token's bytes modulo 2**64, computed for all
-tokens of a batch from one prefix sum (the polynomial's base is odd, so it has an inverse
-modulo 2**64 and a token's hash is a difference of two prefix sums), then mixed with the
-MurmurHash3 64-bit finaliser.
+The signature is a one-permutation MinHash (``scheme "oph32"``): each shingle hash ``h`` is
+mixed into ``m = fmix32(h ^ salt)``; ``m`` picks one of ``num_perm`` bins by its high bits
+(``m * num_perm >> 32``), and each bin keeps the smallest ``m`` it receives. A bin that
+receives nothing borrows the value of the first filled bin along a probe sequence of its
+own (optimal densification, Shrivastava 2017), so two documents agree in a bin with
+probability equal to their Jaccard similarity, as with ``num_perm`` independent
+permutations, at the cost of one hash per shingle instead of ``num_perm``. The salt and
+the probe sequence follow from ``seed`` (SplitMix64), so signatures are deterministic.
 
->>> import numpy as np
 >>> sig = compute_signatures([["a", "b", "c", "d", "e", "f"]], num_perm=16, shingle_size=5, seed=1)
 >>> sig.shape, sig.dtype
 ((1, 16), dtype('uint32'))
@@ -23,27 +28,41 @@ MurmurHash3 64-bit finaliser.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 __all__ = [
     "MAX_HASH",
+    "SCHEME",
+    "SHINGLE_SETS",
     "compute_signatures",
+    "copy_spans",
     "default_workers",
     "estimate_jaccard",
     "hash_shingle",
-    "permutations",
+    "length_chunks",
+    "padded_rows",
     "process_pool",
+    "read_shingles",
     "shingle_hashes",
+    "shingles_of_texts",
     "signatures_of_normalized",
     "signatures_of_row_groups",
+    "signatures_of_shingles",
     "signatures_of_texts",
+    "sketch_row_groups",
+    "sketch_texts",
     "split_shingles",
-    "to_datasketch",
+    "unique_per_document",
     "unique_shingles",
     "unique_shingles_of_texts",
+    "write_shingles",
 ]
 
+SCHEME = "oph32"
+#: The work file of the signatures stage holding every document's exact shingle set.
+SHINGLE_SETS = "shingle_sets.arrow"
 MAX_HASH = np.uint32(0xFFFFFFFF)
 _MASK64 = (1 << 64) - 1
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant (golden ratio): combines token hashes
@@ -52,10 +71,17 @@ _BASE_INVERSE = pow(_BASE, -1, 1 << 64)
 _LENGTH_MIX = 0xC2B2AE3D27D4EB4F
 _FMIX64 = (0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53)
 _FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
-# Shingles per block of the permutation step: a (num_perm, block) uint32 block stays in cache.
-_PERMUTE_BLOCK = 4096
 # Documents hashed per numpy batch: keeps the byte-level arrays to a few MB.
-_DOCS_PER_BATCH = 256
+_DOCS_PER_BATCH = 512
+# Probe steps before a bin falls back to the next filled bin to its right.
+_MAX_PROBES = 64
+# Bytes of word characters (of lower-cased or normalised text): ASCII letters, digits,
+# underscore, and every byte of a non-ASCII character (only word characters are left of
+# those in a normalised text).
+_WORD = np.zeros(256, dtype=bool)
+for _lo, _hi in ((48, 57), (65, 90), (97, 122), (95, 95), (128, 255)):
+    _WORD[_lo : _hi + 1] = True
+_APOSTROPHE = 39
 _powers: dict[int, np.ndarray] = {}
 
 
@@ -142,10 +168,8 @@ def shingle_hashes(tokens: Sequence[str], shingle_size: int) -> np.ndarray:
 
 
 def hash_shingle(shingle: str | bytes) -> int:
-    """32-bit hash of one shingle given as its tokens joined by single spaces.
-
-    This is the ``hashfunc`` to give ``datasketch.MinHash`` to reproduce our signatures.
-    """
+    """32-bit hash of one shingle given as its tokens joined by single spaces (the value
+    :func:`shingle_hashes` gives its window)."""
     if isinstance(shingle, str):
         shingle = shingle.encode("utf-8")
     acc = 0
@@ -154,36 +178,100 @@ def hash_shingle(shingle: str | bytes) -> int:
     return (acc ^ (acc >> 32)) & 0xFFFFFFFF
 
 
-def split_shingles(normalized: Sequence[str], shingle_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Shingle hashes of many documents at once, each given as its tokens joined by single spaces
-    (the form :func:`dedup.text.normalize_for_hash` returns).
+def _token_bytes(texts: Sequence[str], normalized: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The texts' bytes one after the other, separated by a space, and each text's first byte.
+
+    Each text is prepared by :func:`_lower_ascii`, unless ``normalized`` says that all texts
+    are already as :func:`dedup.text.normalize_for_hash` returns them.
+    """
+    prepare = str if normalized else _lower_ascii
+    encoded = [prepare(t).encode("utf-8") for t in texts]
+    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)) + 1
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+    return np.frombuffer(b" ".join(encoded), dtype=np.uint8), starts
+
+
+# Non-ASCII characters common in news text, each replaced by an ASCII one that the tokeniser
+# splits the same way as ``normalize_for_hash`` does with the original: typographic
+# apostrophes by an apostrophe, the others (no word characters, unchanged by NFKC but
+# for the no-break space and the ellipsis, which become spaces and dots) by a space.
+_ASCII_STANDINS = (
+    ("\u2019", "'"), ("\u2018", "'"), ("\u201c", " "), ("\u201d", " "), ("\u00ab", " "), ("\u00bb", " "),
+    ("\u2014", " "), ("\u2013", " "), ("\u00a0", " "), ("\u2026", " "),
+)
+
+
+def _lower_ascii(text: str) -> str:
+    """The text in a form the byte tokeniser reads as ``normalize_for_hash`` would: lower-cased
+    when it is ASCII, or becomes ASCII once the characters of ``_ASCII_STANDINS`` are replaced;
+    otherwise ``normalize_for_hash`` itself."""
+    from dedup.text import normalize_for_hash
+
+    if text.isascii():
+        return text.lower()
+    plain = text
+    for old, new in _ASCII_STANDINS:
+        if old in plain:
+            plain = plain.replace(old, new)
+    return plain.lower() if plain.isascii() else normalize_for_hash(text)
+
+
+def _tokens_of_bytes(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(starts, ends)`` of the tokens in ``data``: runs of word bytes, an apostrophe between
+    two word bytes included (the tokens of ``normalize_for_hash``'s ``\\w+(?:'\\w+)*``)."""
+    word = _WORD[data]
+    token = word.copy()
+    if len(data) > 2:
+        token[1:-1] |= (data[1:-1] == _APOSTROPHE) & word[:-2] & word[2:]
+    padded = np.zeros(len(data) + 2, dtype=bool)
+    padded[1:-1] = token
+    changes = np.flatnonzero(padded[1:] != padded[:-1])  # a token's start, then its end
+    return changes[0::2], changes[1::2]
+
+
+def shingles_of_texts(
+    texts: Sequence[str], shingle_size: int, *, normalized: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shingle hashes of many texts at once.
+
+    Args:
+        texts: raw texts, or with ``normalized`` texts already given by
+            :func:`dedup.text.normalize_for_hash` (tokens joined by single spaces).
 
     Returns:
-        ``(hashes, offsets)``: uint32 shingle hashes of all documents one after the other, and
-        int64 ``offsets`` of length ``len(normalized) + 1``; document ``i`` owns
+        ``(hashes, offsets)``: uint32 shingle hashes of all texts one after the other, and
+        int64 ``offsets`` of length ``len(texts) + 1``; text ``i`` owns
         ``hashes[offsets[i]:offsets[i + 1]]``, equal to :func:`shingle_hashes` of its tokens.
     """
-    n_docs = len(normalized)
-    data = np.frombuffer("\x00".join(normalized).encode("utf-8"), dtype=np.uint8)
-    # Tokens are the non-empty runs between separators: spaces, and NULs between documents
-    # (neither occurs inside a token).
-    is_break = data == 0
-    is_sep = is_break | (data == 32)
-    bounds = np.concatenate(([-1], np.flatnonzero(is_sep), [len(data)]))
-    starts, ends = bounds[:-1] + 1, bounds[1:]
-    keep = ends > starts
-    starts, ends = starts[keep], ends[keep]
-    doc_of_token = np.cumsum(is_break)[starts] if len(starts) else np.empty(0, dtype=np.int64)
-    per_doc = np.bincount(doc_of_token, minlength=n_docs)
+    parts = [_shingles_of_batch(texts[first : first + _DOCS_PER_BATCH], shingle_size, normalized)
+             for first in range(0, len(texts), _DOCS_PER_BATCH)]
+    if len(parts) == 1:
+        return parts[0]
+    hashes = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, dtype=np.uint32)
+    sizes = np.concatenate([np.diff(p[1]) for p in parts]) if parts else np.empty(0, dtype=np.int64)
+    return hashes, np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+
+
+def _shingles_of_batch(texts: Sequence[str], shingle_size: int, normalized: bool) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`shingles_of_texts` of one batch of texts (all their bytes in one array)."""
+    data, doc_starts = _token_bytes(texts, normalized)
+    starts, ends = _tokens_of_bytes(data)
+    per_doc = np.diff(np.searchsorted(starts, doc_starts), append=len(starts))
+    return _windows(_span_hashes(data, starts, ends), per_doc, shingle_size)
+
+
+def _windows(hashes: np.ndarray, per_doc: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Shingle hashes from the token hashes of documents one after the other, ``per_doc``
+    tokens each (see :func:`shingles_of_texts`)."""
     token_offsets = np.concatenate(([0], np.cumsum(per_doc)))
-    hashes = _span_hashes(data, starts, ends)
     # Window j starts at token j; it is whole when it ends inside its document.
-    k = shingle_size
-    doc_end = token_offsets[1:][doc_of_token]
-    full = np.flatnonzero(np.arange(len(starts)) + k <= doc_end)
-    acc = np.zeros(len(full), dtype=np.uint64)
+    doc_end = np.repeat(token_offsets[1:], per_doc)
+    count = max(len(hashes) - k + 1, 0)
+    acc = np.zeros(count, dtype=np.uint64)
     for j in range(k):
-        acc = acc * _MULTIPLIER + hashes[full + j]
+        np.multiply(acc, _MULTIPLIER, out=acc)
+        np.add(acc, hashes[j : j + count], out=acc)
+    acc = acc[np.flatnonzero(np.arange(count) + k <= doc_end[:count])]
     counts = np.maximum(per_doc - k + 1, 0)
     shingles = _fold(acc)
     short = np.flatnonzero((per_doc > 0) & (per_doc < k))
@@ -198,12 +286,24 @@ def split_shingles(normalized: Sequence[str], shingle_size: int) -> tuple[np.nda
     return shingles, offsets
 
 
-def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``(a, b)`` parameters of datasketch's ``affine32`` permutations for ``seed``."""
-    gen = np.random.RandomState(seed)
-    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
-    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint64).astype(np.uint32)
-    return a, b
+def split_shingles(normalized: Sequence[str], shingle_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`shingles_of_texts` of texts given as :func:`dedup.text.normalize_for_hash` returns."""
+    return shingles_of_texts(normalized, shingle_size, normalized=True)
+
+
+def _splitmix64(state: int) -> tuple[int, int]:
+    state = (state + 0x9E3779B97F4A7C15) & _MASK64
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return state, z ^ (z >> 31)
+
+
+def _salts(seed: int) -> tuple[np.uint32, np.uint32]:
+    """The value salt and the probe salt of ``seed``."""
+    state, first = _splitmix64(seed & _MASK64)
+    _, second = _splitmix64(state)
+    return np.uint32(first & 0xFFFFFFFF), np.uint32(second & 0xFFFFFFFF)
 
 
 def _fmix32(h: np.ndarray) -> np.ndarray:
@@ -215,49 +315,79 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> s3)
 
 
-def _minhash(hashes: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Signatures of documents whose shingle hashes are ``hashes[offsets[i]:offsets[i+1]]``.
+def _bin_of(m: np.ndarray, num_perm: int) -> np.ndarray:
+    return ((m.astype(np.uint64) * np.uint64(num_perm)) >> np.uint64(32)).astype(np.int64)
 
-    Works on blocks of whole documents of about ``_PERMUTE_BLOCK`` shingles, laid out
-    permutation-major so that the minimum of each document is a reduction over contiguous
-    memory.
+
+def _probe(bins: np.ndarray, step: int, salt: np.uint32, num_perm: int) -> np.ndarray:
+    """Bin visited at ``step`` by the probe sequence of each bin in ``bins`` (the same for every document)."""
+    key = bins.astype(np.uint32) * np.uint32(0x9E3779B1) + np.uint32((step * 0x85EBCA77) & 0xFFFFFFFF)
+    return _bin_of(_fmix32(key ^ salt), num_perm)
+
+
+def signatures_of_shingles(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
+    """One-permutation MinHash signatures of documents whose shingle hashes are
+    ``hashes[offsets[i]:offsets[i + 1]]`` (``uint32``, shape ``(n, num_perm)``).
+
+    A document without shingles gets all ``MAX_HASH``.
     """
     n_docs = len(offsets) - 1
-    num_perm = len(a)
-    out = np.full((n_docs, num_perm), MAX_HASH, dtype=np.uint32)
-    mixed = _fmix32(hashes)
-    a_col, b_col = a[:, None], b[:, None]
-    buffer = np.empty((num_perm, _PERMUTE_BLOCK), dtype=np.uint32)
-    first = 0
-    while first < n_docs:
-        last = int(np.searchsorted(offsets, offsets[first] + _PERMUTE_BLOCK, side="right")) - 1
-        last = min(max(last, first + 1), n_docs)
-        lo, hi = int(offsets[first]), int(offsets[last])
-        docs = np.arange(first, last)
-        docs = docs[offsets[docs + 1] > offsets[docs]]
-        if len(docs):
-            size = hi - lo
-            block = buffer[:, :size] if size <= _PERMUTE_BLOCK else np.empty((num_perm, size), dtype=np.uint32)
-            np.multiply(a_col, mixed[None, lo:hi], out=block)
-            np.add(block, b_col, out=block)
-            out[docs] = np.minimum.reduceat(block, offsets[docs] - lo, axis=1).T
-        first = last
-    return out
+    value_salt, probe_salt = _salts(seed)
+    mixed = _fmix32(np.asarray(hashes, dtype=np.uint32) ^ value_salt)
+    sizes = np.diff(offsets)
+    cell = np.repeat(np.arange(n_docs, dtype=np.int64) * num_perm, sizes) + _bin_of(mixed, num_perm)
+    out = np.full(n_docs * num_perm, MAX_HASH, dtype=np.uint32)
+    np.minimum.at(out, cell, mixed)
+    filled = np.zeros(n_docs * num_perm, dtype=bool)
+    filled[cell] = True
+    _densify(out, filled, sizes > 0, num_perm, probe_salt)
+    return out.reshape(n_docs, num_perm)
+
+
+def _densify(out: np.ndarray, filled: np.ndarray, has_shingles: np.ndarray, num_perm: int, salt: np.uint32) -> None:
+    """Give each empty bin of a document with shingles the value of the first filled bin of its
+    probe sequence (after ``_MAX_PROBES`` steps: the next filled bin to its right)."""
+    empty = ~filled.reshape(-1, num_perm)
+    empty[~has_shingles] = False
+    docs, bins = np.nonzero(empty)
+    base = docs * num_perm
+    for step in range(1, _MAX_PROBES + 1):
+        if not len(bins):
+            return
+        source = base + _probe(bins, step, salt, num_perm)
+        hit = filled[source]
+        out[base[hit] + bins[hit]] = out[source[hit]]
+        base, bins = base[~hit], bins[~hit]
+    for b, j in zip(base.tolist(), bins.tolist(), strict=True):
+        row = filled[b : b + num_perm]
+        k = next(k for k in range(1, num_perm) if row[(j + k) % num_perm])
+        out[b + j] = out[b + (j + k) % num_perm]
 
 
 def signatures_of_normalized(
     normalized: Sequence[str], *, num_perm: int = 128, shingle_size: int = 5, seed: int = 1
 ) -> np.ndarray:
-    """MinHash signatures of documents given as space-joined tokens (see :func:`split_shingles`).
+    """Signatures of documents given as space-joined tokens (see :func:`split_shingles`).
 
     Equal to :func:`compute_signatures` of the documents' token lists, without building them.
     """
-    a, b = permutations(num_perm, seed)
-    out = np.empty((len(normalized), num_perm), dtype=np.uint32)
-    for first in range(0, len(normalized), _DOCS_PER_BATCH):
-        hashes, offsets = split_shingles(normalized[first : first + _DOCS_PER_BATCH], shingle_size)
-        out[first : first + _DOCS_PER_BATCH] = _minhash(hashes, offsets, a, b)
-    return out
+    return _sketch(normalized, num_perm, shingle_size, seed, normalized=True)[0]
+
+
+def _sketch(
+    texts: Sequence[str], num_perm: int, shingle_size: int, seed: int, *, normalized: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Signatures, shingle hashes and their offsets of texts, in batches of documents."""
+    sigs, parts, sizes = [], [], []
+    for first in range(0, len(texts), _DOCS_PER_BATCH):
+        hashes, offsets = _shingles_of_batch(texts[first : first + _DOCS_PER_BATCH], shingle_size, normalized)
+        sigs.append(signatures_of_shingles(hashes, offsets, num_perm, seed))
+        parts.append(hashes)
+        sizes.append(np.diff(offsets))
+    if not sigs:
+        return np.empty((0, num_perm), dtype=np.uint32), np.empty(0, dtype=np.uint32), np.zeros(1, dtype=np.int64)
+    offsets = np.concatenate(([0], np.cumsum(np.concatenate(sizes)))).astype(np.int64)
+    return np.concatenate(sigs), np.concatenate(parts), offsets
 
 
 def compute_signatures(
@@ -272,17 +402,16 @@ def compute_signatures(
 
     Args:
         documents: each document's tokens.
-        num_perm: number of permutations (signature length).
+        num_perm: number of bins (signature length).
         shingle_size: words per shingle.
-        seed: permutation seed (datasketch's ``seed``).
+        seed: seed of the hash salt and of the densification probes.
         batch_shingles: shingles hashed per batch; bounds memory to about
             ``batch_shingles * 16`` bytes besides the output.
 
     Returns:
         ``uint32`` array of shape ``(len(documents), num_perm)``; a document without tokens
-        gets all ``MAX_HASH`` (datasketch's empty MinHash).
+        gets all ``MAX_HASH``.
     """
-    a, b = permutations(num_perm, seed)
     out = np.empty((len(documents), num_perm), dtype=np.uint32)
     batch: list[np.ndarray] = []
     start = size = 0
@@ -291,7 +420,7 @@ def compute_signatures(
         lengths = np.fromiter(map(len, batch), dtype=np.int64, count=len(batch))
         offsets = np.concatenate(([0], np.cumsum(lengths)))
         flat = np.concatenate(batch) if batch else np.empty(0, dtype=np.uint32)
-        out[start:stop] = _minhash(flat, offsets, a, b)
+        out[start:stop] = signatures_of_shingles(flat, offsets, num_perm, seed)
 
     for i, tokens in enumerate(documents):
         hashes = shingle_hashes(tokens, shingle_size)
@@ -310,11 +439,69 @@ def estimate_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
     return float(np.count_nonzero(sig_a == sig_b)) / len(sig_a)
 
 
-def to_datasketch(signature: np.ndarray, seed: int):  # type: ignore[no-untyped-def]
-    """A ``datasketch.MinHash`` holding ``signature`` (for use with datasketch's LSH tools)."""
-    from datasketch import MinHash
+def padded_rows(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray, width: int) -> np.ndarray:
+    """``values[starts[r]:starts[r] + lengths[r]]`` as row ``r`` of a ``(len(starts), width)``
+    uint32 array, filled up with ``MAX_HASH``."""
+    out = np.full((len(starts), width), MAX_HASH, dtype=np.uint32)
+    copy_spans(values, starts, lengths, out.reshape(-1), np.arange(len(starts), dtype=np.int64) * width)
+    return out
 
-    return MinHash(seed=seed, hashvalues=signature, scheme="affine32", hashfunc=hash_shingle)
+
+def copy_spans(source: np.ndarray, starts: np.ndarray, lengths: np.ndarray, target: np.ndarray,
+               target_starts: np.ndarray) -> None:
+    """``target[target_starts[i]:][:lengths[i]] = source[starts[i]:][:lengths[i]]`` for every ``i``."""
+    rank = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    target[np.repeat(target_starts, lengths) + rank] = source[np.repeat(starts, lengths) + rank]
+
+
+def length_chunks(lengths: np.ndarray, budget: int = 1 << 20) -> list[np.ndarray]:
+    """Positions of ``lengths`` from short to long, cut into chunks of at most ``budget``
+    cells once each chunk is padded to its longest member (at least one position each)."""
+    order = np.argsort(lengths, kind="stable")
+    ordered = np.maximum(lengths[order], 1)
+    chunks, first, n = [], 0, len(order)
+    while first < n:
+        stops = np.arange(first + 1, min(n, first + budget) + 1)
+        cells = (stops - first) * ordered[stops - 1]
+        stop = first + max(1, int(np.searchsorted(cells, budget, side="right")))
+        chunks.append(order[first:stop])
+        first = stop
+    return chunks
+
+
+def unique_per_document(
+    hashes: np.ndarray, offsets: np.ndarray, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique shingle hashes of documents ``rows`` (all when ``None``) of a flat
+    ``(hashes, offsets)`` layout.
+
+    Documents of similar length are sorted together as the rows of one padded 2-D array
+    (a row sort of 32-bit values, much faster than one sort of tagged 64-bit values).
+
+    Returns:
+        ``(values, offsets)``: the ``r``-th document's set is ``values[offsets[r]:offsets[r + 1]]``.
+    """
+    rows = np.arange(len(offsets) - 1, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    starts, lengths = offsets[rows], offsets[rows + 1] - offsets[rows]
+    hashes = np.asarray(hashes, dtype=np.uint32)
+    counts = np.zeros(len(rows), dtype=np.int64)
+    pieces: list[tuple[np.ndarray, np.ndarray]] = []
+    for chunk in length_chunks(lengths):
+        width = max(int(lengths[chunk].max()), 1)
+        block = padded_rows(hashes, starts[chunk], lengths[chunk], width)
+        block.sort(axis=1)
+        keep = np.ones(block.shape, dtype=bool)
+        keep[:, 1:] = block[:, 1:] != block[:, :-1]
+        keep &= np.arange(width)[None, :] < lengths[chunk][:, None]
+        counts[chunk] = np.count_nonzero(keep, axis=1)
+        pieces.append((chunk, block[keep]))
+    new_offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+    values = np.empty(int(new_offsets[-1]), dtype=np.uint32)
+    for chunk, kept in pieces:
+        sizes = counts[chunk]
+        rank = np.arange(len(kept), dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        values[np.repeat(new_offsets[chunk], sizes) + rank] = kept
+    return values, new_offsets
 
 
 def unique_shingles(normalized: Sequence[str], shingle_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -323,34 +510,17 @@ def unique_shingles(normalized: Sequence[str], shingle_size: int) -> tuple[np.nd
     Returns:
         ``(values, offsets)``: document ``i``'s set is ``values[offsets[i]:offsets[i + 1]]``.
     """
-    parts, counts = [], []
-    for first in range(0, len(normalized), _DOCS_PER_BATCH):
-        batch = normalized[first : first + _DOCS_PER_BATCH]
-        hashes, offsets = split_shingles(batch, shingle_size)
-        doc = np.repeat(np.arange(len(batch), dtype=np.uint64), np.diff(offsets))
-        keys = np.sort((doc << np.uint64(32)) | hashes.astype(np.uint64))
-        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if len(keys) else keys
-        parts.append((keys & np.uint64(0xFFFFFFFF)).astype(np.uint32))
-        counts.append(np.bincount((keys >> np.uint64(32)).astype(np.int64), minlength=len(batch)))
-    values = np.concatenate(parts) if parts else np.empty(0, dtype=np.uint32)
-    sizes = np.concatenate(counts) if counts else np.empty(0, dtype=np.int64)
-    return values, np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+    return unique_per_document(*split_shingles(normalized, shingle_size))
 
 
 def signatures_of_texts(texts: Sequence[str], num_perm: int, shingle_size: int, seed: int) -> np.ndarray:
-    """Signatures of raw texts (normalised with :func:`dedup.text.normalize_for_hash` first)."""
-    from dedup.text import normalize_for_hash
-
-    return signatures_of_normalized(
-        [normalize_for_hash(t) for t in texts], num_perm=num_perm, shingle_size=shingle_size, seed=seed
-    )
+    """Signatures of raw texts (tokens of :func:`dedup.text.normalize_for_hash`)."""
+    return _sketch(texts, num_perm, shingle_size, seed, normalized=False)[0]
 
 
 def unique_shingles_of_texts(texts: Sequence[str], shingle_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`unique_shingles` of raw texts (normalised with :func:`dedup.text.normalize_for_hash`)."""
-    from dedup.text import normalize_for_hash
-
-    return unique_shingles([normalize_for_hash(t) for t in texts], shingle_size)
+    """:func:`unique_shingles` of raw texts (tokens of :func:`dedup.text.normalize_for_hash`)."""
+    return unique_per_document(*shingles_of_texts(texts, shingle_size))
 
 
 def signatures_of_row_groups(
@@ -362,6 +532,67 @@ def signatures_of_row_groups(
 
     table = pq.ParquetFile(path).read_row_groups(list(row_groups), columns=[column])
     return signatures_of_texts(table.column(column).to_pylist(), num_perm, shingle_size, seed)
+
+
+def sketch_row_groups(
+    path: str, row_groups: Sequence[int], column: str, num_perm: int, shingle_size: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Signatures and exact shingle sets (sorted unique hashes: ``values``, ``offsets`` as by
+    :func:`unique_per_document`) of the texts in ``column`` of some row groups of a Parquet
+    file (a unit of parallel work: the worker reads its own rows)."""
+    import pyarrow.parquet as pq
+
+    table = pq.ParquetFile(path).read_row_groups(list(row_groups), columns=[column])
+    return sketch_texts(table.column(column).to_pylist(), num_perm, shingle_size, seed)
+
+
+def sketch_texts(
+    texts: Sequence[str], num_perm: int, shingle_size: int, seed: int, *, normalized: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Signatures and exact shingle sets of texts (raw, or as :func:`shingles_of_texts` takes
+    them with ``normalized``): ``(signatures, values, offsets)``, the sets as by
+    :func:`unique_per_document`."""
+    signatures, hashes, offsets = _sketch(texts, num_perm, shingle_size, seed, normalized=normalized)
+    return (signatures, *unique_per_document(hashes, offsets))
+
+
+def write_shingles(path: Path, content_hashes: object, hashes: np.ndarray, offsets: np.ndarray,
+                   shingle_size: int) -> None:
+    """Store each document's shingle set (``hashes[offsets[i]:offsets[i + 1]]``) next to its
+    content hash, as an uncompressed Arrow IPC file (read back by memory mapping).
+
+    The content hash identifies the normalised text the shingles come from, so a reader can
+    check that the file belongs to its documents (:func:`read_shingles`).
+    """
+    import os
+
+    import pyarrow as pa
+
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets, type=pa.int64()), pa.array(hashes, type=pa.uint32()))
+    table = pa.table({"content_hash": content_hashes, "shingles": lists})
+    table = table.replace_schema_metadata({"shingle_size": str(shingle_size)})
+    tmp = path.with_name(f".{path.name}.tmp")
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    os.replace(tmp, path)
+
+
+def read_shingles(path: Path, content_hashes: object, shingle_size: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The ``(hashes, offsets)`` that :func:`write_shingles` stored, or ``None`` when there is no
+    such file or it was made for other documents or another shingle size."""
+    import pyarrow as pa
+
+    if not path.exists():
+        return None
+    table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+    if (table.schema.metadata or {}).get(b"shingle_size") != str(shingle_size).encode():
+        return None
+    if not table.column("content_hash").equals(pa.chunked_array(content_hashes)):  # type: ignore[call-overload]
+        return None
+    lists = table.column("shingles").combine_chunks()
+    offsets = np.asarray(lists.offsets, dtype=np.int64)
+    hashes = np.asarray(lists.values, dtype=np.uint32)
+    return hashes[offsets[0] : offsets[-1]], offsets - offsets[0]
 
 
 def default_workers() -> int:

@@ -322,7 +322,9 @@ def compute_signatures(
     progress: Callable[[str, int, int], None] | None = None,
     workers: int | None = None,
 ) -> StageResult:
-    """MinHash signature of every document (``signatures.parquet``, settings in its metadata).
+    """MinHash signature of every document (``signatures.parquet``, settings in its metadata),
+    and every document's exact shingle set (``shingle_sets.arrow``, next to its content
+    hash) for the duplicates stage to verify candidates without reading texts again.
 
     Row groups of ``documents.parquet`` are the units of work, spread over ``workers``
     processes (default all CPUs) when there are several; results keep the document order.
@@ -330,33 +332,38 @@ def compute_signatures(
     """
     import pyarrow.parquet as pq
 
-    from dedup.minhash import default_workers, process_pool, signatures_of_row_groups
+    from dedup.minhash import SHINGLE_SETS, default_workers, process_pool, sketch_row_groups, write_shingles
 
     start = time.perf_counter()
     path = work / DOCUMENTS
     parquet = pq.ParquetFile(path)
     n_docs = parquet.metadata.num_rows
     sizes = [parquet.metadata.row_group(g).num_rows for g in range(parquet.num_row_groups)]
-    ids = pq.read_table(path, columns=["article_id"]).column("article_id")
+    ids_and_hashes = pq.read_table(path, columns=["article_id", "content_hash"])
     n_workers = default_workers() if workers is None else max(1, workers)
     args = (str(path), "text", config.num_perm, config.shingle_size, config.seed)
-    parts: list[np.ndarray] = []
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     if n_docs < 5_000 or len(sizes) < 2 or n_workers < 2:
-        signatures = signatures_of_row_groups(args[0], range(len(sizes)), *args[1:])
+        parts.append(sketch_row_groups(args[0], range(len(sizes)), *args[1:]))
         if progress is not None:
             progress("signatures", n_docs, n_docs)
     else:
         with process_pool(n_workers) as pool:
-            futures = [pool.submit(signatures_of_row_groups, args[0], [g], *args[1:]) for g in range(len(sizes))]
+            futures = [pool.submit(sketch_row_groups, args[0], [g], *args[1:]) for g in range(len(sizes))]
             for g, future in enumerate(futures):
                 parts.append(future.result())
                 if progress is not None:
                     progress("signatures", sum(sizes[: g + 1]), n_docs)
-        signatures = np.concatenate(parts) if parts else np.empty((0, config.num_perm), dtype=np.uint32)
+    signatures = np.concatenate([p[0] for p in parts]) if parts else np.empty((0, config.num_perm), dtype=np.uint32)
+    values = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, dtype=np.uint32)
+    lengths = np.concatenate([np.diff(p[2]) for p in parts]) if parts else np.empty(0, dtype=np.int64)
+    offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
     sig_schema = schema.signature_schema(config.num_perm, config.metadata())
     flat = pa.array(signatures.reshape(-1), type=pa.uint32())
-    table = pa.Table.from_arrays([ids, pa.FixedSizeListArray.from_arrays(flat, config.num_perm)], schema=sig_schema)
+    table = pa.Table.from_arrays([ids_and_hashes.column("article_id"),
+                                  pa.FixedSizeListArray.from_arrays(flat, config.num_perm)], schema=sig_schema)
     write_table(table, work / SIGNATURES, sig_schema)
+    write_shingles(work / SHINGLE_SETS, ids_and_hashes.column("content_hash"), values, offsets, config.shingle_size)
     return StageResult("signatures", work / SIGNATURES, {"documents": n_docs}, time.perf_counter() - start)
 
 
@@ -377,14 +384,17 @@ def find_duplicates(
     Writes ``dedup.parquet``: every document with its group's canonical id, whether it is
     the canonical one, and its similarity to the canonical article.
 
-    Only the texts of LSH candidates are read back and shingled (in ``workers`` processes
-    when there are many); all candidate pairs are verified at once.
-    ``progress(stage, done, total)`` is called per batch of candidate documents shingled.
+    LSH candidates whose signatures agree too little for the pair to pass verification are
+    dropped (:func:`dedup.duplicates.plausible_pairs`); the rest are verified at once on
+    the exact shingle sets the signatures stage stored. Without that file (signatures made
+    elsewhere), the texts of the candidates are read back and shingled instead (in
+    ``workers`` processes when there are many), and ``progress(stage, done, total)`` is
+    called per batch of them.
     """
     import pyarrow.parquet as pq
 
-    from dedup.duplicates import ShingleSets
-    from dedup.minhash import default_workers, process_pool, unique_shingles_of_texts
+    from dedup.duplicates import ShingleSets, jaccard_floor, pair_floors, plausible_pairs
+    from dedup.minhash import SHINGLE_SETS, default_workers, process_pool, read_shingles, unique_shingles_of_texts
 
     if history is not None and pq.read_metadata(history / "documents.parquet").num_rows:
         return _find_duplicates_with_history(work, history, minhash, config)
@@ -398,14 +408,26 @@ def find_duplicates(
     classes = pc.dictionary_encode(docs.column("content_hash")).combine_chunks().indices.to_numpy().astype(np.int64)
     sigs = read_table(work / SIGNATURES).column("signature")
     signatures = np.asarray(sigs.combine_chunks().flatten(), dtype=np.uint32).reshape(n, minhash.num_perm)
-    texts = pq.read_table(path, columns=["text"]).column("text")
 
     eligible = _lsh_eligible(docs.column("n_words").to_numpy(), config.min_shingles)
     n_exact_copies = n - len(np.unique(classes))
     candidates = band_candidates(signatures, config.bands, config.rows, eligible=eligible)
+    stored = read_shingles(work / SHINGLE_SETS, docs.column("content_hash"), minhash.shingle_size)
+    if stored is not None:  # exact set sizes: the floor of each pair
+        set_sizes = np.diff(stored[1])
+        floor: Any = pair_floors(set_sizes[candidates[:, 0]], set_sizes[candidates[:, 1]], config.jaccard_threshold,
+                                 config.containment_threshold, min_containment_shingles=config.min_containment_shingles,
+                                 min_length_ratio=config.min_length_ratio)
+    else:
+        floor = jaccard_floor(config.jaccard_threshold, config.containment_threshold, config.min_length_ratio)
+    plausible = candidates[plausible_pairs(candidates, signatures, floor)]
     n_workers = default_workers() if workers is None else max(1, workers)
+    texts = pq.read_table(path, columns=["text"]).column("text") if stored is None else None
 
     def shingle_sets(rows: np.ndarray) -> ShingleSets:
+        if stored is not None:
+            return ShingleSets(np.arange(n, dtype=np.int64), *stored)
+        assert texts is not None
         batch = 4000
         chunks = [rows[k : k + batch] for k in range(0, len(rows), batch)]
         parts: list[tuple[np.ndarray, np.ndarray]] = []
@@ -429,8 +451,8 @@ def find_duplicates(
         lengths = np.concatenate([np.diff(p[1]) for p in parts]) if parts else np.empty(0, dtype=np.int64)
         return ShingleSets(rows, values, np.concatenate(([0], np.cumsum(lengths))).astype(np.int64))
 
-    sets = shingle_sets(np.unique(candidates))
-    near = _verify(candidates, sets, config)
+    sets = shingle_sets(np.unique(plausible))
+    near = _verify(plausible, sets, config)
     groups = group_duplicates(n, near, ids, published, classes=classes)
 
     canonical = groups.canonical
@@ -457,6 +479,7 @@ def find_duplicates(
         "documents": n,
         "exact_copies": n_exact_copies,
         "lsh_candidates": len(candidates),
+        "plausible_pairs": len(plausible),
         "verified_near_pairs": len(near),
         "groups": groups.n_groups,
         "duplicates": int(n - int(is_canonical.sum())),
@@ -525,9 +548,12 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
     document with the content of an earlier one joins that one's group (exact). Otherwise
     LSH candidates are proposed between new documents and earlier canonical ones (and among
     new ones) from the stored signatures; only the earlier texts of candidates are read back
-    to verify them exactly. Writes ``dedup.parquet`` for the new documents.
+    to verify them exactly (those whose signatures agree too little to pass are dropped
+    first). Writes ``dedup.parquet`` for the new documents.
     """
     import pyarrow.parquet as pq
+
+    from dedup.duplicates import jaccard_floor, plausible_pairs
 
     start = time.perf_counter()
     docs = pq.read_table(work / DOCUMENTS, columns=["article_id", "content_hash", "published_at", "text", "n_words"])
@@ -593,6 +619,9 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
     eligible = _lsh_eligible(words, config.min_shingles)
     candidates = band_candidates(signatures, config.bands, config.rows, eligible=eligible)
     candidates = candidates[candidates[:, 1] >= k_old]  # pairs of two earlier articles were decided before
+    n_candidates = len(candidates)
+    floor = jaccard_floor(config.jaccard_threshold, config.containment_threshold, config.min_length_ratio)
+    candidates = candidates[plausible_pairs(candidates, signatures, floor)]
     old_needed = np.unique(candidates[candidates < k_old]) if len(candidates) else np.empty(0, dtype=np.int64)
     old_texts = _read_texts(history / "documents.parquet", [ids[int(r)] for r in old_needed])
     texts: dict[int, str] = {int(r): old_texts[ids[int(r)]] for r in old_needed}
@@ -627,7 +656,8 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
         "documents": n_new,
         "earlier_articles": len(old_ids),
         "exact_copies_of_earlier": n_exact_history,
-        "lsh_candidates": len(candidates),
+        "lsh_candidates": n_candidates,
+        "plausible_pairs": len(candidates),
         "earlier_texts_read": len(old_needed),
         "verified_near_pairs": len(near),
         "groups": int(canonical.sum()),

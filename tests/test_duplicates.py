@@ -69,3 +69,84 @@ def test_exact_copies_move_together():
     groups = group_duplicates(3, np.array([[0, 2]]), ["a", "b", "c"], [None] * 3, classes=np.array([0, 1, 1]))
     assert groups.canonical.tolist() == [0, 0, 0]
     assert groups.n_groups == 1
+
+
+def test_pair_intersections_equal_python_sets():
+    from dedup.duplicates import pair_intersections
+
+    rng = np.random.default_rng(7)
+    pool = np.array([0, 1, 2, 0xFFFFFFFF, *rng.integers(0, 2**32, 40, dtype=np.uint64).tolist()], dtype=np.uint32)
+    sets = [np.unique(rng.choice(pool, size=rng.integers(0, 30))) for _ in range(25)]
+    values = np.concatenate(sets)
+    offsets = np.concatenate(([0], np.cumsum([len(s) for s in sets])))
+    pairs = np.array([(i, j) for i in range(25) for j in range(25) if i != j])
+    expected = [len(set(sets[i].tolist()) & set(sets[j].tolist())) for i, j in pairs.tolist()]
+    assert pair_intersections(pairs, values, offsets).tolist() == expected
+
+
+def test_band_candidates_are_the_pairs_sharing_a_band():
+    rng = np.random.default_rng(3)
+    sigs = rng.integers(0, 3, (40, 6)).astype(np.uint32)
+    eligible = rng.random(40) > 0.2
+    bands, rows = 3, 2
+    expected = [
+        (i, j)
+        for i in range(40)
+        for j in range(i + 1, 40)
+        if eligible[i] and eligible[j]
+        and any((sigs[i, b * rows : (b + 1) * rows] == sigs[j, b * rows : (b + 1) * rows]).all() for b in range(bands))
+    ]
+    pairs = band_candidates(sigs, bands, rows, eligible=eligible)
+    assert [tuple(p) for p in pairs.tolist()] == expected
+
+
+def test_signature_check_keeps_copies_and_drops_unrelated_articles():
+    from dedup.duplicates import jaccard_floor, plausible_pairs
+
+    rng = np.random.default_rng(5)
+    words = [f"w{i}" for i in range(3000)]
+    article = [str(w) for w in rng.choice(words, 600)]
+    other = [str(w) for w in rng.choice(words, 600)]
+    related = article[:60] + other[60:]  # shares a tenth of the article
+    docs = [article, tokenize(edited_copy(" ".join(article))), article[:400], other, related, article[:4]]
+    sigs = compute_signatures(docs, num_perm=128, shingle_size=5, seed=1)
+    pairs = np.array([(0, 1), (0, 2), (1, 2), (0, 3), (0, 4), (0, 5)])
+    keep = plausible_pairs(pairs, sigs, jaccard_floor(0.5, 0.7, 0.5))
+    assert keep[:3].all()  # the copies, the truncated one included
+    assert not keep[3:5].any()  # long articles that share little or nothing
+    assert keep[5]  # a document of one shingle: too few filled bins to judge
+
+
+def test_the_stage_verifies_stored_sets_as_it_verifies_texts(tmp_path):
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from dedup.config import PipelineConfig
+    from dedup.minhash import SHINGLE_SETS, read_shingles, write_shingles
+    from dedup.pipeline import compute_signatures, find_duplicates, ingest_articles
+
+    corpus = tmp_path / "in"
+    corpus.mkdir()
+    texts = [ORIGINAL, edited_copy(ORIGINAL), truncated(ORIGINAL), QUAKE_A[1][1], QUAKE_B[1][1], UNRELATED[1]]
+    for i, text in enumerate(texts):
+        (corpus / f"doc{i}.txt").write_text(f"Title {i}\n\n{text}\n", encoding="utf-8")
+    config = PipelineConfig()
+    work = tmp_path / "work"
+    work.mkdir()
+    ingest_articles([corpus], work, config.ingest, workers=1)
+    compute_signatures(work, config.minhash, workers=1)
+    stored = find_duplicates(work, config.minhash, config.duplicates, workers=1)
+    from_stored = pq.read_table(work / "dedup.parquet")
+    shutil.move(work / SHINGLE_SETS, tmp_path / "sets.arrow")
+    from_texts = find_duplicates(work, config.minhash, config.duplicates, workers=1)
+    assert pq.read_table(work / "dedup.parquet").equals(from_stored)
+    assert stored.counts["verified_near_pairs"] == from_texts.counts["verified_near_pairs"] == 3
+    # a sets file of other documents is not used
+    values, offsets = read_shingles(tmp_path / "sets.arrow", pq.read_table(work / "documents.parquet").column(
+        "content_hash"), config.minhash.shingle_size)
+    hashes = pq.read_table(work / "documents.parquet").column("content_hash")
+    write_shingles(work / SHINGLE_SETS, hashes[::-1], values[::-1].copy(), offsets, config.minhash.shingle_size)
+    assert read_shingles(work / SHINGLE_SETS, hashes, config.minhash.shingle_size) is None
+    find_duplicates(work, config.minhash, config.duplicates, workers=1)
+    assert pq.read_table(work / "dedup.parquet").equals(from_stored)

@@ -142,7 +142,7 @@ def test_other_minhash_settings_fail_clearly(ecb_runs, tmp_path):
     out = tmp_path / "out"
     run_pipeline([ecb_runs["batches"][1]], out, incremental=True)
     config = PipelineConfig(minhash=MinHashConfig(seed=2))
-    with pytest.raises(ConfigError, match=r"minhash-affine32-p128-k5-s1.*this run uses minhash-affine32-p128-k5-s2"):
+    with pytest.raises(ConfigError, match=r"minhash-oph32-p128-k5-s1.*this run uses minhash-oph32-p128-k5-s2"):
         run_pipeline([ecb_runs["batches"][2]], out, config, incremental=True)
 
 

@@ -396,7 +396,8 @@ def test_outputs_and_stage_files_hold_no_pickle(tmp_path: Path) -> None:
     pipeline.find_duplicates(work, config.minhash, config.duplicates)
     pipeline.group_events(work, config.cluster, config.summary)
     files = [p for p in [*out.rglob("*"), *work.rglob("*")] if p.is_file()]
-    assert {p.suffix for p in files} == {".parquet", ".json", ""}  # "" is the lock file
+    # "" is the lock file; ".arrow" the signatures stage's shingle sets (Arrow IPC, plain columns)
+    assert {p.suffix for p in files} == {".parquet", ".json", ".arrow", ""}
     for path in files:
         data = path.read_bytes()
         assert not (data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")), path
@@ -406,6 +407,12 @@ def test_outputs_and_stage_files_hold_no_pickle(tmp_path: Path) -> None:
             assert not any(b"pickle" in value for value in metadata.values()), path
         elif path.suffix == ".json":
             json.loads(data)
+        elif path.suffix == ".arrow":
+            import pyarrow as pa
+
+            table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+            assert not any(isinstance(t, pa.ExtensionType) for t in table.schema.types), path
+            assert not any(b"pickle" in value for value in (table.schema.metadata or {}).values()), path
         else:
             assert path.name == ".lock"
 
