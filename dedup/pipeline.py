@@ -430,7 +430,7 @@ def find_duplicates(
         return ShingleSets(rows, values, np.concatenate(([0], np.cumsum(lengths))).astype(np.int64))
 
     sets = shingle_sets(np.unique(candidates))
-    near = _verify(candidates, sets, config)
+    near = _verify(candidates, sets, config, lambda rows: texts.take(rows).to_pylist(), minhash.shingle_size)
     groups = group_duplicates(n, near, ids, published, classes=classes)
 
     canonical = groups.canonical
@@ -464,8 +464,24 @@ def find_duplicates(
     return StageResult("duplicates", work / DEDUP, counts, time.perf_counter() - start)
 
 
-def _verify(candidates: np.ndarray, sets: Any, config: DuplicateConfig) -> np.ndarray:
-    """The candidate pairs that exact shingle overlap confirms as copies."""
+def _verify(candidates: np.ndarray, sets: Any, config: DuplicateConfig,
+            texts_of: Callable[[np.ndarray], list[str]], shingle_size: int) -> np.ndarray:
+    """The candidate pairs that exact shingle overlap (and order) confirms as copies.
+
+    ``texts_of(rows)`` returns the texts of sorted document rows: the order-aware test
+    shingles them again, in text order.
+    """
+    from dedup.coverage import CoverageCheck, shingle_sequences
+
+    coverage = None
+    if config.coverage_threshold is not None or config.max_inner_gap is not None:
+        coverage = CoverageCheck(
+            sequences_of=lambda rows: shingle_sequences(texts_of(rows), rows, shingle_size),
+            shingle_size=shingle_size,
+            threshold=config.coverage_threshold,
+            min_containment=config.coverage_min_containment,
+            max_inner_gap=config.max_inner_gap,
+        )
     near, _ = verify_pairs(
         candidates,
         sets,
@@ -473,6 +489,7 @@ def _verify(candidates: np.ndarray, sets: Any, config: DuplicateConfig) -> np.nd
         config.containment_threshold,
         min_containment_shingles=config.min_containment_shingles,
         min_length_ratio=config.min_length_ratio,
+        coverage=coverage,
     )
     return near
 
@@ -521,7 +538,9 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
     """Duplicates among the new documents and against every article seen before.
 
     Earlier groups stay as they are: their canonical article stays canonical, and a new
-    document joins an earlier group only when verified against its canonical article. A new
+    document joins an earlier group only when verified against its canonical article, or,
+    left alone otherwise, against a new document that joined it
+    (:func:`~dedup.duplicates.group_duplicates`; earlier articles never move). A new
     document with the content of an earlier one joins that one's group (exact). Otherwise
     LSH candidates are proposed between new documents and earlier canonical ones (and among
     new ones) from the stored signatures; only the earlier texts of candidates are read back
@@ -598,9 +617,11 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
     texts: dict[int, str] = {int(r): old_texts[ids[int(r)]] for r in old_needed}
     texts.update({k_old + j: new_texts[k] for j, k in enumerate(rest)})
     sets = _shingle_sets_of(texts, np.unique(candidates), minhash.shingle_size)
-    near = _verify(candidates, sets, config)
+    near = _verify(candidates, sets, config, lambda rows: [texts[int(r)] for r in rows], minhash.shingle_size)
     classes = pc.dictionary_encode(pa.array(hashes, type=pa.string())).indices.to_numpy().astype(np.int64)
-    groups = group_duplicates(len(ids), near, ids, published, classes=classes)
+    # Earlier canonical articles keep their groups: only new documents may join one as strays.
+    movable = np.arange(len(ids)) >= k_old
+    groups = group_duplicates(len(ids), near, ids, published, classes=classes, movable=movable)
     heads = groups.canonical
     pairs = []
     for j, k in enumerate(rest):

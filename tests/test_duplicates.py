@@ -58,10 +58,24 @@ def test_canonical_is_earliest_then_smallest_id_whatever_the_order():
     assert dated_first.n_groups == 1
 
 
-def test_a_chain_of_pairs_does_not_merge_its_ends():
-    # a~b and b~c were verified, a and c are not alike: c must not join a's group.
+def test_a_stray_joins_the_group_of_its_verified_neighbour():
+    # a took b; c is verified against b only and no canonical took it: it joins b's group.
     groups = group_duplicates(3, np.array([[0, 1], [1, 2]]), ["a", "b", "c"], [None, None, None])
-    assert groups.canonical.tolist() == [0, 0, 2]
+    assert groups.canonical.tolist() == [0, 0, 0]
+    # Unless c may not move (an article of an earlier run, say).
+    fixed = group_duplicates(3, np.array([[0, 1], [1, 2]]), ["a", "b", "c"], [None] * 3,
+                             movable=np.array([True, True, False]))
+    assert fixed.canonical.tolist() == [0, 0, 2]
+
+
+def test_a_chain_of_pairs_does_not_merge_its_ends():
+    # a~b, b~c, c~d verified, nothing else: c leads its own group with d, and a never meets d.
+    pairs = np.array([[0, 1], [1, 2], [2, 3]])
+    groups = group_duplicates(4, pairs, ["a", "b", "c", "d"], [None] * 4)
+    assert groups.canonical.tolist() == [0, 0, 2, 2]
+    # The same when d is dated (first in canonical order): d takes c, a takes b.
+    groups = group_duplicates(4, pairs, ["a", "b", "c", "d"], [None, None, None, 5.0])
+    assert groups.canonical.tolist() == [0, 0, 3, 3]
 
 
 def test_exact_copies_move_together():
