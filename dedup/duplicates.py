@@ -233,6 +233,7 @@ def group_duplicates(
     published: Sequence[float | None],
     classes: np.ndarray | None = None,
     movable: np.ndarray | None = None,
+    strong: np.ndarray | None = None,
 ) -> DuplicateGroups:
     """Duplicate groups as stars around a stable canonical article, then strays attached.
 
@@ -240,6 +241,14 @@ def group_duplicates(
     then smallest ``article_id``); each one not yet grouped becomes a canonical article and
     takes every verified neighbour not yet grouped. So a chain of pairs (A~B, B~C, A and C
     unlike) never merges A and C through B alone.
+
+    ``strong`` (boolean per pair) marks pairs verified by whole-text similarity (Jaccard),
+    not only because one text is contained in or covered by the other. A group whose
+    canonical article is strongly verified against a member of a better-ranked group joins
+    that group (of its best-ranked such member): when a copy of an article becomes
+    canonical of its own small group before the article joins another group, the two
+    groups meet again. Containment alone never joins groups: an article that is the first
+    part of a longer one would chain unlike articles.
 
     An article left on its own by the stars (no canonical article took it and it took
     none) although it is verified against a member of a group joins that group (of its
@@ -250,7 +259,8 @@ def group_duplicates(
 
     ``classes`` labels exact copies (same normalised content); a class moves as one unit,
     so exact copies always share a group. ``movable`` (boolean, default all) marks the
-    articles that may join a group as strays; others stay on their own.
+    articles whose group may join another group, or that may join one as strays; others
+    keep their groups.
 
     The same input always gives the same groups and canonical choice, whatever its order.
     """
@@ -268,6 +278,7 @@ def group_duplicates(
         a, b = unit[pairs[:, 0]], unit[pairs[:, 1]]
         keep = a != b
         a, b = a[keep], b[keep]
+        sure = np.zeros(len(a), dtype=bool) if strong is None else np.asarray(strong, dtype=bool)[keep]
         both = (np.concatenate([a, b]), np.concatenate([b, a]))
         graph = coo_matrix((np.ones(2 * len(a)), both), shape=(n, n)).tocsr()
         linked = np.unique(np.concatenate([a, b]))
@@ -278,9 +289,30 @@ def group_duplicates(
             free = neighbours[(head[neighbours] == neighbours) & (rank[neighbours] > rank[i])]
             head[free] = i
         may_move = np.ones(n, dtype=bool) if movable is None else np.asarray(movable, dtype=bool)
+        _join_groups(head, a[sure], b[sure], rank, may_move)
         _attach_strays(head, graph, linked[np.argsort(rank[linked], kind="stable")], rank, may_move)
     canonical = head[unit]
     return DuplicateGroups(canonical=canonical, n_groups=len(np.unique(canonical)))
+
+
+def _join_groups(head: np.ndarray, a: np.ndarray, b: np.ndarray, rank: np.ndarray, movable: np.ndarray) -> None:
+    """Groups whose canonical unit is strongly verified (pairs ``a[k]``, ``b[k]``) against a
+    member of a better-ranked group join that group; ``head`` is updated in place."""
+    n = len(head)
+    target = np.full(n, -1, dtype=np.int64)
+    for x, y in zip(np.concatenate([a, b]).tolist(), np.concatenate([b, a]).tolist(), strict=True):
+        if head[x] != x or head[y] == x or not movable[x] or rank[head[y]] >= rank[x]:
+            continue  # x leads no group, y is in x's own, or y's group ranks after x's
+        if target[x] < 0 or rank[y] < rank[target[x]]:
+            target[x] = y
+    joining = np.flatnonzero(target >= 0)
+    if not len(joining):
+        return
+    final = np.arange(n, dtype=np.int64)
+    # In canonical order: a group's target group has already found its own final group.
+    for x in joining[np.argsort(rank[joining], kind="stable")].tolist():
+        final[x] = final[head[target[x]]]
+    head[:] = final[head]
 
 
 def _attach_strays(head: np.ndarray, graph: Any, units: np.ndarray, rank: np.ndarray, movable: np.ndarray) -> None:

@@ -430,8 +430,9 @@ def find_duplicates(
         return ShingleSets(rows, values, np.concatenate(([0], np.cumsum(lengths))).astype(np.int64))
 
     sets = shingle_sets(np.unique(candidates))
-    near = _verify(candidates, sets, config, lambda rows: texts.take(rows).to_pylist(), minhash.shingle_size)
-    groups = group_duplicates(n, near, ids, published, classes=classes)
+    near, strong = _verify(candidates, sets, config, lambda rows: texts.take(rows).to_pylist(),
+                           minhash.shingle_size)
+    groups = group_duplicates(n, near, ids, published, classes=classes, strong=strong)
 
     canonical = groups.canonical
     is_canonical = canonical == np.arange(n)
@@ -465,8 +466,9 @@ def find_duplicates(
 
 
 def _verify(candidates: np.ndarray, sets: Any, config: DuplicateConfig,
-            texts_of: Callable[[np.ndarray], list[str]], shingle_size: int) -> np.ndarray:
-    """The candidate pairs that exact shingle overlap (and order) confirms as copies.
+            texts_of: Callable[[np.ndarray], list[str]], shingle_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate pairs that exact shingle overlap (and order) confirms as copies, and
+    which of them reach the Jaccard threshold (whole-text similarity).
 
     ``texts_of(rows)`` returns the texts of sorted document rows: the order-aware test
     shingles them again, in text order.
@@ -482,7 +484,7 @@ def _verify(candidates: np.ndarray, sets: Any, config: DuplicateConfig,
             min_containment=config.coverage_min_containment,
             max_inner_gap=config.max_inner_gap,
         )
-    near, _ = verify_pairs(
+    near, jaccard = verify_pairs(
         candidates,
         sets,
         config.jaccard_threshold,
@@ -491,7 +493,7 @@ def _verify(candidates: np.ndarray, sets: Any, config: DuplicateConfig,
         min_length_ratio=config.min_length_ratio,
         coverage=coverage,
     )
-    return near
+    return near, jaccard >= np.float32(config.jaccard_threshold)
 
 
 def _write_dedup(work: Path, article_ids: Any, group_ids: Any, is_canonical: Any, similarity: Any, method: Any) -> None:
@@ -538,9 +540,9 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
     """Duplicates among the new documents and against every article seen before.
 
     Earlier groups stay as they are: their canonical article stays canonical, and a new
-    document joins an earlier group only when verified against its canonical article, or,
-    left alone otherwise, against a new document that joined it
-    (:func:`~dedup.duplicates.group_duplicates`; earlier articles never move). A new
+    document joins an earlier group only when verified against its canonical article or
+    against a new document that joined it (:func:`~dedup.duplicates.group_duplicates`:
+    strays and groups joined by Jaccard; earlier articles never move). A new
     document with the content of an earlier one joins that one's group (exact). Otherwise
     LSH candidates are proposed between new documents and earlier canonical ones (and among
     new ones) from the stored signatures; only the earlier texts of candidates are read back
@@ -617,11 +619,13 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
     texts: dict[int, str] = {int(r): old_texts[ids[int(r)]] for r in old_needed}
     texts.update({k_old + j: new_texts[k] for j, k in enumerate(rest)})
     sets = _shingle_sets_of(texts, np.unique(candidates), minhash.shingle_size)
-    near = _verify(candidates, sets, config, lambda rows: [texts[int(r)] for r in rows], minhash.shingle_size)
+    near, strong = _verify(candidates, sets, config, lambda rows: [texts[int(r)] for r in rows],
+                           minhash.shingle_size)
     classes = pc.dictionary_encode(pa.array(hashes, type=pa.string())).indices.to_numpy().astype(np.int64)
-    # Earlier canonical articles keep their groups: only new documents may join one as strays.
+    # Earlier canonical articles keep their groups: only the groups of new documents, or new
+    # documents as strays, may join one.
     movable = np.arange(len(ids)) >= k_old
-    groups = group_duplicates(len(ids), near, ids, published, classes=classes, movable=movable)
+    groups = group_duplicates(len(ids), near, ids, published, classes=classes, movable=movable, strong=strong)
     heads = groups.canonical
     pairs = []
     for j, k in enumerate(rest):

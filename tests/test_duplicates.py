@@ -83,3 +83,21 @@ def test_exact_copies_move_together():
     groups = group_duplicates(3, np.array([[0, 2]]), ["a", "b", "c"], [None] * 3, classes=np.array([0, 1, 1]))
     assert groups.canonical.tolist() == [0, 0, 0]
     assert groups.n_groups == 1
+
+
+def test_a_group_strongly_verified_against_a_member_of_an_earlier_group_joins_it():
+    # y took m; x (verified against m, not y) took its own copy x2 before: two groups.
+    ids, published = ["y", "x", "m", "x2"], [1.0, 2.0, 3.0, 4.0]
+    pairs = np.array([[0, 2], [1, 2], [1, 3]])
+    apart = group_duplicates(4, pairs, ids, published)
+    assert apart.canonical.tolist() == [0, 1, 0, 1]
+    # x~m verified by whole-text Jaccard: x's group joins y's.
+    joined = group_duplicates(4, pairs, ids, published, strong=np.array([True, True, True]))
+    assert joined.canonical.tolist() == [0, 0, 0, 0] and joined.n_groups == 1
+    # x~m only by containment (x may be the first part of a longer m): the groups stay apart.
+    weak = group_duplicates(4, pairs, ids, published, strong=np.array([True, False, True]))
+    assert weak.canonical.tolist() == [0, 1, 0, 1]
+    # Nor does a group whose canonical article may not move.
+    fixed = group_duplicates(4, pairs, ids, published, strong=np.array([True, True, True]),
+                             movable=np.array([True, False, True, True]))
+    assert fixed.canonical.tolist() == [0, 1, 0, 1]
