@@ -88,8 +88,10 @@ class DuplicateConfig:
     article of ``min_containment_shingles`` shingles and ``min_length_ratio`` of the longer.
     Whatever kept it, a pair is no duplicate when either article has a stretch of more than
     ``max_inner_gap`` tokens of its own inside it, neither at its start nor at its end: two
-    articles that share passages but each tell more (see :mod:`dedup.coverage`). None turns
-    the coverage test, or the stretch test, off.
+    articles that share passages but each tell more (see :mod:`dedup.coverage`). The longer
+    article's stretches do not count when the shorter one is covered to ``inside_coverage``
+    (wholly inside it: a copy with paragraphs cut). None turns the coverage test, or the
+    stretch test, off.
 
     Thresholds were chosen on the syndicated copies of ECB+ train only (docs/method.md).
     """
@@ -104,6 +106,7 @@ class DuplicateConfig:
     coverage_threshold: float | None = 0.9
     coverage_min_containment: float = 0.5
     max_inner_gap: int | None = 45
+    inside_coverage: float = 0.98
 
     def __post_init__(self) -> None:
         _check(self.bands >= 1 and self.rows >= 1, "bands and rows must be positive")
@@ -113,6 +116,7 @@ class DuplicateConfig:
                "coverage_threshold must be in (0, 1] or None")
         _check(0.0 <= self.coverage_min_containment <= 1.0, "coverage_min_containment must be in [0, 1]")
         _check(self.max_inner_gap is None or self.max_inner_gap >= 0, "max_inner_gap must be >= 0 or None")
+        _check(0.0 < self.inside_coverage <= 1.0, "inside_coverage must be in (0, 1]")
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,9 @@ class CoverageCheck:
         max_inner_gap: a pair is no copy when either document has a stretch of more than this
             many tokens, neither at its start nor at its end, that the other lacks (None: no
             such test).
+        inside_coverage: the longer document's stretches do not count when the shorter one
+            is covered to at least this: a text wholly inside another is a copy with
+            paragraphs cut, not a different article.
     """
 
     sequences_of: Callable[[np.ndarray], ShingleSequences]
@@ -96,6 +99,7 @@ class CoverageCheck:
     threshold: float | None = 0.9
     min_containment: float = 0.5
     max_inner_gap: int | None = 45
+    inside_coverage: float = 0.98
 
 
 def _gather(rows: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -235,7 +239,8 @@ def apply_coverage(
     A pair of ``may_cover`` joins the kept ones when the coverage (:func:`token_coverage`)
     of its shorter document (fewer shingles; the first on a tie) reaches
     ``check.threshold``. Then every kept pair is dropped whose longest inner uncovered
-    stretch, in either document, exceeds ``check.max_inner_gap`` tokens.
+    stretch exceeds ``check.max_inner_gap`` tokens in the shorter document, or in the
+    longer one while the shorter one's coverage is below ``check.inside_coverage``.
 
     Args:
         pairs: ``(m, 2)`` document indices.
@@ -269,5 +274,6 @@ def apply_coverage(
     if check.max_inner_gap is not None:
         _, gap_long = token_coverage(seq_long, sequences, set_rows[todo][mine, short], set_values, set_offsets,
                                      check.shingle_size)
-        out[todo] &= np.maximum(gap_short, gap_long) <= check.max_inner_gap
+        inside = coverage >= check.inside_coverage
+        out[todo] &= (gap_short <= check.max_inner_gap) & ((gap_long <= check.max_inner_gap) | inside)
     return out

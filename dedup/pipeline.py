@@ -483,6 +483,7 @@ def _verify(candidates: np.ndarray, sets: Any, config: DuplicateConfig,
             threshold=config.coverage_threshold,
             min_containment=config.coverage_min_containment,
             max_inner_gap=config.max_inner_gap,
+            inside_coverage=config.inside_coverage,
         )
     near, jaccard = verify_pairs(
         candidates,

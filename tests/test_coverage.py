@@ -22,11 +22,11 @@ def check(hashes: list[np.ndarray], **settings: object) -> CoverageCheck:
                          **settings)  # type: ignore[arg-type]
 
 
-def verify(texts: list[list[str]], pairs: list[tuple[int, int]], on: bool = True,
+def verify(texts: list[list[str]], pairs: list[tuple[int, int]], on: bool = True, jaccard: float = 0.5,
            **settings: object) -> set[tuple[int, int]]:
-    """Pairs kept by Jaccard 0.5 or containment 0.8, and by the coverage check when ``on``."""
+    """Pairs kept by Jaccard (0.5) or containment 0.8, and by the coverage check when ``on``."""
     hashes = [shingle_hashes(t, 5) for t in texts]
-    kept, _ = verify_pairs(np.array(pairs), shingle_sets(hashes), 0.5, 0.8,
+    kept, _ = verify_pairs(np.array(pairs), shingle_sets(hashes), jaccard, 0.8,
                            coverage=check(hashes, **settings) if on else None)
     return {tuple(p) for p in kept.tolist()}
 
@@ -62,13 +62,26 @@ def test_coverage_and_the_inner_gap_of_a_planted_pair():
     assert gap.tolist() == [1, 1]
 
 
+def with_own_words(text: list[str]) -> list[str]:
+    """The text with three words of its own (a version of the story, or an edited copy)."""
+    return [f"y{k}" if k in (20, 50, 90) else word for k, word in enumerate(text)]
+
+
 def test_a_passage_of_its_own_inside_an_article_is_no_copy():
-    # b tells a's first and last 60 words; a has 50 words of its own between them.
+    # a tells b's first and last 60 words with 50 words of its own between them, and b has
+    # three words of its own: two versions of a story.
     a = words(0, 60) + words(200, 250) + words(60, 120)
-    b = words(0, 120)
-    assert verify([a, b], [(0, 1)], on=False) == {(0, 1)}  # Jaccard 0.64
+    b = with_own_words(words(0, 120))
+    assert verify([a, b], [(0, 1)], on=False) == {(0, 1)}  # Jaccard 0.52
     assert verify([a, b], [(0, 1)], threshold=0.9, max_inner_gap=45) == set()
     assert verify([a, b], [(0, 1)], threshold=0.9, max_inner_gap=None) == {(0, 1)}
+    # Without words of its own, b lies wholly inside a: a copy with a paragraph cut.
+    assert verify([a, words(0, 120)], [(0, 1)], threshold=0.9, max_inner_gap=45) == {(0, 1)}
+    # A passage of its own inside the shorter text counts whatever its coverage.
+    longer = words(0, 60) + words(60, 200)
+    shorter = words(0, 60) + words(300, 350) + words(60, 90)
+    assert verify([longer, shorter], [(0, 1)], on=False, jaccard=0.3) == {(0, 1)}
+    assert verify([longer, shorter], [(0, 1)], threshold=0.9, max_inner_gap=45, jaccard=0.3) == set()
     # Site furniture at the start and a cut end are edges, not inner stretches.
     framed = words(300, 360) + words(0, 100)
     assert verify([framed, words(0, 120)], [(0, 1)], threshold=0.9, max_inner_gap=45) == {(0, 1)}
@@ -78,7 +91,7 @@ def test_a_shared_stock_phrase_does_not_split_a_passage_of_its_own():
     # a's 60 own words in the middle repeat five words of b: still one stretch of its own.
     own = words(200, 230) + words(10, 15) + words(230, 255)
     a = words(0, 60) + own + words(60, 120)
-    assert verify([a, words(0, 120)], [(0, 1)], threshold=0.9, max_inner_gap=45) == set()
+    assert verify([a, with_own_words(words(0, 120))], [(0, 1)], threshold=0.9, max_inner_gap=45) == set()
 
 
 def test_distinct_articles_sharing_a_quote_stay_apart():
