@@ -80,22 +80,43 @@ class DuplicateConfig:
     """Near-duplicate detection: LSH banding proposes, exact shingle overlap decides.
 
     A candidate pair is a duplicate when its exact shingle Jaccard is at least
-    ``jaccard_threshold`` or the shorter article's shingles are at least
-    ``containment_threshold`` contained in the longer one (a truncated copy).
+    ``jaccard_threshold``, or the shorter article's shingles are at least
+    ``containment_threshold`` contained in the longer one (a truncated copy), or the
+    shorter article's tokens are covered to ``coverage_threshold`` by shingles the longer
+    one has too (an edited and cut copy; checked for pairs whose containment reaches
+    ``coverage_min_containment``). Containment and coverage count only for a shorter
+    article of ``min_containment_shingles`` shingles and ``min_length_ratio`` of the longer.
+    Whatever kept it, a pair is no duplicate when either article has a stretch of more than
+    ``max_inner_gap`` tokens of its own inside it, neither at its start nor at its end: two
+    articles that share passages but each tell more (see :mod:`dedup.coverage`). The longer
+    article's stretches do not count when the shorter one is covered to ``inside_coverage``
+    (wholly inside it: a copy with paragraphs cut). None turns the coverage test, or the
+    stretch test, off.
+
+    Thresholds were chosen on the syndicated copies of ECB+ train only (docs/method.md).
     """
 
     bands: int = 64
     rows: int = 2
     jaccard_threshold: float = 0.5
-    containment_threshold: float = 0.7
+    containment_threshold: float = 0.8
     min_containment_shingles: int = 20
     min_length_ratio: float = 0.5
     min_shingles: int = 8  # fewer words than this: too short for LSH (exact copies are still found)
+    coverage_threshold: float | None = 0.9
+    coverage_min_containment: float = 0.5
+    max_inner_gap: int | None = 45
+    inside_coverage: float = 0.98
 
     def __post_init__(self) -> None:
         _check(self.bands >= 1 and self.rows >= 1, "bands and rows must be positive")
         _check(0.0 < self.jaccard_threshold <= 1.0, "jaccard_threshold must be in (0, 1]")
         _check(0.0 < self.containment_threshold <= 1.0, "containment_threshold must be in (0, 1]")
+        _check(self.coverage_threshold is None or 0.0 < self.coverage_threshold <= 1.0,
+               "coverage_threshold must be in (0, 1] or None")
+        _check(0.0 <= self.coverage_min_containment <= 1.0, "coverage_min_containment must be in [0, 1]")
+        _check(self.max_inner_gap is None or self.max_inner_gap >= 0, "max_inner_gap must be >= 0 or None")
+        _check(0.0 < self.inside_coverage <= 1.0, "inside_coverage must be in (0, 1]")
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.sparse import coo_matrix
+
+from dedup.coverage import CoverageCheck, apply_coverage
 
 __all__ = [
     "DuplicateGroups",
@@ -200,6 +203,7 @@ def verify_pairs(
     *,
     min_containment_shingles: int = 20,
     min_length_ratio: float = 0.5,
+    coverage: CoverageCheck | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Keep candidate pairs whose exact shingle overlap makes them copies.
 
@@ -210,10 +214,17 @@ def verify_pairs(
     short boilerplate text is contained in every page that carries it, and a paragraph
     quoted inside a long story does not make the story a copy.
 
+    With ``coverage``, the shingles' order decides as well (:func:`dedup.coverage.apply_coverage`):
+    a pair of such sizes that neither test keeps is kept when the shorter document's tokens
+    are covered by shared shingles to ``coverage.threshold`` (an edited, cut copy), and any
+    kept pair is dropped when a document has a long stretch of its own inside it (two
+    articles sharing passages).
+
     Args:
         pairs: ``(m, 2)`` candidate index pairs.
         sets: sorted unique shingle hashes by document index (a sequence, or a mapping that
             holds at least the documents named in ``pairs``).
+        coverage: the order-aware check and where the documents' shingle sequences come from.
 
     Returns:
         The kept pairs and their exact Jaccard similarity (``float32``).
@@ -226,9 +237,12 @@ def verify_pairs(
         jaccard = inter / (size_a + size_b - inter)
         small, large = np.minimum(size_a, size_b), np.maximum(size_a, size_b)
         containment = inter / small
-    contained = (containment >= containment_threshold) & (small >= min_containment_shingles)
-    contained &= small >= min_length_ratio * large
+    sized = (small >= min_containment_shingles) & (small >= min_length_ratio * large)
+    contained = (containment >= containment_threshold) & sized
     keep = (small > 0) & ((jaccard >= jaccard_threshold) | contained)
+    if coverage is not None:
+        keep = apply_coverage(pairs, rows, values, offsets, keep, sized & (small > 0) & ~keep & (
+            containment >= coverage.min_containment), coverage)
     score = np.where(keep, jaccard, 0.0).astype(np.float32)
     return pairs[keep], score[keep]
 
@@ -310,15 +324,35 @@ def group_duplicates(
     article_ids: Sequence[str],
     published: Sequence[float | None],
     classes: np.ndarray | None = None,
+    movable: np.ndarray | None = None,
+    strong: np.ndarray | None = None,
 ) -> DuplicateGroups:
-    """Duplicate groups as stars around a stable canonical article.
+    """Duplicate groups as stars around a stable canonical article, then strays attached.
 
     Articles are taken in canonical order (earliest published first, undated after dated,
     then smallest ``article_id``); each one not yet grouped becomes a canonical article and
-    takes every verified neighbour not yet grouped. So every member of a group is verified
-    against its canonical article itself: a chain of pairs (A~B, B~C, A and C unlike) never
-    merges A and C. ``classes`` labels exact copies (same normalised content); a class moves
-    as one unit, so exact copies always share a group.
+    takes every verified neighbour not yet grouped. So a chain of pairs (A~B, B~C, A and C
+    unlike) never merges A and C through B alone.
+
+    ``strong`` (boolean per pair) marks pairs verified by whole-text similarity (Jaccard),
+    not only because one text is contained in or covered by the other. A group whose
+    canonical article is strongly verified against a member of a better-ranked group joins
+    that group (of its best-ranked such member): when a copy of an article becomes
+    canonical of its own small group before the article joins another group, the two
+    groups meet again. Containment alone never joins groups: an article that is the first
+    part of a longer one would chain unlike articles.
+
+    An article left on its own by the stars (no canonical article took it and it took
+    none) although it is verified against a member of a group joins that group (of its
+    best-ranked such neighbour): a copy whose original another copy took as canonical
+    stays with its original. Such an article is verified against that member, not the
+    canonical article. Two such strays are never verified against each other (the first
+    in canonical order would have taken the other), so no longer chain forms.
+
+    ``classes`` labels exact copies (same normalised content); a class moves as one unit,
+    so exact copies always share a group. ``movable`` (boolean, default all) marks the
+    articles whose group may join another group, or that may join one as strays; others
+    keep their groups.
 
     The same input always gives the same groups and canonical choice, whatever its order.
     """
@@ -336,6 +370,7 @@ def group_duplicates(
         a, b = unit[pairs[:, 0]], unit[pairs[:, 1]]
         keep = a != b
         a, b = a[keep], b[keep]
+        sure = np.zeros(len(a), dtype=bool) if strong is None else np.asarray(strong, dtype=bool)[keep]
         both = (np.concatenate([a, b]), np.concatenate([b, a]))
         graph = coo_matrix((np.ones(2 * len(a)), both), shape=(n, n)).tocsr()
         linked = np.unique(np.concatenate([a, b]))
@@ -345,5 +380,46 @@ def group_duplicates(
             neighbours = graph.indices[graph.indptr[i] : graph.indptr[i + 1]]
             free = neighbours[(head[neighbours] == neighbours) & (rank[neighbours] > rank[i])]
             head[free] = i
+        may_move = np.ones(n, dtype=bool) if movable is None else np.asarray(movable, dtype=bool)
+        _join_groups(head, a[sure], b[sure], rank, may_move)
+        _attach_strays(head, graph, linked[np.argsort(rank[linked], kind="stable")], rank, may_move)
     canonical = head[unit]
     return DuplicateGroups(canonical=canonical, n_groups=len(np.unique(canonical)))
+
+
+def _join_groups(head: np.ndarray, a: np.ndarray, b: np.ndarray, rank: np.ndarray, movable: np.ndarray) -> None:
+    """Groups whose canonical unit is strongly verified (pairs ``a[k]``, ``b[k]``) against a
+    member of a better-ranked group join that group; ``head`` is updated in place."""
+    n = len(head)
+    target = np.full(n, -1, dtype=np.int64)
+    for x, y in zip(np.concatenate([a, b]).tolist(), np.concatenate([b, a]).tolist(), strict=True):
+        if head[x] != x or head[y] == x or not movable[x] or rank[head[y]] >= rank[x]:
+            continue  # x leads no group, y is in x's own, or y's group ranks after x's
+        if target[x] < 0 or rank[y] < rank[target[x]]:
+            target[x] = y
+    joining = np.flatnonzero(target >= 0)
+    if not len(joining):
+        return
+    final = np.arange(n, dtype=np.int64)
+    # In canonical order: a group's target group has already found its own final group.
+    for x in joining[np.argsort(rank[joining], kind="stable")].tolist():
+        final[x] = final[head[target[x]]]
+    head[:] = final[head]
+
+
+def _attach_strays(head: np.ndarray, graph: Any, units: np.ndarray, rank: np.ndarray, movable: np.ndarray) -> None:
+    """Units the stars left alone join the group of their best-ranked verified neighbour in a group.
+
+    ``head`` maps each unit to its canonical unit (updated in place); ``units`` are the
+    linked units in canonical order. Only units alone before this step move, and only into
+    groups formed before it.
+    """
+    n = len(head)
+    alone = (head == np.arange(n)) & (np.bincount(head, minlength=n) == 1)
+    for i in units.tolist():
+        if not (alone[i] and movable[i]):
+            continue
+        neighbours = graph.indices[graph.indptr[i] : graph.indptr[i + 1]]
+        grouped = neighbours[~alone[neighbours]]
+        if len(grouped):
+            head[i] = head[grouped[np.argmin(rank[grouped])]]

@@ -43,3 +43,35 @@ def test_evaluate_to_an_unwritable_place_fails_before_running(tmp_path, capsys):
     assert main(["evaluate", "ecbplus-dev", "--json", str(tmp_path / "no" / "such" / "dir.json")]) == 2
     captured = capsys.readouterr()
     assert captured.err.startswith("newsdedup: error: cannot write") and "Event clustering" not in captured.out
+
+
+def test_evaluate_on_a_named_benchmark_reports_the_near_duplicates(tmp_path, capsys, monkeypatch):
+    import json
+
+    from dedup.evaluation import harness
+    from tests.test_harness import WITH_COPY
+
+    monkeypatch.setattr(harness, "load_benchmark", lambda name: list(WITH_COPY))
+    out = tmp_path / "scores.json"
+    assert main(["evaluate", "ecbplus-dev", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "Event clustering on ecbplus-dev" in text
+    assert "Near-duplicates: 10 originals + 20 planted copies (copies=2, seed=0)" in text
+    assert "Real copies (word 5-gram Jaccard >= 0.5) in 10 articles: 1/1 pairs" in text
+    result = json.loads(out.read_text())
+    assert result["near_duplicates"]["kind"] == "near_duplicates" and result["near_duplicates"]["seed"] == 0
+    assert result["near_duplicates"]["pairwise_copies_joined"]["pairwise_precision"] == 1.0
+    assert result["real_copies"]["found"] == result["real_copies"]["copy_pairs"] == 1
+
+
+def test_evaluate_on_a_labelled_file_scores_the_clustering_only(tmp_path, capsys):
+    import json
+
+    from tests.test_harness import CORPUS
+
+    path = tmp_path / "labelled.jsonl"
+    path.write_text("".join(json.dumps({"id": a.id, "text": a.text, "event": a.event}) + "\n" for a in CORPUS))
+    out = tmp_path / "scores.json"
+    assert main(["evaluate", str(path), "--json", str(out)]) == 0
+    assert "Near-duplicates" not in capsys.readouterr().out
+    assert "near_duplicates" not in json.loads(out.read_text())

@@ -58,10 +58,24 @@ def test_canonical_is_earliest_then_smallest_id_whatever_the_order():
     assert dated_first.n_groups == 1
 
 
-def test_a_chain_of_pairs_does_not_merge_its_ends():
-    # a~b and b~c were verified, a and c are not alike: c must not join a's group.
+def test_a_stray_joins_the_group_of_its_verified_neighbour():
+    # a took b; c is verified against b only and no canonical took it: it joins b's group.
     groups = group_duplicates(3, np.array([[0, 1], [1, 2]]), ["a", "b", "c"], [None, None, None])
-    assert groups.canonical.tolist() == [0, 0, 2]
+    assert groups.canonical.tolist() == [0, 0, 0]
+    # Unless c may not move (an article of an earlier run, say).
+    fixed = group_duplicates(3, np.array([[0, 1], [1, 2]]), ["a", "b", "c"], [None] * 3,
+                             movable=np.array([True, True, False]))
+    assert fixed.canonical.tolist() == [0, 0, 2]
+
+
+def test_a_chain_of_pairs_does_not_merge_its_ends():
+    # a~b, b~c, c~d verified, nothing else: c leads its own group with d, and a never meets d.
+    pairs = np.array([[0, 1], [1, 2], [2, 3]])
+    groups = group_duplicates(4, pairs, ["a", "b", "c", "d"], [None] * 4)
+    assert groups.canonical.tolist() == [0, 0, 2, 2]
+    # The same when d is dated (first in canonical order): d takes c, a takes b.
+    groups = group_duplicates(4, pairs, ["a", "b", "c", "d"], [None, None, None, 5.0])
+    assert groups.canonical.tolist() == [0, 0, 3, 3]
 
 
 def test_exact_copies_move_together():
@@ -150,3 +164,21 @@ def test_the_stage_verifies_stored_sets_as_it_verifies_texts(tmp_path):
     assert read_shingles(work / SHINGLE_SETS, hashes, config.minhash.shingle_size) is None
     find_duplicates(work, config.minhash, config.duplicates, workers=1)
     assert pq.read_table(work / "dedup.parquet").equals(from_stored)
+
+
+def test_a_group_strongly_verified_against_a_member_of_an_earlier_group_joins_it():
+    # y took m; x (verified against m, not y) took its own copy x2 before: two groups.
+    ids, published = ["y", "x", "m", "x2"], [1.0, 2.0, 3.0, 4.0]
+    pairs = np.array([[0, 2], [1, 2], [1, 3]])
+    apart = group_duplicates(4, pairs, ids, published)
+    assert apart.canonical.tolist() == [0, 1, 0, 1]
+    # x~m verified by whole-text Jaccard: x's group joins y's.
+    joined = group_duplicates(4, pairs, ids, published, strong=np.array([True, True, True]))
+    assert joined.canonical.tolist() == [0, 0, 0, 0] and joined.n_groups == 1
+    # x~m only by containment (x may be the first part of a longer m): the groups stay apart.
+    weak = group_duplicates(4, pairs, ids, published, strong=np.array([True, False, True]))
+    assert weak.canonical.tolist() == [0, 1, 0, 1]
+    # Nor does a group whose canonical article may not move.
+    fixed = group_duplicates(4, pairs, ids, published, strong=np.array([True, True, True]),
+                             movable=np.array([True, False, True, True]))
+    assert fixed.canonical.tolist() == [0, 1, 0, 1]

@@ -218,3 +218,18 @@ def test_bad_arguments_fail_before_running() -> None:
         evaluate_clustering([CORPUS[0], CORPUS[0]])
     with pytest.raises(ValueError, match="baseline_threshold"):
         evaluate_clustering(CORPUS, baseline_threshold=1.5)
+
+
+def test_evaluate_benchmark_adds_the_near_duplicate_checks(tmp_path: Path) -> None:
+    path = tmp_path / "labelled.jsonl"
+    path.write_text("".join(json.dumps({"id": a.id, "text": a.text, "event": a.event}) + "\n" for a in WITH_COPY),
+                    encoding="utf-8")
+    result = evaluate_benchmark(str(path), duplicates=True)
+    near, real = result["near_duplicates"], result["real_copies"]
+    assert (near["kind"], near["copies"], near["seed"], near["n_originals"]) == ("near_duplicates", 2, 0, 10)
+    assert near["real_copy_pairs_among_originals"] == 1
+    assert near["pairwise_copies_joined"]["pairwise_precision"] == pytest.approx(1.0)
+    assert (real["kind"], real["found"], real["copy_pairs"], real["unrelated_pairs"]) == ("real_copies", 1, 1, 0)
+    text = format_report(result)
+    assert text.index("Event clustering") < text.index("Near-duplicates:") < text.index("Real copies")
+    assert "near_duplicates" not in evaluate_benchmark(str(path))

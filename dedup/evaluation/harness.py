@@ -8,7 +8,8 @@ re-implemented here, so what is scored is what ships.
 - :func:`evaluate_clustering` / :func:`evaluate_benchmark`: predicted event clusters against
   gold events (B-cubed, pairwise, adjusted Rand), with the TF-IDF baseline of
   :mod:`dedup.evaluation.baseline` side by side, the worst merges and splits, and the
-  duplicate groups the pipeline formed on the way.
+  duplicate groups the pipeline formed on the way; with ``duplicates=True``,
+  :func:`evaluate_benchmark` adds the two near-duplicate checks below on the same articles.
 - :func:`evaluate_near_duplicates`: synthetic syndicated copies
   (:func:`~dedup.evaluation.variants.make_variants`) of real articles; are the copies put in
   their original's duplicate group, and which kinds of change make them missed?
@@ -288,6 +289,7 @@ def evaluate_benchmark(
     config: PipelineConfig | None = None,
     baseline_threshold: float | None = None,
     worst: int = 5,
+    duplicates: bool = False,
 ) -> dict[str, Any]:
     """:func:`evaluate_clustering` on a named benchmark or a labelled file.
 
@@ -296,9 +298,13 @@ def evaluate_benchmark(
             ``.parquet`` file with one labelled article per row.
         label_column, id_column, text_column: Columns of a labelled file (ignored for a name).
         config, baseline_threshold, worst: As for :func:`evaluate_clustering`.
+        duplicates: Also score the near-duplicates on the same articles:
+            :func:`evaluate_near_duplicates` (``copies=2``, ``seed=0``) and
+            :func:`evaluate_real_copies`, with ``config``.
 
     Returns:
-        The result of :func:`evaluate_clustering` with ``benchmark`` (the name or path).
+        The result of :func:`evaluate_clustering` with ``benchmark`` (the name or path) and,
+        with ``duplicates``, ``near_duplicates`` and ``real_copies`` (those functions' results).
 
     Raises:
         InputError: Neither a benchmark name nor an existing file, or a file that cannot be
@@ -314,6 +320,9 @@ def evaluate_benchmark(
             f"{name_or_path!r} is neither a benchmark ({', '.join(BENCHMARKS)}) nor an existing labelled file"
         )
     result = evaluate_clustering(articles, config, baseline_threshold=baseline_threshold, worst=worst)
+    if duplicates:
+        result["near_duplicates"] = evaluate_near_duplicates(articles, copies=2, seed=0, config=config)
+        result["real_copies"] = evaluate_real_copies(articles, config=config)
     return {"benchmark": str(name_or_path), **result}
 
 
@@ -624,6 +633,9 @@ def _format_clustering(result: dict[str, Any]) -> list[str]:
         f"{dups['across_events']} spanning several gold events"
     )
     lines.append(_timing_line(result["timing"]))
+    for key in ("near_duplicates", "real_copies"):
+        if key in result:
+            lines += ["", *_FORMATTERS[key](result[key])]
     return lines
 
 

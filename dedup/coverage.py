@@ -1,0 +1,279 @@
+"""Order-aware token coverage: how much of the shorter document another document repeats.
+
+A syndicated copy that a copy editor touched and a site cut short loses many of its word
+shingles (every edited word breaks ``shingle_size`` of them), so its shingle Jaccard and
+containment can be low. Yet nearly every one of its *tokens* still sits inside some shingle
+that the original has too: the coverage of its tokens stays high. Two distinct articles
+that share a quoted passage cover only that passage.
+
+The coverage of document ``a`` by document ``b`` is the share of ``a``'s tokens that lie in
+at least one of ``a``'s shingles (in text order) found in ``b``'s shingle set.
+:func:`token_coverage` computes it for many pairs at once, for the shorter document of each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "CoverageCheck",
+    "ShingleSequences",
+    "apply_coverage",
+    "sequences_from_hashes",
+    "shingle_sequences",
+    "token_coverage",
+]
+
+_COVERAGE_CHUNK = 8_000_000  # shingles gathered per step of token_coverage
+
+
+@dataclass(frozen=True)
+class ShingleSequences:
+    """Shingle hashes of some documents in text order (repeats kept), stored flat.
+
+    Document ``docs[r]`` owns ``values[offsets[r]:offsets[r + 1]]``; ``docs`` is sorted.
+    """
+
+    docs: np.ndarray
+    values: np.ndarray
+    offsets: np.ndarray
+
+    def rows(self, documents: np.ndarray) -> np.ndarray:
+        """Positions in ``docs`` of the given documents (all must be present)."""
+        rows = np.searchsorted(self.docs, documents)
+        if len(rows) and (rows.max() >= len(self.docs) or not np.array_equal(self.docs[rows], documents)):
+            raise KeyError("a document of the pairs has no shingle sequence")
+        return rows
+
+
+def shingle_sequences(texts: list[str], docs: np.ndarray, shingle_size: int) -> ShingleSequences:
+    """Shingle sequences of raw ``texts`` belonging to the sorted document indices ``docs``.
+
+    Texts are normalised as for the shingle sets (:func:`dedup.text.normalize_for_hash`).
+    """
+    from dedup.minhash import split_shingles
+    from dedup.text import normalize_for_hash
+
+    docs = np.asarray(docs, dtype=np.int64)
+    if len(texts) != len(docs):
+        raise ValueError(f"{len(texts)} texts for {len(docs)} documents")
+    values, offsets = split_shingles([normalize_for_hash(t) for t in texts], shingle_size)
+    return ShingleSequences(docs, values, np.asarray(offsets, dtype=np.int64))
+
+
+def sequences_from_hashes(hashes: Sequence[np.ndarray], docs: np.ndarray | None = None) -> ShingleSequences:
+    """Shingle sequences from per-document shingle hashes in text order (``hashes[d]`` is
+    document ``d``'s); only the documents ``docs`` (sorted) are kept, all when None."""
+    docs = np.arange(len(hashes), dtype=np.int64) if docs is None else np.asarray(docs, dtype=np.int64)
+    arrays = [np.asarray(hashes[int(d)], dtype=np.uint32) for d in docs]
+    lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
+    values = np.concatenate(arrays) if arrays else np.empty(0, dtype=np.uint32)
+    return ShingleSequences(docs, values, np.concatenate(([0], np.cumsum(lengths))).astype(np.int64))
+
+
+@dataclass(frozen=True)
+class CoverageCheck:
+    """The order-aware test of :func:`apply_coverage`, and where its shingle sequences come from.
+
+    Attributes:
+        sequences_of: returns the :class:`ShingleSequences` of sorted document indices; it is
+            called once per verification, for the documents of the pairs that need the test.
+        shingle_size: tokens per shingle.
+        threshold: coverage of the shorter document that makes a pair a copy (None: coverage
+            keeps no pair).
+        min_containment: the coverage test is made only for pairs whose shingle containment
+            reaches this (an edited copy with high coverage keeps many shingles too).
+        max_inner_gap: a pair is no copy when either document has a stretch of more than this
+            many tokens, neither at its start nor at its end, that the other lacks (None: no
+            such test).
+        inside_coverage: the longer document's stretches do not count when the shorter one
+            is covered to at least this: a text wholly inside another is a copy with
+            paragraphs cut, not a different article.
+    """
+
+    sequences_of: Callable[[np.ndarray], ShingleSequences]
+    shingle_size: int
+    threshold: float | None = 0.9
+    min_containment: float = 0.5
+    max_inner_gap: int | None = 45
+    inside_coverage: float = 0.98
+
+
+def _gather(rows: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the values of ``rows`` one after the other, and the position (in ``rows``) of each."""
+    starts, lengths = offsets[rows], offsets[rows + 1] - offsets[rows]
+    total = int(lengths.sum())
+    owner = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
+    first = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+    return np.arange(total, dtype=np.int64) - first[owner] + starts[owner], owner
+
+
+def token_coverage(
+    seq_rows: np.ndarray,
+    sequences: ShingleSequences,
+    set_rows: np.ndarray,
+    set_values: np.ndarray,
+    set_offsets: np.ndarray,
+    shingle_size: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Coverage of document ``seq_rows[p]`` by the shingle set ``set_rows[p]``, for every pair ``p``,
+    and the longest inner stretch of the document that the set does not cover.
+
+    A document of ``s`` shingles has ``s + shingle_size - 1`` tokens; token ``t`` is covered
+    when one of the shingles that contain it (those starting at ``t - shingle_size + 1`` to
+    ``t``) is in the other document's set. For the stretches, a covered run shorter than two
+    shingles (``2 * shingle_size`` tokens) does not count as covered: a stock phrase that
+    both texts happen to use does not split a passage of one's own in two. An inner
+    stretch is one that neither starts nor ends the document (site furniture and a cut end
+    are at the edges).
+
+    Args:
+        seq_rows: rows in ``sequences`` of the covered documents.
+        sequences: their shingles in text order.
+        set_rows: rows (of ``set_offsets``) of the other documents' sorted unique shingle sets.
+        set_values, set_offsets: those sets, stored flat.
+        shingle_size: tokens per shingle.
+
+    Returns:
+        ``float64`` coverage in ``[0, 1]`` (0 for a document without shingles) and ``int64``
+        longest inner uncovered stretch in tokens (0 when there is none), per pair.
+    """
+    seq_rows = np.asarray(seq_rows, dtype=np.int64)
+    set_rows = np.asarray(set_rows, dtype=np.int64)
+    lengths = np.diff(sequences.offsets)[seq_rows]
+    cost = np.cumsum(lengths + np.diff(set_offsets)[set_rows])
+    coverage = np.zeros(len(seq_rows), dtype=np.float64)
+    gap = np.zeros(len(seq_rows), dtype=np.int64)
+    start = 0
+    while start < len(seq_rows):
+        stop = int(np.searchsorted(cost, (cost[start - 1] if start else 0) + _COVERAGE_CHUNK, side="right"))
+        stop = min(max(stop, start + 1), len(seq_rows))
+        coverage[start:stop], gap[start:stop] = _coverage_chunk(
+            seq_rows[start:stop], sequences, set_rows[start:stop], set_values, set_offsets, int(shingle_size)
+        )
+        start = stop
+    return coverage, gap
+
+
+def _coverage_chunk(
+    seq_rows: np.ndarray,
+    sequences: ShingleSequences,
+    set_rows: np.ndarray,
+    set_values: np.ndarray,
+    set_offsets: np.ndarray,
+    k: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    n_pairs = len(seq_rows)
+    index_a, owner_a = _gather(seq_rows, sequences.offsets)
+    index_b, owner_b = _gather(set_rows, set_offsets)
+    # Tag every value with its pair: one sorted array holds all the sets of the chunk.
+    keys_a = (owner_a.astype(np.uint64) << np.uint64(32)) | sequences.values[index_a].astype(np.uint64)
+    keys_b = (owner_b.astype(np.uint64) << np.uint64(32)) | set_values[index_b].astype(np.uint64)
+    if len(keys_b):
+        at = np.minimum(np.searchsorted(keys_b, keys_a), len(keys_b) - 1)
+        hit = keys_b[at] == keys_a
+    else:
+        hit = np.zeros(len(keys_a), dtype=bool)
+    # Lay each document's tokens out one after the other: shingle j of a document starts at
+    # its token j, and the k - 1 tokens after its last shingle end its slot, so a shingle's
+    # k tokens never reach the next document's slot.
+    shingles = np.bincount(owner_a, minlength=n_pairs)
+    tokens = np.where(shingles > 0, shingles + k - 1, 0)
+    slot = np.concatenate(([0], np.cumsum(tokens))).astype(np.int64)
+    first = np.concatenate(([0], np.cumsum(shingles)[:-1])).astype(np.int64)
+    position = slot[owner_a] + (np.arange(len(owner_a), dtype=np.int64) - first[owner_a])
+    starts = np.zeros(int(slot[-1]), dtype=bool)
+    starts[position[hit]] = True
+    covered = starts.copy()
+    for shift in range(1, k):
+        covered[shift:] |= starts[:-shift]
+    token_owner = np.repeat(np.arange(n_pairs, dtype=np.int64), tokens)
+    count = np.bincount(token_owner, weights=covered, minlength=n_pairs)
+    coverage = np.where(tokens > 0, count / np.maximum(tokens, 1), 0.0)
+    # Short covered runs count as uncovered; then the longest uncovered run inside each slot.
+    run_start, run_length, run_owner = _runs(covered, slot, token_owner)
+    short = covered[run_start] & (run_length < 2 * k)
+    covered[np.repeat(run_start[short], run_length[short]) + _ramp(run_length[short])] = False
+    run_start, run_length, run_owner = _runs(covered, slot, token_owner)
+    inner = ~covered[run_start] & (run_start > slot[run_owner]) & (run_start + run_length < slot[run_owner + 1])
+    gap = np.zeros(n_pairs, dtype=np.int64)
+    np.maximum.at(gap, run_owner[inner], run_length[inner])
+    return coverage, gap
+
+
+def _runs(flags: np.ndarray, slot: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Maximal runs of equal ``flags`` that do not cross a slot boundary: starts, lengths, slots."""
+    if not len(flags):
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, empty
+    change = np.zeros(len(flags), dtype=bool)
+    change[0] = True
+    change[1:] = flags[1:] != flags[:-1]
+    change[slot[1:-1][slot[1:-1] < len(flags)]] = True
+    run_start = np.flatnonzero(change)
+    run_length = np.diff(np.concatenate((run_start, [len(flags)])))
+    return run_start, run_length, owner[run_start]
+
+
+def _ramp(lengths: np.ndarray) -> np.ndarray:
+    """``0, 1, ..., n - 1`` for each ``n`` of ``lengths``, one after the other."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    first = np.cumsum(lengths) - lengths
+    return np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(first, lengths)
+
+
+def apply_coverage(
+    pairs: np.ndarray,
+    set_rows: np.ndarray,
+    set_values: np.ndarray,
+    set_offsets: np.ndarray,
+    keep: np.ndarray,
+    may_cover: np.ndarray,
+    check: CoverageCheck,
+) -> np.ndarray:
+    """Which document ``pairs`` are copies once their shingles' order is looked at.
+
+    A pair of ``may_cover`` joins the kept ones when the coverage (:func:`token_coverage`)
+    of its shorter document (fewer shingles; the first on a tie) reaches
+    ``check.threshold``. Then every kept pair is dropped whose longest inner uncovered
+    stretch exceeds ``check.max_inner_gap`` tokens in the shorter document, or in the
+    longer one while the shorter one's coverage is below ``check.inside_coverage``.
+
+    Args:
+        pairs: ``(m, 2)`` document indices.
+        set_rows: ``(m, 2)`` rows of the two documents in the flat shingle sets.
+        set_values, set_offsets: sorted unique shingle sets, stored flat.
+        keep: boolean mask of the pairs kept so far.
+        may_cover: boolean mask of the pairs the coverage may keep.
+        check: thresholds, shingle size, and where the shingle sequences come from.
+
+    Returns:
+        The boolean mask of the kept pairs.
+    """
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    set_rows = np.asarray(set_rows, dtype=np.int64).reshape(-1, 2)
+    may_cover = np.asarray(may_cover, dtype=bool) & (check.threshold is not None)
+    keep = np.asarray(keep, dtype=bool)
+    todo = np.flatnonzero(may_cover | (keep & (check.max_inner_gap is not None)))
+    if not len(todo):
+        return keep.copy()
+    sequences = check.sequences_of(np.unique(pairs[todo]))
+    length = np.diff(sequences.offsets)[sequences.rows(pairs[todo])]
+    short = (length[:, 1] < length[:, 0]).astype(np.int64)
+    mine = np.arange(len(todo))
+    seq_short = sequences.rows(pairs[todo][mine, short])
+    seq_long = sequences.rows(pairs[todo][mine, 1 - short])
+    coverage, gap_short = token_coverage(seq_short, sequences, set_rows[todo][mine, 1 - short], set_values,
+                                         set_offsets, check.shingle_size)
+    out = keep.copy()
+    if check.threshold is not None:
+        out[todo] |= may_cover[todo] & (coverage >= check.threshold)
+    if check.max_inner_gap is not None:
+        _, gap_long = token_coverage(seq_long, sequences, set_rows[todo][mine, short], set_values, set_offsets,
+                                     check.shingle_size)
+        inside = coverage >= check.inside_coverage
+        out[todo] &= (gap_short <= check.max_inner_gap) & ((gap_long <= check.max_inner_gap) | inside)
+    return out
