@@ -295,19 +295,18 @@ class _TextWords:
     auto_publishing: tuple[str, ...]
     appeal: tuple[str, ...]
     site_notice: tuple[str, ...]
-    engagement: tuple[str, ...]
     contributed: bool
     separators: bool
 
 
 def _text_words(text: str) -> _TextWords:
     low = text.lower()
+    appeal = tuple(word for word in _APPEAL_WORDS if word in low)
     return _TextWords(
         auto_publishing=tuple(word for word in _AUTO_PUBLISHING_WORDS if word in low),
-        appeal=tuple(word for word in _APPEAL_WORDS if word in low),
+        appeal=appeal,
         site_notice=tuple(word for word in _SITE_NOTICE_WORDS if word in low),
-        engagement=tuple(word for word in _ENGAGEMENT_WORDS if word in low),
-        contributed="contributed" in low,
+        contributed="contribut" in appeal and "contributed" in low,
         separators=not _no_separators(text),
     )
 
@@ -318,7 +317,12 @@ def _describe_lines(text: str) -> list[_Line]:
     words = _text_words(text)
     if text.isascii():
         return [_Line(line, tokens, words) for line, tokens in zip(lines, ascii_token_lines(text), strict=True)]
-    return [_Line(line, _ascii_tokens(line), words) for line in lines]
+    # The ASCII lines tokenised together, the others (blanked here) one by one.
+    ascii_lines = ascii_token_lines("\n".join(line if line.isascii() else "" for line in lines))
+    return [
+        _Line(line, tokens if line.isascii() else None, words)
+        for line, tokens in zip(lines, ascii_lines, strict=True)
+    ]
 
 
 def _ascii_tokens(line: str) -> bytes | None:
@@ -408,7 +412,7 @@ def _is_furniture(line: _Line) -> bool:
             return True
     if n_words <= 50 and line.may_contain(words.site_notice) and _SITE_NOTICE.search(text):
         return True
-    if n_words <= 20 and line.may_contain(words.engagement) and _ENGAGEMENT.search(text):
+    if n_words <= 20 and line.may_contain(_ENGAGEMENT_WORDS) and _ENGAGEMENT.search(text):
         return True
     if not line.may_have_separators:
         return False

@@ -35,6 +35,7 @@ _QUOTE_PAIRS = tuple((chr(code), value) for code, value in _QUOTES.items())
 _SPACES = re.compile(r"[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _TOKEN = re.compile(r"\w+(?:['\u2019]\w+)*")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])  # what _CONTROL matches
 
 
 def normalize(text: str) -> str:
@@ -47,12 +48,22 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFC", text)
     if not text.isascii():
         text = _replace_all(_replace_all(text, _INVISIBLE_PAIRS), _QUOTE_PAIRS)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if _CONTROL.search(text):
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if _holds_control(text):
         text = _CONTROL.sub(" ", text)
     if _is_spaced_plainly(text):
         return text
     return "\n".join(_normalize_line(line) for line in text.split("\n"))
+
+
+def _holds_control(text: str) -> bool:
+    """Whether ``_CONTROL`` finds a character in ``text`` (for ASCII text by a byte deletion,
+    much faster than the pattern)."""
+    if text.isascii():
+        data = text.encode("ascii")
+        return len(data.translate(None, _CONTROL_BYTES)) != len(data)
+    return _CONTROL.search(text) is not None
 
 
 def _is_spaced_plainly(text: str) -> bool:
