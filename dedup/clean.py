@@ -361,10 +361,18 @@ def _no_separators(text: str) -> bool:
     return text.isascii() and not any(hint in text for hint in _SEPARATOR_HINTS)
 
 
+# What a match of _CREDIT's anchored alternatives can start with, besides white space.
+_CREDIT_INITIALS = frozenset("(aAcCeEpPrRtTwW")
+
+
 def _is_credit(line: _Line) -> bool:
+    text = line.text
     if line.tokens is not None and not (line.words.contributed and "contributed" in (line.low or "")):
-        return _CREDIT.match(line.text) is not None  # its other alternatives are anchored at the start
-    return _CREDIT.search(line.text) is not None
+        # The other alternatives are anchored at the start.
+        if text and text[0] not in _CREDIT_INITIALS and not text[0].isspace():
+            return False
+        return _CREDIT.match(text) is not None
+    return _CREDIT.search(text) is not None
 
 
 def _could_be_title(line: _Line) -> bool:

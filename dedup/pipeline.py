@@ -143,7 +143,6 @@ def ingest_articles(
 
     import pyarrow.parquet as pq
 
-    from dedup.clean import clean_articles
     from dedup.minhash import default_workers, process_pool
 
     start = time.perf_counter()
@@ -156,27 +155,23 @@ def ingest_articles(
     in_order = True
     last_id: str | None = None
 
-    def absorb(batch: list[tuple[int, RawArticle]], cleaned: Sequence[Any]) -> None:
+    def absorb(batch: list[tuple[int, RawArticle]], cleaned: _CleanedBatch) -> None:
         nonlocal in_order, last_id
-        rows = []
-        for (seq, raw), article in zip(batch, cleaned, strict=True):
-            row = _clean_row(raw, article)
-            if row is None:
-                reason = "no article text left after removing page furniture"
-                rejects.append(
-                    (seq, {"input": raw.input, "record": raw.record, "article_id": raw.article_id, "reason": reason,
-                           "dropped": True})
-                )
-                counts["rejected"] += 1
-                continue
-            counts["furniture_lines_removed"] += row.pop("_removed")
-            if last_id is not None and row["article_id"] < last_id:
+        for position in cleaned.empty:
+            seq, raw = batch[position]
+            reason = "no article text left after removing page furniture"
+            rejects.append(
+                (seq, {"input": raw.input, "record": raw.record, "article_id": raw.article_id, "reason": reason,
+                       "dropped": True})
+            )
+            counts["rejected"] += 1
+        counts["furniture_lines_removed"] += cleaned.removed
+        if cleaned.table.num_rows:
+            if not cleaned.ordered or (last_id is not None and cleaned.first_id < last_id):
                 in_order = False
-            last_id = row["article_id"]
-            rows.append(row)
-        if rows:
-            writer.write_table(pa.Table.from_pylist(rows, schema=schema.DOCUMENTS), row_group_size=row_group)
-            counts["accepted"] += len(rows)
+            last_id = cleaned.last_id
+            writer.write_table(cleaned.table, row_group_size=row_group)
+            counts["accepted"] += cleaned.table.num_rows
         if progress is not None:
             progress("ingest", counts["read"], 0)
 
@@ -189,9 +184,9 @@ def ingest_articles(
         if n_workers > 1 and pool is None and counts["read"] > batch_size:
             pool = process_pool(n_workers)
         if pool is None:
-            absorb(batch, [None] * len(batch))
+            absorb(batch, _clean_batch([raw for _, raw in batch]))
             return
-        pending.append((batch, pool.submit(clean_articles, [raw for _, raw in batch])))
+        pending.append((batch, pool.submit(_clean_columns, _raw_columns([raw for _, raw in batch]))))
         while len(pending) > 2 * n_workers:
             done, future = pending.popleft()
             absorb(done, future.result())
@@ -286,6 +281,52 @@ def _skip_seen(work: Path, history: Path, rejects: list[tuple[int, dict[str, Any
     if len(keep) < docs.num_rows:
         write_table(docs.take(pa.array(keep, type=pa.int64())), work / DOCUMENTS, schema.DOCUMENTS)
         counts["accepted"] = len(keep)
+
+
+@dataclass(frozen=True, slots=True)
+class _CleanedBatch:
+    """A batch of articles cleaned: the ``documents.parquet`` rows of those with text left (in
+    batch order), the batch positions of those without, the furniture lines removed from the
+    rows' articles, and the rows' first and last ids ("" without rows) and whether the rows
+    are in id order."""
+
+    table: pa.Table
+    empty: list[int]
+    removed: int
+    first_id: str
+    last_id: str
+    ordered: bool
+
+
+_RAW_FIELDS = ("article_id", "text", "input", "record", "title", "published_at", "source", "url", "byline")
+
+
+def _raw_columns(raws: Sequence[RawArticle]) -> tuple[list[Any], ...]:
+    """The articles as one list per field, in ``_RAW_FIELDS`` order: much cheaper to send to a
+    worker process than the objects."""
+    return tuple([getattr(raw, name) for raw in raws] for name in _RAW_FIELDS)
+
+
+def _clean_columns(columns: tuple[list[Any], ...]) -> _CleanedBatch:
+    """:func:`_clean_batch` of articles given as :func:`_raw_columns` (a unit of parallel work)."""
+    return _clean_batch([RawArticle(*values) for values in zip(*columns, strict=True)])
+
+
+def _clean_batch(raws: Sequence[RawArticle]) -> _CleanedBatch:
+    """Clean each article and build the ``documents.parquet`` rows of those with text left."""
+    cleaned = [clean_article(raw) for raw in raws]
+    empty = [k for k, article in enumerate(cleaned) if article.n_words == 0]
+    kept = [article for article in cleaned if article.n_words != 0] if empty else cleaned
+    ids = [article.article_id for article in kept]
+    columns = {name: [getattr(article, name) for article in kept] for name in schema.DOCUMENTS.names}
+    return _CleanedBatch(
+        table=pa.Table.from_pydict(columns, schema=schema.DOCUMENTS),
+        empty=empty,
+        removed=sum(article.removed_lines for article in kept),
+        first_id=ids[0] if ids else "",
+        last_id=ids[-1] if ids else "",
+        ordered=ids == sorted(ids),
+    )
 
 
 def _clean_row(raw: RawArticle, article: Any = None) -> dict[str, Any] | None:
