@@ -151,7 +151,8 @@ def ingest_articles(
     rejects: list[tuple[int, dict[str, Any]]] = []
     counts = {"read": 0, "accepted": 0, "rejected": 0, "noted": 0, "furniture_lines_removed": 0}
     unsorted = work / ".documents.unsorted.parquet"
-    writer = pq.ParquetWriter(unsorted, schema.DOCUMENTS, compression="zstd")
+    # Uncompressed: it is read back once, and compressing it costs more than writing more bytes.
+    writer = pq.ParquetWriter(unsorted, schema.DOCUMENTS, compression="none")
     in_order = True
     last_id: str | None = None
 
@@ -225,16 +226,17 @@ def ingest_articles(
 
     # Order by article_id (byte order of UTF-8 is code point order, as Python sorts strings).
     tmp = work / f".{DOCUMENTS}.tmp"
-    if in_order:
-        os.replace(unsorted, tmp)
-    else:
-        table = pq.read_table(unsorted)
-        order = pc.sort_indices(table.column("article_id"))
-        with pq.ParquetWriter(tmp, schema.DOCUMENTS, compression="zstd") as sorted_writer:
+    with pq.ParquetWriter(tmp, schema.DOCUMENTS, compression="zstd") as sorted_writer:
+        if in_order:  # copied over batch by batch, compressed
+            for part in pq.ParquetFile(unsorted).iter_batches(batch_size=row_group):
+                sorted_writer.write_table(pa.Table.from_batches([part]), row_group_size=row_group)
+        else:
+            table = pq.read_table(unsorted)
+            order = pc.sort_indices(table.column("article_id"))
             for first in range(0, table.num_rows, row_group):
                 sorted_writer.write_table(table.take(order[first : first + row_group]), row_group_size=row_group)
-        del table
-        unsorted.unlink()
+            del table
+    unsorted.unlink()
     with open(tmp, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(tmp, work / DOCUMENTS)
