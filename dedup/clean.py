@@ -110,8 +110,7 @@ _BYLINE = re.compile(
     r"^(?:by|written by|words by)\s+(?P<name>[A-Z][\w.'\-]+(?:[ ,]+(?:and\s+)?[A-Z][\w.'\-]+){0,5})\s*$", re.IGNORECASE
 )
 _SEPARATORS = re.compile(r"[|•»«›‹·]|//|\s>\s|\s[-–—]{2,}\s")
-# ASCII text holding none of these cannot match _SEPARATORS (a fast pre-check; keep in step).
-_SEPARATOR_HINTS = ("|", "//", ">", "--")
+# ASCII text holding none of "|", "//", ">" and "--" cannot match _SEPARATORS (see _no_separators).
 
 # International and national news agencies, for "PLACE (AGENCY) -" datelines and wire credits.
 _AGENCIES = (
@@ -277,8 +276,7 @@ class _Line:
         return self.words.separators and not _no_separators(self.text)
 
     def may_contain(self, words: tuple[str, ...]) -> bool:
-        """False only when the line is ASCII and holds none of ``words`` (lower-case literals)
-        of those the whole text holds."""
+        """False only when the line is ASCII and holds none of ``words`` (lower-case literals)."""
         if self.tokens is not None and not words:
             return False
         low = self.low
@@ -358,7 +356,7 @@ _ENGAGEMENT_WORDS = (
 
 def _no_separators(text: str) -> bool:
     """True when ``_SEPARATORS`` surely finds nothing in ``text``."""
-    return text.isascii() and not any(hint in text for hint in _SEPARATOR_HINTS)
+    return text.isascii() and "|" not in text and "//" not in text and ">" not in text and "--" not in text
 
 
 # What a match of _CREDIT's anchored alternatives can start with, besides white space.
@@ -422,10 +420,10 @@ def _is_furniture(line: _Line) -> bool:
         return True
     if n_words <= 20 and line.may_contain(_ENGAGEMENT_WORDS) and _ENGAGEMENT.search(text):
         return True
-    if not line.may_have_separators:
+    if n_words > 30 or not line.may_have_separators:
         return False
     separators = len(_SEPARATORS.findall(text))
-    if separators and n_words <= 30 and not (line.ends_sentence and line.stop_share >= 0.2):
+    if separators and not (line.ends_sentence and line.stop_share >= 0.2):
         parts = [p.strip() for p in _SEPARATORS.split(text) if p.strip()]
         if all(_FURNITURE_LINE.match(p) for p in parts):
             return True  # a bar of navigation or sharing links
