@@ -231,7 +231,7 @@ def ingest_articles(
             for part in pq.ParquetFile(unsorted).iter_batches(batch_size=row_group):
                 sorted_writer.write_table(pa.Table.from_batches([part]), row_group_size=row_group)
         else:
-            table = pq.read_table(unsorted)
+            table = pq.read_table(unsorted, memory_map=True)
             order = pc.sort_indices(table.column("article_id"))
             for first in range(0, table.num_rows, row_group):
                 sorted_writer.write_table(table.take(order[first : first + row_group]), row_group_size=row_group)
