@@ -296,6 +296,11 @@ class _TextWords:
     contributed: bool
     separators: bool
 
+    @property
+    def any_words(self) -> bool:
+        """Whether the text holds any precheck word."""
+        return bool(self.auto_publishing or self.appeal or self.site_notice)
+
 
 def _text_words(text: str) -> _TextWords:
     low = text.lower()
@@ -520,9 +525,19 @@ def clean_article(raw: RawArticle) -> CleanArticle:
     removed = 0
     ended = False
     seen_prose = False
+    quiet = bool(lines) and not lines[0].words.any_words  # no line holds a disclaimer, appeal or notice word
     for line in lines:
         text = line.text
         if not text:
+            continue
+        if seen_prose and not ended and quiet and line.n_words > 30 and line.tokens is not None:
+            # A long ASCII line in the body: of all the rules below only the credit test can apply.
+            if _is_credit(line):
+                removed += 1
+                continue
+            body.append(text)
+            n_words += line.n_words
+            hash_parts.append(line.tokens)
             continue
         if ended and not _is_prose(line):
             removed += 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dedup import clean
@@ -123,3 +123,34 @@ def test_line_measures_equal_the_rules(text: str) -> None:
         assert line.n_words == len(tokens)
         assert line.stop_share == (sum(token in stop_words for token in tokens) / len(tokens) if tokens else 0.0)
         assert line.ends_sentence == raw.rstrip(" \"')]").endswith((".", "!", "?", ":", ";", "…"))
+
+
+_PROSE = (
+    "The council said on Monday that the new bridge over the river would open to traffic in the spring, "
+    "after two years of delays caused by flooding and a shortage of steel, and that tolls would not be charged"
+)
+_BODY_LINES = [
+    _PROSE, _PROSE.upper(), "(Reporting by Anna Berg; " + _PROSE, "Editing by Tom Hale " + _PROSE, _PROSE + " | Home | News",
+    _PROSE + " -- more", "Share this article", "Related articles:", "By Anna Berg", "March 3, 2021", "RIVERTON (AP) - " + _PROSE,
+    "We rely on readers like you: please support our independent journalism. " + _PROSE,
+]  # fmt: skip
+# Mostly lines without any precheck word (the shortcut's case), sometimes one with such words.
+article_lines = st.lists(
+    st.one_of(st.sampled_from(_BODY_LINES), st.sampled_from(_BODY_LINES), st.sampled_from(_BODY_LINES), furniture_like),
+    max_size=12,
+).map("\n".join)
+
+
+@_MANY
+@given(article_lines)
+@example(_PROSE + "\n(Reporting by Anna Berg; " + _PROSE)
+def test_the_long_body_line_shortcut_changes_nothing(text: str) -> None:
+    raw = clean.RawArticle(article_id="a", text=text, input="a.txt")
+    fast = clean.clean_article(raw)
+    original = clean._TextWords.any_words
+    try:
+        clean._TextWords.any_words = property(lambda self: True)  # type: ignore[method-assign,assignment]
+        slow = clean.clean_article(raw)
+    finally:
+        clean._TextWords.any_words = original  # type: ignore[method-assign]
+    assert fast == slow
