@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from dedup.records import RawArticle
-from dedup.text import normalize, normalize_for_hash, tokenize
+from dedup.text import ascii_token_lines, normalize, normalize_for_hash, tokenize
 
 __all__ = ["CleanArticle", "clean_article", "clean_articles", "content_hash", "find_date", "split_title_source"]
 
@@ -86,6 +86,7 @@ _ABOUT_THE_SITE = re.compile(
 _APPEAL = re.compile(r"\b(?:support|donat\w*|contribut\w*|subscri\w*|membership|patreon)\b", re.IGNORECASE)
 _FIRST_PERSON = re.compile(r"\b(?:we|us|our)\b", re.IGNORECASE)
 _APPEAL_OBJECT = re.compile(r"\b(?:news|journalism|reporting|independent|site|information|work)\b", re.IGNORECASE)
+_YOU = re.compile(r"\b(?:you|your)\b", re.IGNORECASE)
 # Notices about the site itself: cookies, copyright, reuse, comment policy.
 _SITE_NOTICE = re.compile(
     r"\bcookies?\b.*\b(?:site|brows\w*|experience|polic\w*|accept\w*|agree\w*|consent)\b"
@@ -109,8 +110,7 @@ _BYLINE = re.compile(
     r"^(?:by|written by|words by)\s+(?P<name>[A-Z][\w.'\-]+(?:[ ,]+(?:and\s+)?[A-Z][\w.'\-]+){0,5})\s*$", re.IGNORECASE
 )
 _SEPARATORS = re.compile(r"[|•»«›‹·]|//|\s>\s|\s[-–—]{2,}\s")
-# ASCII text holding none of these cannot match _SEPARATORS (a fast pre-check; keep in step).
-_SEPARATOR_HINTS = ("|", "//", ">", "--")
+# ASCII text holding none of "|", "//", ">" and "--" cannot match _SEPARATORS (see _no_separators).
 
 # International and national news agencies, for "PLACE (AGENCY) -" datelines and wire credits.
 _AGENCIES = (
@@ -219,19 +219,132 @@ def split_title_source(title: str) -> tuple[str, str | None]:
     return title, None
 
 
-@dataclass(frozen=True, slots=True)
 class _Line:
-    text: str
-    n_words: int
-    stop_share: float
-    ends_sentence: bool
+    """One line of normalised text and the measures the rules read from it.
+
+    ``tokens`` are the line's :func:`~dedup.text.tokenize` tokens joined by spaces (ASCII
+    bytes) for an ASCII line, None otherwise. ``words`` tells which precheck words the whole
+    text holds. The stop-word share, the sentence-end test, the lower-cased text and the
+    separator test are worked out only when a rule asks for them.
+    """
+
+    __slots__ = ("_ends_sentence", "_low", "_stop_share", "_token_list", "n_words", "text", "tokens", "words")
+
+    def __init__(self, text: str, tokens: bytes | None, words: _TextWords) -> None:
+        self.text = text
+        self.tokens = tokens
+        self.words = words
+        self._token_list: list[str] | None = None
+        self._stop_share: float | None = None
+        self._ends_sentence: bool | None = None
+        self._low: str | None = None
+        if tokens is None:
+            self._token_list = tokenize(text)
+            self.n_words = len(self._token_list)
+        else:
+            self.n_words = tokens.count(b" ") + 1 if tokens else 0
+
+    @property
+    def low(self) -> str | None:
+        """The lower-cased text of an ASCII line; None for other lines, where case-insensitive
+        matching knows more equivalences than str.lower."""
+        if self._low is None and self.tokens is not None:
+            self._low = self.text.lower()
+        return self._low
+
+    @property
+    def stop_share(self) -> float:
+        """Share of the line's tokens that are English function words (0.0 without tokens)."""
+        if self._stop_share is None:
+            tokens = self._token_list
+            if tokens is None:
+                tokens = self.tokens.decode("ascii").split() if self.tokens else []
+            n = self.n_words
+            self._stop_share = sum(map(_STOP.__contains__, tokens)) / n if n else 0.0
+        return self._stop_share
+
+    @property
+    def ends_sentence(self) -> bool:
+        """Whether the line ends like a sentence (closing quotes and brackets aside)."""
+        if self._ends_sentence is None:
+            self._ends_sentence = self.text.rstrip(" \"')]").endswith((".", "!", "?", ":", ";", "…"))
+        return self._ends_sentence
+
+    @property
+    def may_have_separators(self) -> bool:
+        """False when ``_SEPARATORS`` surely finds nothing in the line."""
+        return self.words.separators and not _no_separators(self.text)
+
+    def may_contain(self, words: tuple[str, ...]) -> bool:
+        """False only when the line is ASCII and holds none of ``words`` (lower-case literals)."""
+        if self.tokens is not None and not words:
+            return False
+        low = self.low
+        return low is None or any(word in low for word in words)
 
 
-def _describe(line: str) -> _Line:
-    words = tokenize(line)
-    n = len(words)
-    stop_share = sum(map(_STOP.__contains__, words)) / n if n else 0.0
-    return _Line(line, n, stop_share, line.rstrip(" \"')]").endswith((".", "!", "?", ":", ";", "…")))
+@dataclass(frozen=True, slots=True)
+class _TextWords:
+    """The precheck words a whole (lower-cased) text holds; each line holds a subset of them.
+
+    ``separators`` is False when the text is ASCII and holds no separator hint at all.
+    """
+
+    auto_publishing: tuple[str, ...]
+    appeal: tuple[str, ...]
+    site_notice: tuple[str, ...]
+    contributed: bool
+    separators: bool
+
+    @property
+    def any_words(self) -> bool:
+        """Whether the text holds any precheck word."""
+        return bool(self.auto_publishing or self.appeal or self.site_notice)
+
+
+def _text_words(text: str) -> _TextWords:
+    low = text.lower()
+    appeal = tuple(word for word in _APPEAL_WORDS if word in low)
+    return _TextWords(
+        auto_publishing=tuple(word for word in _AUTO_PUBLISHING_WORDS if word in low),
+        appeal=appeal,
+        site_notice=tuple(word for word in _SITE_NOTICE_WORDS if word in low),
+        contributed="contribut" in appeal and "contributed" in low,
+        separators=not _no_separators(text),
+    )
+
+
+def _describe_lines(text: str) -> list[_Line]:
+    """The lines of normalised ``text``, described."""
+    lines = text.split("\n")
+    words = _text_words(text)
+    if text.isascii():
+        return [_Line(line, tokens, words) for line, tokens in zip(lines, ascii_token_lines(text), strict=True)]
+    # The ASCII lines tokenised together, the others (blanked here) one by one.
+    ascii_lines = ascii_token_lines("\n".join(line if line.isascii() else "" for line in lines))
+    return [
+        _Line(line, tokens if line.isascii() else None, words)
+        for line, tokens in zip(lines, ascii_lines, strict=True)
+    ]
+
+
+def _ascii_tokens(line: str) -> bytes | None:
+    """The space-joined tokens of one ASCII line, or None for a line that is not ASCII."""
+    return ascii_token_lines(line)[0] if line.isascii() else None
+
+
+def _hash_part(line: str, tokens: bytes | None) -> bytes:
+    """The line's share of :func:`content_hash`'s input (``tokens`` as for :class:`_Line`)."""
+    return tokens if tokens is not None else normalize_for_hash(line).encode("utf-8")
+
+
+def _hash_of_parts(parts: list[bytes]) -> str:
+    """:func:`content_hash` of the lines whose :func:`_hash_part` are ``parts``.
+
+    Tokens never span a line break and normalisation works line by line, so the hashed form
+    of a text is the hashed forms of its lines joined by spaces, empty ones left out.
+    """
+    return hashlib.sha256(b" ".join(filter(None, parts))).hexdigest()[:32]
 
 
 # Cheap necessary conditions for the case-insensitive patterns, valid on ASCII lines only
@@ -239,20 +352,29 @@ def _describe(line: str) -> _Line:
 # that holds none of a pattern's literal words cannot match it.
 _AUTO_PUBLISHING_WORDS = ("automatic", "programmatic", "translat")
 _APPEAL_WORDS = ("support", "donat", "contribut", "subscri", "membership", "patreon")
-
-
-def _may_contain(low: str, words: tuple[str, ...]) -> bool:
-    return any(word in low for word in words)
+_SITE_NOTICE_WORDS = ("cookie", "all rights reserved", "may not be ", "views expressed")
+_ENGAGEMENT_WORDS = (
+    "comment", "tell us", "let us know", "share ", "contact ", "story ", "send us", "follow us", "sign up",
+    "what do you think", "like this ",
+)  # fmt: skip
 
 
 def _no_separators(text: str) -> bool:
     """True when ``_SEPARATORS`` surely finds nothing in ``text``."""
-    return text.isascii() and not any(hint in text for hint in _SEPARATOR_HINTS)
+    return text.isascii() and "|" not in text and "//" not in text and ">" not in text and "--" not in text
 
 
-def _is_credit(text: str) -> bool:
-    if text.isascii() and "contributed" not in text.lower():
-        return _CREDIT.match(text) is not None  # its other alternatives are anchored at the start
+# What a match of _CREDIT's anchored alternatives can start with, besides white space.
+_CREDIT_INITIALS = frozenset("(aAcCeEpPrRtTwW")
+
+
+def _is_credit(line: _Line) -> bool:
+    text = line.text
+    if line.tokens is not None and not (line.words.contributed and "contributed" in (line.low or "")):
+        # The other alternatives are anchored at the start.
+        if text and text[0] not in _CREDIT_INITIALS and not text[0].isspace():
+            return False
+        return _CREDIT.match(text) is not None
     return _CREDIT.search(text) is not None
 
 
@@ -271,44 +393,46 @@ def _is_prose(line: _Line) -> bool:
     return (
         line.n_words >= _PROSE_WORDS
         and line.stop_share >= 0.15
-        and (_no_separators(line.text) or not _SEPARATORS.search(line.text))
+        and not (line.may_have_separators and _SEPARATORS.search(line.text))
     )
 
 
 def _is_furniture(line: _Line) -> bool:
     text = line.text
-    if line.n_words == 0:
+    n_words = line.n_words
+    if n_words == 0:
         return True
-    if line.n_words <= 16 and _FURNITURE_LINE.match(text):
+    if n_words <= 16 and _FURNITURE_LINE.match(text):
         return True
-    ascii_low = text.lower() if text.isascii() else None
-    if (
-        line.n_words <= 60  # a disclaimer is a sentence or two, not a paragraph of reporting
-        and (ascii_low is None or _may_contain(ascii_low, _AUTO_PUBLISHING_WORDS))
-        and _AUTO_PUBLISHING.search(text)
-        and _ABOUT_THE_SITE.search(text)
-        and _FIRST_PERSON.search(text) is not None
-    ):
+    words = line.words
+    if n_words <= 60:  # a disclaimer or an appeal is a sentence or two, not a paragraph of reporting
+        if (
+            line.may_contain(words.auto_publishing)
+            and _AUTO_PUBLISHING.search(text)
+            and _ABOUT_THE_SITE.search(text)
+            and _FIRST_PERSON.search(text) is not None
+        ):
+            return True
+        if (
+            line.may_contain(words.appeal)
+            and _APPEAL.search(text)
+            and _FIRST_PERSON.search(text)
+            and _APPEAL_OBJECT.search(text)
+            and _YOU.search(text)
+        ):
+            return True
+    if n_words <= 50 and line.may_contain(words.site_notice) and _SITE_NOTICE.search(text):
         return True
-    if (
-        line.n_words <= 60
-        and (ascii_low is None or _may_contain(ascii_low, _APPEAL_WORDS))
-        and _APPEAL.search(text)
-        and _FIRST_PERSON.search(text)
-        and _APPEAL_OBJECT.search(text)
-        and re.search(r"\b(?:you|your)\b", text, re.IGNORECASE)
-    ):
+    if n_words <= 20 and line.may_contain(_ENGAGEMENT_WORDS) and _ENGAGEMENT.search(text):
         return True
-    if line.n_words <= 50 and _SITE_NOTICE.search(text):
-        return True
-    if line.n_words <= 20 and _ENGAGEMENT.search(text):
-        return True
-    separators = 0 if _no_separators(text) else len(_SEPARATORS.findall(text))
-    if separators and line.n_words <= 30 and not (line.ends_sentence and line.stop_share >= 0.2):
+    if n_words > 30 or not line.may_have_separators:
+        return False
+    separators = len(_SEPARATORS.findall(text))
+    if separators and not (line.ends_sentence and line.stop_share >= 0.2):
         parts = [p.strip() for p in _SEPARATORS.split(text) if p.strip()]
         if all(_FURNITURE_LINE.match(p) for p in parts):
             return True  # a bar of navigation or sharing links
-        return separators >= 2 or (line.n_words <= 10 and line.stop_share < 0.25)
+        return separators >= 2 or (n_words <= 10 and line.stop_share < 0.25)
     return False
 
 
@@ -393,21 +517,32 @@ def clean_article(raw: RawArticle) -> CleanArticle:
     Metadata given by the input (title, source, date, byline, url) wins over what the text
     states. The title, when not given, is the first line that is not furniture.
     """
-    lines = [_describe(line) for line in normalize(raw.text).split("\n")]
+    lines = _describe_lines(normalize(raw.text))
     header = _Header(title=raw.title.strip() if raw.title and raw.title.strip() else None)
     body: list[str] = []
+    hash_parts: list[bytes] = []  # per body line, as _hash_part gives it
     n_words = 0  # tokens never span lines: the body's count is the sum of its lines' counts
     removed = 0
     ended = False
     seen_prose = False
+    quiet = bool(lines) and not lines[0].words.any_words  # no line holds a disclaimer, appeal or notice word
     for line in lines:
         text = line.text
         if not text:
             continue
+        if seen_prose and not ended and quiet and line.n_words > 30 and line.tokens is not None:
+            # A long ASCII line in the body: of all the rules below only the credit test can apply.
+            if _is_credit(line):
+                removed += 1
+                continue
+            body.append(text)
+            n_words += line.n_words
+            hash_parts.append(line.tokens)
+            continue
         if ended and not _is_prose(line):
             removed += 1
             continue
-        if _END_MARKER.match(text) and line.n_words <= 12 and (seen_prose or header.title is not None):
+        if line.n_words <= 12 and (seen_prose or header.title is not None) and _END_MARKER.match(text):
             ended = True
             removed += 1
             continue
@@ -418,19 +553,16 @@ def clean_article(raw: RawArticle) -> CleanArticle:
                 if line.n_words <= _DATE_LINE_WORDS and (header.title is not None or _is_date_line(text)):
                     removed += 1  # a header line that only dates the page
                     continue
-        if _is_furniture(line):
+        if _is_furniture(line) or _is_credit(line):
             removed += 1
             continue
-        if _is_credit(text):
-            removed += 1
-            continue
-        byline = _BYLINE.match(text)
-        if byline and line.n_words <= 8:
+        byline = _BYLINE.match(text) if line.n_words <= 8 else None
+        if byline:
             header.byline = header.byline or byline["name"]
             removed += 1
             continue
-        wire = _WIRE_LINE.match(text)
-        if wire and not seen_prose:
+        wire = _WIRE_LINE.match(text) if not seen_prose else None
+        if wire:
             header.dateline = header.dateline or _place_name(wire["place"])
             header.source = header.source or wire["agency"]
             removed += 1
@@ -445,17 +577,22 @@ def clean_article(raw: RawArticle) -> CleanArticle:
             text = _read_dateline(text, header)
         seen_prose = seen_prose or _is_prose(line)
         body.append(text)
-        n_words += line.n_words if text is line.text else len(tokenize(text))
+        if text is line.text:
+            n_words += line.n_words
+            hash_parts.append(_hash_part(text, line.tokens))
+        else:
+            n_words += len(tokenize(text))
+            hash_parts.append(_hash_part(text, _ascii_tokens(text)))
 
     if not body and header.title and not (raw.title and raw.title.strip()):
         body = [header.title]  # a one-line text: its only line is the article, not a headline
         n_words = len(tokenize(header.title))
+        hash_parts = [_hash_part(header.title, _ascii_tokens(header.title))]
     title, title_source = split_title_source(header.title) if header.title else (None, None)
-    text = "\n".join(body)
     return CleanArticle(
         article_id=raw.article_id,
         title=title,
-        text=text,
+        text="\n".join(body),
         input=raw.input,
         record=raw.record,
         source=raw.source or header.source or title_source,
@@ -464,7 +601,7 @@ def clean_article(raw: RawArticle) -> CleanArticle:
         dateline=header.dateline,
         byline=raw.byline or header.byline,
         n_words=n_words,
-        content_hash=content_hash(text),
+        content_hash=_hash_of_parts(hash_parts),
         removed_lines=removed,
     )
 

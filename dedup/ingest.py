@@ -861,10 +861,21 @@ def _notes_for(article: RawArticle, notes: list[str]) -> tuple[Reject, ...]:
 
 def _replace_surrogates(text: str, key: str | None = None, notes: list[str] | None = None) -> str:
     """Replace unpaired UTF-16 surrogates (legal in JSON escapes, not in UTF-8) with U+FFFD."""
+    if text.isascii() or _encodes(text):
+        return text  # a surrogate makes strict UTF-8 encoding fail
     cleaned, count = _LONE_SURROGATE.subn("\ufffd", text)
     if count and notes is not None:
         notes.append(f"{key!r}: {count} unpaired surrogate escape(s) replaced with U+FFFD")
     return cleaned
+
+
+def _encodes(text: str) -> bool:
+    """Whether ``text`` encodes as UTF-8, that is, holds no surrogate code point."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _html_to_text(markup: str) -> str:

@@ -133,8 +133,9 @@ def ingest_articles(
     id with other content is rejected.
 
     Articles are cleaned in batches, in worker processes once the input holds more than one
-    batch (``workers``: default all CPUs), and written as they come; memory is bounded by a
-    few batches until the final step orders ``documents.parquet`` by ``article_id``.
+    batch (``workers``: default all CPUs); each cleaned batch is written to a file of its own
+    where it was cleaned. Memory is bounded by a few batches until the final step orders
+    ``documents.parquet`` by ``article_id``.
     ``progress(stage, done, total)`` is called after each batch (``total`` is 0: unknown
     while reading).
     """
@@ -143,7 +144,6 @@ def ingest_articles(
 
     import pyarrow.parquet as pq
 
-    from dedup.clean import clean_articles
     from dedup.minhash import default_workers, process_pool
 
     start = time.perf_counter()
@@ -151,32 +151,27 @@ def ingest_articles(
     n_workers = default_workers() if workers is None else max(1, workers)
     rejects: list[tuple[int, dict[str, Any]]] = []
     counts = {"read": 0, "accepted": 0, "rejected": 0, "noted": 0, "furniture_lines_removed": 0}
-    unsorted = work / ".documents.unsorted.parquet"
-    writer = pq.ParquetWriter(unsorted, schema.DOCUMENTS, compression="zstd")
+    parts: list[Path] = []  # the cleaned batches' files, in input order
     in_order = True
     last_id: str | None = None
 
-    def absorb(batch: list[tuple[int, RawArticle]], cleaned: Sequence[Any]) -> None:
+    def absorb(batch: list[tuple[int, RawArticle]], cleaned: _CleanedBatch) -> None:
         nonlocal in_order, last_id
-        rows = []
-        for (seq, raw), article in zip(batch, cleaned, strict=True):
-            row = _clean_row(raw, article)
-            if row is None:
-                reason = "no article text left after removing page furniture"
-                rejects.append(
-                    (seq, {"input": raw.input, "record": raw.record, "article_id": raw.article_id, "reason": reason,
-                           "dropped": True})
-                )
-                counts["rejected"] += 1
-                continue
-            counts["furniture_lines_removed"] += row.pop("_removed")
-            if last_id is not None and row["article_id"] < last_id:
+        for position in cleaned.empty:
+            seq, raw = batch[position]
+            reason = "no article text left after removing page furniture"
+            rejects.append(
+                (seq, {"input": raw.input, "record": raw.record, "article_id": raw.article_id, "reason": reason,
+                       "dropped": True})
+            )
+            counts["rejected"] += 1
+        counts["furniture_lines_removed"] += cleaned.removed
+        if cleaned.n_rows:
+            if not cleaned.ordered or (last_id is not None and cleaned.first_id < last_id):
                 in_order = False
-            last_id = row["article_id"]
-            rows.append(row)
-        if rows:
-            writer.write_table(pa.Table.from_pylist(rows, schema=schema.DOCUMENTS), row_group_size=row_group)
-            counts["accepted"] += len(rows)
+            last_id = cleaned.last_id
+            parts.append(cleaned.part)
+            counts["accepted"] += cleaned.n_rows
         if progress is not None:
             progress("ingest", counts["read"], 0)
 
@@ -188,10 +183,11 @@ def ingest_articles(
         nonlocal pool
         if n_workers > 1 and pool is None and counts["read"] > batch_size:
             pool = process_pool(n_workers)
+        part = work / f".documents.part-{counts['read']:012d}.parquet"  # articles read so far: unique
         if pool is None:
-            absorb(batch, [None] * len(batch))
+            absorb(batch, _clean_batch([raw for _, raw in batch], part))
             return
-        pending.append((batch, pool.submit(clean_articles, [raw for _, raw in batch])))
+        pending.append((batch, pool.submit(_clean_columns, _raw_columns([raw for _, raw in batch]), str(part))))
         while len(pending) > 2 * n_workers:
             done, future = pending.popleft()
             absorb(done, future.result())
@@ -224,22 +220,23 @@ def ingest_articles(
             done, future = pending.popleft()
             absorb(done, future.result())
     finally:
-        writer.close()
         if pool is not None:
             pool.shutdown(cancel_futures=True)
 
     # Order by article_id (byte order of UTF-8 is code point order, as Python sorts strings).
     tmp = work / f".{DOCUMENTS}.tmp"
-    if in_order:
-        os.replace(unsorted, tmp)
-    else:
-        table = pq.read_table(unsorted)
-        order = pc.sort_indices(table.column("article_id"))
-        with pq.ParquetWriter(tmp, schema.DOCUMENTS, compression="zstd") as sorted_writer:
+    with pq.ParquetWriter(tmp, schema.DOCUMENTS, compression="zstd") as sorted_writer:
+        if in_order:  # copied over batch by batch, compressed
+            for part in parts:
+                sorted_writer.write_table(pq.read_table(part), row_group_size=row_group)
+        elif parts:
+            table = pa.concat_tables([pq.read_table(part, memory_map=True) for part in parts])
+            order = pc.sort_indices(table.column("article_id"))
             for first in range(0, table.num_rows, row_group):
                 sorted_writer.write_table(table.take(order[first : first + row_group]), row_group_size=row_group)
-        del table
-        unsorted.unlink()
+            del table
+    for part in parts:
+        part.unlink()
     with open(tmp, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(tmp, work / DOCUMENTS)
@@ -286,6 +283,59 @@ def _skip_seen(work: Path, history: Path, rejects: list[tuple[int, dict[str, Any
     if len(keep) < docs.num_rows:
         write_table(docs.take(pa.array(keep, type=pa.int64())), work / DOCUMENTS, schema.DOCUMENTS)
         counts["accepted"] = len(keep)
+
+
+@dataclass(frozen=True, slots=True)
+class _CleanedBatch:
+    """A batch of articles cleaned: the file holding the ``documents.parquet`` rows of those
+    with text left (in batch order; not written without rows), their number, the batch
+    positions of those without, the furniture lines removed from the rows' articles, and the
+    rows' first and last ids ("" without rows) and whether the rows are in id order."""
+
+    part: Path
+    n_rows: int
+    empty: list[int]
+    removed: int
+    first_id: str
+    last_id: str
+    ordered: bool
+
+
+_RAW_FIELDS = ("article_id", "text", "input", "record", "title", "published_at", "source", "url", "byline")
+
+
+def _raw_columns(raws: Sequence[RawArticle]) -> tuple[list[Any], ...]:
+    """The articles as one list per field, in ``_RAW_FIELDS`` order: much cheaper to send to a
+    worker process than the objects."""
+    return tuple([getattr(raw, name) for raw in raws] for name in _RAW_FIELDS)
+
+
+def _clean_columns(columns: tuple[list[Any], ...], part: str) -> _CleanedBatch:
+    """:func:`_clean_batch` of articles given as :func:`_raw_columns` (a unit of parallel work)."""
+    return _clean_batch([RawArticle(*values) for values in zip(*columns, strict=True)], Path(part))
+
+
+def _clean_batch(raws: Sequence[RawArticle], part: Path) -> _CleanedBatch:
+    """Clean each article and write the ``documents.parquet`` rows of those with text left to
+    ``part`` (uncompressed: it is read back once, soon)."""
+    import pyarrow.parquet as pq
+
+    cleaned = [clean_article(raw) for raw in raws]
+    empty = [k for k, article in enumerate(cleaned) if article.n_words == 0]
+    kept = [article for article in cleaned if article.n_words != 0] if empty else cleaned
+    ids = [article.article_id for article in kept]
+    if kept:
+        columns = {name: [getattr(article, name) for article in kept] for name in schema.DOCUMENTS.names}
+        pq.write_table(pa.Table.from_pydict(columns, schema=schema.DOCUMENTS), part, compression="none")
+    return _CleanedBatch(
+        part=part,
+        n_rows=len(kept),
+        empty=empty,
+        removed=sum(article.removed_lines for article in kept),
+        first_id=ids[0] if ids else "",
+        last_id=ids[-1] if ids else "",
+        ordered=ids == sorted(ids),
+    )
 
 
 def _clean_row(raw: RawArticle, article: Any = None) -> dict[str, Any] | None:

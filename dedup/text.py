@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Iterator
 
 __all__ = [
+    "ascii_token_lines",
     "normalize",
     "normalize_for_hash",
     "split_sentences",
@@ -34,6 +35,7 @@ _QUOTE_PAIRS = tuple((chr(code), value) for code, value in _QUOTES.items())
 _SPACES = re.compile(r"[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _TOKEN = re.compile(r"\w+(?:['\u2019]\w+)*")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])  # what _CONTROL matches
 
 
 def normalize(text: str) -> str:
@@ -46,10 +48,36 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFC", text)
     if not text.isascii():
         text = _replace_all(_replace_all(text, _INVISIBLE_PAIRS), _QUOTE_PAIRS)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if _CONTROL.search(text):
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if _holds_control(text):
         text = _CONTROL.sub(" ", text)
+    if _is_spaced_plainly(text):
+        return text
     return "\n".join(_normalize_line(line) for line in text.split("\n"))
+
+
+def _holds_control(text: str) -> bool:
+    """Whether ``_CONTROL`` finds a character in ``text`` (for ASCII text by a byte deletion,
+    much faster than the pattern)."""
+    if text.isascii():
+        data = text.encode("ascii")
+        return len(data.translate(None, _CONTROL_BYTES)) != len(data)
+    return _CONTROL.search(text) is not None
+
+
+def _is_spaced_plainly(text: str) -> bool:
+    """True when ``text`` (control characters replaced) is ASCII with single spaces only, none at
+    the start or end of a line: :func:`_normalize_line` would leave every line as it is."""
+    return (
+        text.isascii()
+        and "  " not in text
+        and "\t" not in text
+        and " \n" not in text
+        and "\n " not in text
+        and not text.startswith(" ")
+        and not text.endswith(" ")
+    )
 
 
 def _replace_all(text: str, pairs: tuple[tuple[str, str], ...]) -> str:
@@ -77,6 +105,35 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
+# Byte map for ASCII text: letters lower-cased, digits, "_", apostrophes and line breaks kept,
+# every other byte a space. Token characters are exactly what ``\w`` matches in ASCII.
+_TOKEN_BYTES = bytes(
+    (code + 32 if 65 <= code <= 90 else code)
+    if chr(code).isascii() and (chr(code).isalnum() or chr(code) in "_'\n")
+    else 32
+    for code in range(256)
+)
+
+
+def ascii_token_lines(text: str) -> list[bytes]:
+    """For ASCII ``text``: per line, its :func:`tokenize` tokens joined by single spaces (as
+    ASCII bytes, empty for a line without tokens). Same result as tokenising line by line,
+    found with a few whole-text byte operations instead of a pattern match per token.
+
+    >>> ascii_token_lines("It's 'THE' end--\\n\\nok_1")
+    [b"it's the end", b'', b'ok_1']
+    """
+    data = text.encode("ascii").translate(_TOKEN_BYTES)
+    if b"'" in data:
+        # An apostrophe belongs to a token only between two token characters. In a run of
+        # apostrophes each has an apostrophe neighbour; an odd run leaves one beside a space.
+        # Then no two are adjacent, and blanking those beside a space (or a line break, given
+        # spaces here) cannot leave another beside one.
+        data = b" " + data.replace(b"''", b"  ").replace(b"\n", b" \n ") + b" "
+        data = data.replace(b" '", b"  ").replace(b"' ", b"  ")
+    return [b" ".join(line.split()) for line in data.split(b"\n")]
+
+
 def normalize_for_hash(text: str) -> str:
     """The text reduced to what identifies its content: NFKC, case-folded word tokens joined
     by single spaces. Whitespace, punctuation and letter case do not change it.
@@ -84,6 +141,8 @@ def normalize_for_hash(text: str) -> str:
     >>> normalize_for_hash("Hello,  WORLD!\\n") == normalize_for_hash("hello world")
     True
     """
+    if text.isascii():  # NFKC and case folding of ASCII are plain lower-casing
+        return b" ".join(filter(None, ascii_token_lines(text))).decode("ascii")
     text = unicodedata.normalize("NFKC", text).casefold()
     if not text.isascii():
         text = _replace_all(text, _QUOTE_PAIRS)
