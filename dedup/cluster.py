@@ -61,15 +61,14 @@ def time_factor(published: np.ndarray, i: np.ndarray, j: np.ndarray, max_days_ap
     return np.exp(-excess / max(max_days_apart, 1e-9))
 
 
-# Candidate generation (see link_pairs). A term found in more than this many rows (and more
-# than this share of them) is left out of the sparse product that proposes pairs: such terms
-# make that product dense, and what they add to a pair is re-added exactly afterwards.
-_DF_CAP_MIN = 1000
-_DF_CAP_SHARE = 0.01
-# A proposed pair must reach this share of the threshold on the rarer terms alone. Pairs
-# below it are only similar through common words; on the benchmark corpus they are the
-# similarities just above the threshold, and there are about n**2 / 200 of them.
-_CANDIDATE_FLOOR = 0.25
+# Candidate generation (see link_pairs). Only terms found in at most this many rows propose
+# pairs: the cost of proposing is the number of row pairs sharing a proposing term, which
+# this bounds per row whatever the batch size. What the other terms add to a pair is added
+# exactly afterwards.
+_PROPOSING_DF = 200
+# Each row keeps its strongest proposals (by the proposing terms) and, of those reaching the
+# threshold, its strongest links: the graph has at most this many links per row.
+_NEIGHBOURS = 30
 # Rounding can put a float32 dot product of unit rows slightly above 1.
 _MAX_SIMILARITY = 1.001
 _PAIR_CHUNK = 200_000
@@ -109,14 +108,25 @@ def _pair_dots(matrix: sp.csr_matrix, i: np.ndarray, j: np.ndarray) -> np.ndarra
     return out
 
 
+def _strongest_per_row(rows: np.ndarray, values: np.ndarray, n_rows: int, k: int) -> np.ndarray:
+    """Positions of the entries of each row (``rows`` sorted ascending) whose value is among
+    its ``k`` largest; entries tied with the ``k``-th largest are all kept."""
+    bounds = np.searchsorted(rows, np.arange(n_rows + 1))
+    keep = np.ones(len(rows), dtype=bool)
+    for r in np.flatnonzero(np.diff(bounds) > k):
+        segment = values[bounds[r] : bounds[r + 1]]
+        kth = np.partition(segment, len(segment) - k)[len(segment) - k]
+        keep[bounds[r] : bounds[r + 1]] = segment >= kth
+    return np.flatnonzero(keep)
+
+
 def _block_candidates(
-    block: sp.csr_matrix, window: sp.csr_matrix, floor: float
+    block: sp.csr_matrix, window_t: sp.csr_matrix
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Local (row, column, dot) of the entries of ``block @ window.T`` that are at least ``floor``."""
-    product = block @ window.T.tocsr()
-    keep = np.flatnonzero(product.data >= floor)
-    rows = np.searchsorted(product.indptr, keep, side="right") - 1
-    return rows.astype(np.int64), product.indices[keep].astype(np.int64), product.data[keep]
+    """Local (row, column, dot) of the nonzero entries of ``block @ window_t``, by row."""
+    product = (block @ window_t).tocsr()
+    rows = np.repeat(np.arange(product.shape[0], dtype=np.int64), np.diff(product.indptr))
+    return rows, product.indices.astype(np.int64), product.data
 
 
 def link_pairs(
@@ -125,21 +135,19 @@ def link_pairs(
     published: np.ndarray,
     max_days_apart: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs ``i < j`` whose (time-adjusted) similarity is at least ``threshold``, with that
-    similarity (exact for every pair returned).
+    """Pairs ``i < j`` of a bounded neighbour graph whose (time-adjusted) similarity is at
+    least ``threshold``, with that similarity (exact for every pair returned).
 
-    Never forms the ``n x n`` product. Rows are sorted by publication time and each block
-    of rows is compared only with the rows published within :func:`_date_window` of it
-    (exact: a pair further apart cannot reach the threshold); rows without a date are
-    compared with every row, so each of them costs as much as a block of the whole batch.
-    Pairs are proposed by the product over the rarer terms only (terms in at most
-    ``max(1000, 1 %)`` of the rows); a proposal needs a quarter of the threshold from those
-    terms and an upper bound (Cauchy-Schwarz on the common terms) of at least the
-    threshold, and its similarity is then completed exactly from the common terms. When no
-    term is that common the result is exact; otherwise pairs similar only through common
-    words can be missed (see ``docs/benchmarks.md`` for the measured recall).
-
-    Memory is bounded by the block size times the proposals per row, plus the pairs found.
+    Never forms the ``n x n`` product, and returns at most ``30 n`` pairs whatever the batch
+    holds. Rows are sorted by publication time, and each block of rows is compared only
+    with the rows published after it within :func:`_date_window` (exact: a pair further
+    apart cannot reach the threshold); rows without a date are compared with every row.
+    Pairs are proposed by the terms found in at most 200 rows: each row keeps its 30
+    strongest proposals among the rows after it, their similarity is completed exactly from
+    the other terms, and those reaching the threshold are linked. When every term is that
+    rare and no row has more than 30 later rows above the threshold, the result is every
+    pair above the threshold; otherwise it is the strong part of it (see
+    ``docs/benchmarks.md`` for the measured recall).
 
     Args:
         matrix: ``(n, d)`` sparse rows whose dot products are similarities in [0, 1].
@@ -154,39 +162,33 @@ def link_pairs(
     order = np.argsort(published, kind="stable")  # NaN (no date) last
     dates = published[order]
     dated = int(np.count_nonzero(~np.isnan(dates)))
-    rare, common = _split_columns(matrix.tocsr()[order], max(_DF_CAP_MIN, int(_DF_CAP_SHARE * n)))
-    if common is None:
-        floor, bound = threshold, np.zeros(n)
-    else:
-        floor = _CANDIDATE_FLOOR * threshold
-        bound = np.sqrt(np.asarray(common.multiply(common).sum(axis=1)).ravel())
+    rare, common = _split_columns(matrix.tocsr()[order], _PROPOSING_DF)
+    rare_t = rare.T.tocsr()
     reach = _date_window(threshold, max_days_apart) * 86400.0
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
-    def compare(start: int, stop: int, lo: int, hi: int) -> None:
-        # rows start..stop-1 against rows lo..hi-1 (sorted positions), each pair once
-        r, c, p = _block_candidates(rare[start:stop], rare[lo:hi], floor)
+    def compare(start: int, stop: int, columns: sp.csr_matrix, lo: int) -> None:
+        # rows start..stop-1 against the sorted positions lo.. (columns: their transposed rows)
+        r, c, p = _block_candidates(rare[start:stop], columns)
         r += start
         c += lo
         keep = (c > r) | (c < dated) & (r >= dated)
         r, c, p = r[keep], c[keep], p[keep]
-        factor = time_factor(dates, r, c, max_days_apart)
-        keep = (p + bound[r] * bound[c]) * factor >= threshold
-        r, c, p, factor = r[keep], c[keep], p[keep], factor[keep]
+        keep = _strongest_per_row(r - start, p, stop - start, _NEIGHBOURS)
+        r, c, p = r[keep], c[keep], p[keep]
         if common is not None:
             p = p + _pair_dots(common, r, c)
-        s = p * factor
+        s = p * time_factor(dates, r, c, max_days_apart)
         keep = s >= threshold
         found.append((r[keep], c[keep], s[keep].astype(np.float32)))
 
     for start in range(0, dated, _ROW_BLOCK):
         stop = min(start + _ROW_BLOCK, dated)
-        compare(start, stop, start, int(np.searchsorted(dates[:dated], dates[stop - 1] + reach, side="right")))
+        hi = int(np.searchsorted(dates[:dated], dates[stop - 1] + reach, side="right"))
+        compare(start, stop, rare_t[:, start:hi], start)
     for start in range(dated, n, _ROW_BLOCK):
         stop = min(start + _ROW_BLOCK, n)
-        if dated:
-            compare(start, stop, 0, dated)
-        compare(start, stop, start, n)
+        compare(start, stop, rare_t, 0)
     if not found:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, np.empty(0, dtype=np.float32)
