@@ -36,7 +36,7 @@ from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.sparse.csgraph import connected_components
 
 from dedup.config import ClusterConfig
-from dedup.features import FeatureCounts, weigh
+from dedup.features import FeatureCounts, weigh, weigh_within
 
 __all__ = [
     "average_linkage",
@@ -50,6 +50,8 @@ __all__ = [
 
 _ROW_BLOCK = 2048
 _MAX_COMPONENT = 4000
+# Up to this many rows, average linkage runs on all pairs at once (no graph is needed).
+_DENSE_ROWS = 1000
 
 
 def time_factor(published: np.ndarray, i: np.ndarray, j: np.ndarray, max_days_apart: float) -> np.ndarray:
@@ -235,6 +237,9 @@ def average_linkage(
     n = matrix.shape[0]
     if n == 0:
         return np.empty(0, dtype=np.int64)
+    if n <= _DENSE_ROWS:
+        flat = _average_linkage(np.arange(n), matrix, published, threshold, max_days_apart) if n > 1 else np.zeros(1)
+        return _relabel_by_first_member(flat)
     i, j, s = link_pairs(matrix, threshold, published, max_days_apart)
     labels = np.full(n, -1, dtype=np.int64)
     next_label = 0
@@ -333,11 +338,15 @@ def split_story(
     if len(rows) < 3:
         return np.zeros(len(rows), dtype=np.int64)
     matrix = weigh(counts, rows, config.event_weights, offset=config.event_idf_offset)
-    labels = average_linkage(
-        matrix, published[rows], threshold=config.event_threshold, max_days_apart=config.max_days_apart
-    )
+    return _split_weighed(matrix, published[rows], counts.places(rows), config)
+
+
+def _split_weighed(matrix: sp.csr_matrix, published: np.ndarray, places: list[set[str]], config: ClusterConfig
+                   ) -> np.ndarray:
+    """:func:`split_story` of a story whose rows are already weighed with story-local IDF."""
+    labels = average_linkage(matrix, published, threshold=config.event_threshold, max_days_apart=config.max_days_apart)
     labels = _absorb_small(
-        matrix, labels, config.min_event_size, config.absorb_threshold, counts.places(rows), config.absorb_place_share
+        matrix, labels, config.min_event_size, config.absorb_threshold, places, config.absorb_place_share
     )
     return _relabel_by_first_member(labels)
 
@@ -379,11 +388,16 @@ def cluster_events(counts: FeatureCounts, published: np.ndarray, config: Cluster
         config: thresholds and weights of both stages.
     """
     stories = find_stories(counts, published, config)
+    weighed = weigh_within(counts, stories, config.event_weights, offset=config.event_idf_offset)
     labels = np.empty(counts.n, dtype=np.int64)
     offset = 0
-    for story in np.unique(stories):
-        rows = np.flatnonzero(stories == story)
-        events = split_story(counts, rows, published, config)
+    order = np.argsort(stories, kind="stable")
+    bounds = np.flatnonzero(np.diff(stories[order])) + 1
+    for rows in np.split(order, bounds):
+        if len(rows) < 3:
+            events = np.zeros(len(rows), dtype=np.int64)
+        else:
+            events = _split_weighed(weighed[rows], published[rows], counts.places(rows), config)
         labels[rows] = events + offset
         offset += int(events.max()) + 1
     if config.place_split_share:

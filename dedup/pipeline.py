@@ -33,7 +33,7 @@ from dedup.cluster import cluster_events, cluster_id
 from dedup.config import ClusterConfig, DuplicateConfig, IngestConfig, MinHashConfig, PipelineConfig, SummaryConfig
 from dedup.duplicates import band_candidates, group_duplicates, verify_pairs
 from dedup.errors import OutputError
-from dedup.features import count_features, tfidf, top_entities
+from dedup.features import tfidf, top_entities
 from dedup.incremental import carry_cluster_ids
 from dedup.ingest import read_inputs
 from dedup.io import (
@@ -670,7 +670,12 @@ class _Canonical:
     sources: list[Any]
 
     def cluster(self, config: ClusterConfig) -> tuple[np.ndarray, Any, Any]:
-        counts = count_features(self.titles, self.texts, self.datelines, lead_sentences=config.lead_sentences)
+        from dedup.features import count_features_in_parallel
+        from dedup.minhash import default_workers
+
+        counts = count_features_in_parallel(
+            self.titles, self.texts, self.datelines, lead_sentences=config.lead_sentences, workers=default_workers()
+        )
         epoch = np.array([_timestamp(v) for v in self.published], dtype=np.float64)
         return cluster_events(counts, epoch, config), counts, tfidf(counts.blocks[0], local=False)
 
