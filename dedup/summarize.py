@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 import numpy as np
 import scipy.sparse as sp
@@ -49,6 +50,22 @@ def _sentence_ok(sentence: str) -> bool:
     return _MIN_WORDS <= n <= _MAX_WORDS and not _UNFINISHED.search(sentence) and "?" not in sentence
 
 
+@lru_cache(maxsize=8192)
+def _name_pattern(key: str) -> re.Pattern[str]:
+    """The words of ``key`` as whole words, any case, any spacing between them."""
+    return re.compile(r"\b" + r"\s+".join(map(re.escape, key.split())) + r"\b", re.IGNORECASE)
+
+
+def _first_sentences(text: str, k: int) -> list[str]:
+    """``split_sentences(text)[:k]``, splitting only the paragraphs that hold them."""
+    sentences: list[str] = []
+    for paragraph in text.split("\n"):
+        sentences.extend(split_sentences(paragraph))
+        if len(sentences) >= k:
+            break
+    return sentences[:k]
+
+
 def _display_names(names: Sequence[str], texts: Sequence[str], limit: int) -> list[str]:
     """Names as the articles write them ("NATO", not "Nato"), possessives folded, no repeats."""
     shown: list[str] = []
@@ -58,7 +75,7 @@ def _display_names(names: Sequence[str], texts: Sequence[str], limit: int) -> li
         if key in seen:
             continue
         seen.add(key)
-        pattern = re.compile(r"\b" + r"\s+".join(map(re.escape, key.split())) + r"\b", re.IGNORECASE)
+        pattern = _name_pattern(key)
         found = next((m.group() for text in texts if (m := pattern.search(text))), None)
         shown.append(found or name)
         if len(shown) == limit:
@@ -115,7 +132,7 @@ def summarize_cluster(
     candidates: list[tuple[float, int, int, str, set[str]]] = []
     for rank, k in enumerate(order):
         m = members[k]
-        for position, sentence in enumerate(split_sentences(texts[m])[:_CANDIDATES_PER_ARTICLE]):
+        for position, sentence in enumerate(_first_sentences(texts[m], _CANDIDATES_PER_ARTICLE)):
             if not _sentence_ok(sentence):
                 continue
             words = set(tokenize(sentence)) - ENGLISH_STOP_WORDS
