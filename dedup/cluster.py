@@ -111,14 +111,17 @@ def _pair_dots(matrix: sp.csr_matrix, i: np.ndarray, j: np.ndarray) -> np.ndarra
 
 
 def _strongest_per_row(rows: np.ndarray, values: np.ndarray, n_rows: int, k: int) -> np.ndarray:
-    """Positions of the entries of each row (``rows`` sorted ascending) whose value is among
-    its ``k`` largest; entries tied with the ``k``-th largest are all kept."""
+    """Positions of the ``k`` largest values of each row (``rows`` sorted ascending); of
+    values tied with the ``k``-th largest, the earlier positions are kept."""
     bounds = np.searchsorted(rows, np.arange(n_rows + 1))
     keep = np.ones(len(rows), dtype=bool)
     for r in np.flatnonzero(np.diff(bounds) > k):
         segment = values[bounds[r] : bounds[r + 1]]
         kth = np.partition(segment, len(segment) - k)[len(segment) - k]
-        keep[bounds[r] : bounds[r + 1]] = segment >= kth
+        chosen = segment > kth
+        tied = np.flatnonzero(segment == kth)
+        chosen[tied[: k - int(np.count_nonzero(chosen))]] = True
+        keep[bounds[r] : bounds[r + 1]] = chosen
     return np.flatnonzero(keep)
 
 
