@@ -33,7 +33,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.cluster.hierarchy import linkage
 from scipy.sparse.csgraph import connected_components
 
 from dedup.config import ClusterConfig
@@ -71,7 +71,7 @@ def time_factor(published: np.ndarray, i: np.ndarray, j: np.ndarray, max_days_ap
 _PROPOSING_DF = 200
 # Each row keeps its strongest proposals (by the proposing terms) and, of those reaching the
 # threshold, its strongest links: the graph has at most this many links per row.
-_NEIGHBOURS = 30
+_NEIGHBOURS = 15
 # Rounding can put a float32 dot product of unit rows slightly above 1.
 _MAX_SIMILARITY = 1.001
 # Pairs whose dot products are completed together share at most this many first rows.
@@ -164,16 +164,16 @@ def link_pairs(
     """Pairs ``i < j`` of a bounded neighbour graph whose (time-adjusted) similarity is at
     least ``threshold``, with that similarity (exact for every pair returned).
 
-    Never forms the ``n x n`` product, and returns at most ``30 n`` pairs whatever the batch
+    Never forms the ``n x n`` product, and returns at most ``15 n`` pairs whatever the batch
     holds. Rows are sorted by publication time, and each block of rows is compared only
     with the rows published after it within :func:`_date_window` (exact: a pair further
     apart cannot reach the threshold); rows without a date are compared with every row.
-    Pairs are proposed by the terms found in at most 200 rows: each row keeps its 30
+    Pairs are proposed by the terms found in at most 200 rows: each row keeps its 15
     strongest proposals among the rows after it, their similarity is completed exactly from
     the other terms, and those reaching the threshold are linked. When every term is that
-    rare and no row has more than 30 later rows above the threshold, the result is every
-    pair above the threshold; otherwise it is the strong part of it (see
-    ``docs/benchmarks.md`` for the measured recall).
+    rare and no row has more than 15 later rows reaching the threshold before the time
+    damping, the result is every pair above the threshold; otherwise it is the strong part
+    of it (see ``docs/benchmarks.md`` for what that changes).
 
     Args:
         matrix: ``(n, d)`` sparse rows whose dot products are similarities in [0, 1].
@@ -238,7 +238,30 @@ def _average_linkage(
     condensed = sim[i, j] * time_factor(published[members], i, j, max_days_apart)
     distance = np.clip(1.0 - condensed, 0.0, 2.0)
     tree = linkage(distance, method="average")
-    return fcluster(tree, t=1.0 - threshold, criterion="distance")
+    return _cut(tree, len(members), 1.0 - threshold)
+
+
+def _cut(tree: np.ndarray, n: int, height: float) -> np.ndarray:
+    """Flat cluster labels of the ``n`` leaves of a linkage ``tree`` cut at ``height``: the
+    clusters of ``fcluster(tree, height, criterion="distance")`` (a node joins its leaves
+    when no merge below it is higher than ``height``), without its validation cost."""
+    parent = np.arange(n)
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    highest = [0.0] * (2 * n - 1)
+    leaf = list(range(n)) + [0] * (n - 1)  # a leaf under each node
+    for step, (a, b, merged_at, _) in enumerate(tree.tolist()):
+        node, a, b = n + step, int(a), int(b)
+        highest[node] = max(merged_at, highest[a], highest[b])
+        leaf[node] = leaf[a]
+        if highest[node] <= height:  # then both children are whole clusters already
+            parent[root(leaf[a])] = root(leaf[b])
+    return np.array([root(k) for k in range(n)])
 
 
 def average_linkage(
