@@ -53,6 +53,8 @@ _ROW_BLOCK = 2048
 _MAX_COMPONENT = 4000
 # Up to this many rows, average linkage runs on all pairs at once (no graph is needed).
 _DENSE_ROWS = 1000
+# Similarities of up to this many rows come from dense rows over the columns they use.
+_DENSE_SIMILARITY_ROWS = 32
 
 
 def time_factor(published: np.ndarray, i: np.ndarray, j: np.ndarray, max_days_apart: float) -> np.ndarray:
@@ -232,13 +234,32 @@ def _average_linkage(
     members: np.ndarray, matrix: sp.csr_matrix, published: np.ndarray, threshold: float, max_days_apart: float
 ) -> np.ndarray:
     """Flat average-linkage labels of ``members`` (dense, exact)."""
-    sub = matrix[members]
-    sim = (sub @ sub.T).toarray().astype(np.float64)
-    i, j = np.triu_indices(len(members), k=1)
-    condensed = sim[i, j] * time_factor(published[members], i, j, max_days_apart)
+    return _linkage_of(_similarities(matrix[members]), published[members], threshold, max_days_apart)
+
+
+def _similarities(rows: sp.csr_matrix) -> np.ndarray:
+    """The ``(m, m)`` float32 dot products of ``rows``: for a few rows, a product of dense
+    rows over the columns they use (cheaper than a sparse product's setup), else sparse."""
+    m = rows.shape[0]
+    if m > _DENSE_SIMILARITY_ROWS:
+        return np.asarray((rows @ rows.T).toarray(), dtype=np.float32)
+    used, local = np.unique(rows.indices, return_inverse=True)
+    dense = np.zeros((m, len(used)), dtype=np.float32)
+    dense[np.repeat(np.arange(m), np.diff(rows.indptr)), local] = rows.data
+    return dense @ dense.T
+
+
+def _linkage_of(similarity: np.ndarray, published: np.ndarray, threshold: float, max_days_apart: float
+                ) -> np.ndarray:
+    """Flat average-linkage labels of the rows of a dense ``similarity`` matrix."""
+    sim = similarity.astype(np.float64)
+    if len(sim) < 2:
+        return np.zeros(len(sim), dtype=np.int64)
+    i, j = np.triu_indices(len(sim), k=1)
+    condensed = sim[i, j] * time_factor(published, i, j, max_days_apart)
     distance = np.clip(1.0 - condensed, 0.0, 2.0)
     tree = linkage(distance, method="average")
-    return _cut(tree, len(members), 1.0 - threshold)
+    return _cut(tree, len(sim), 1.0 - threshold)
 
 
 def _cut(tree: np.ndarray, n: int, height: float) -> np.ndarray:
@@ -355,10 +376,12 @@ def _absorb_small(
     threshold: float,
     places: list[set[str]],
     place_share: float,
+    similarity: np.ndarray | None = None,
 ) -> np.ndarray:
     """Let sub-events smaller than ``min_size`` join their most similar sibling, smallest first,
     when the mean similarity reaches ``threshold`` and the sibling does not agree on a place
-    the small one does not state; others stay events of their own."""
+    the small one does not state; others stay events of their own. ``similarity``: the
+    rows' dot products when already known."""
     labels = labels.copy()
     kept: set[int] = set()
     while True:
@@ -368,7 +391,7 @@ def _absorb_small(
             return labels
         label = small[0][1]
         rows = np.flatnonzero(labels == label)
-        sims = (matrix[rows] @ matrix.T).toarray()
+        sims = similarity[rows] if similarity is not None else (matrix[rows] @ matrix.T).toarray()
         scores = {int(o): float(sims[:, labels == o].mean()) for o in ids if o != label}
         best = max(scores, key=lambda o: (scores[o], -o))
         sibling = np.flatnonzero(labels == best)
@@ -391,9 +414,16 @@ def split_story(
 def _split_weighed(matrix: sp.csr_matrix, published: np.ndarray, places: list[set[str]], config: ClusterConfig
                    ) -> np.ndarray:
     """:func:`split_story` of a story whose rows are already weighed with story-local IDF."""
-    labels = average_linkage(matrix, published, threshold=config.event_threshold, max_days_apart=config.max_days_apart)
+    similarity = None
+    if matrix.shape[0] <= _DENSE_ROWS:
+        similarity = _similarities(matrix)
+        labels = _linkage_of(similarity, published, config.event_threshold, config.max_days_apart)
+    else:
+        labels = average_linkage(
+            matrix, published, threshold=config.event_threshold, max_days_apart=config.max_days_apart
+        )
     labels = _absorb_small(
-        matrix, labels, config.min_event_size, config.absorb_threshold, places, config.absorb_place_share
+        matrix, labels, config.min_event_size, config.absorb_threshold, places, config.absorb_place_share, similarity
     )
     return _relabel_by_first_member(labels)
 
@@ -439,12 +469,14 @@ def cluster_events(counts: FeatureCounts, published: np.ndarray, config: Cluster
     labels = np.empty(counts.n, dtype=np.int64)
     offset = 0
     order = np.argsort(stories, kind="stable")
-    bounds = np.flatnonzero(np.diff(stories[order])) + 1
-    for rows in np.split(order, bounds):
+    weighed = weighed[order]  # each story's rows are then one slice
+    bounds = [0, *(np.flatnonzero(np.diff(stories[order])) + 1).tolist(), len(order)]
+    for start, stop in itertools.pairwise(bounds):
+        rows = order[start:stop]
         if len(rows) < 3:
             events = np.zeros(len(rows), dtype=np.int64)
         else:
-            events = _split_weighed(weighed[rows], published[rows], counts.places(rows), config)
+            events = _split_weighed(weighed[start:stop], published[rows], counts.places(rows), config)
         labels[rows] = events + offset
         offset += int(events.max()) + 1
     if config.place_split_share:
