@@ -11,13 +11,20 @@ the sibling agrees on a place it does not state; a story of fewer than three art
 not split. Last, :func:`split_by_place` separates members that state another place than
 the one the rest of their cluster agrees on.
 
-Both stages use :func:`average_linkage`. Average linkage at threshold ``t`` never joins two
-groups unless some pair across them has similarity of at least ``t`` (a mean cannot exceed
-its maximum). So the connected components of the graph of pairs with similarity ``>= t``
-bound the clusters from above: the stage finds those pairs blockwise from the sparse
-features (never an n x n matrix), splits the corpus into components, and runs exact
-average linkage inside each one on its dense similarities. A component too large for that
-is split first by raising its edge threshold.
+Both stages use :func:`average_linkage`. Up to 1,000 articles (ECB+, every story of the
+benchmark corpora) it runs exactly on all pairs. Beyond that it runs on a bounded
+neighbour graph: average linkage at threshold ``t`` never joins two groups unless some
+pair across them has similarity of at least ``t`` (a mean cannot exceed its maximum), so
+the connected components of the graph of pairs ``>= t`` bound the clusters from above.
+:func:`link_pairs` keeps, of those pairs, each article's 15 strongest links to later
+articles (at most ``15 n`` pairs, never an n x n matrix), the corpus is split into the
+components of that graph, and exact average linkage runs inside each one on its dense
+similarities. A component too large for that is split first by raising its edge
+threshold. Where an article has more than 15 later neighbours above ``t`` (the generated
+benchmark corpora, whose articles share sentences), weaker links are dropped, and groups
+joined only through them come out apart (see ``docs/benchmarks.md``).
+
+All stories are re-weighed in one pass (:func:`dedup.features.weigh_within`).
 
 Publication times, where known, damp the similarity of articles published far apart
 (:func:`time_factor`); the window is wide because follow-up coverage of one event runs
