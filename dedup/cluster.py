@@ -471,6 +471,8 @@ def cluster_events(counts: FeatureCounts, published: np.ndarray, config: Cluster
         published: publication times in epoch seconds, NaN when unknown.
         config: thresholds and weights of both stages.
     """
+    if counts.n == 0:
+        return np.empty(0, dtype=np.int64)
     stories = find_stories(counts, published, config)
     weighed = weigh_within(counts, stories, config.event_weights, offset=config.event_idf_offset)
     labels = np.empty(counts.n, dtype=np.int64)
