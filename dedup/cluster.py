@@ -37,6 +37,7 @@ import hashlib
 import itertools
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
@@ -200,9 +201,8 @@ def link_pairs(
     rare, common = _split_columns(matrix.tocsr()[order], _PROPOSING_DF)
     rare_t = rare.T.tocsr()
     reach = _date_window(threshold, max_days_apart) * 86400.0
-    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
-    def compare(start: int, stop: int, columns: sp.csr_matrix, lo: int) -> None:
+    def compare(start: int, stop: int, columns: sp.csr_matrix, lo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         # rows start..stop-1 against the sorted positions lo.. (columns: their transposed rows)
         r, c, p = _block_candidates(rare[start:stop], columns)
         r += start
@@ -215,15 +215,23 @@ def link_pairs(
             p = p + _pair_dots(common, r, c)
         s = p * time_factor(dates, r, c, max_days_apart)
         keep = s >= threshold
-        found.append((r[keep], c[keep], s[keep].astype(np.float32)))
+        return r[keep], c[keep], s[keep].astype(np.float32)
 
-    for start in range(0, dated, _ROW_BLOCK):
+    def dated_block(start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         stop = min(start + _ROW_BLOCK, dated)
         hi = int(np.searchsorted(dates[:dated], dates[stop - 1] + reach, side="right"))
-        compare(start, stop, rare_t[:, start:hi], start)
-    for start in range(dated, n, _ROW_BLOCK):
-        stop = min(start + _ROW_BLOCK, n)
-        compare(start, stop, rare_t, 0)
+        return compare(start, stop, rare_t[:, start:hi], start)
+
+    def undated_block(start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return compare(start, min(start + _ROW_BLOCK, n), rare_t, 0)
+
+    # Blocks are independent and spend their time in NumPy and SciPy calls that release the
+    # interpreter lock: two threads share them, and the results are taken in block order.
+    with ThreadPoolExecutor(max_workers=2) as threads:
+        found = [
+            *threads.map(dated_block, range(0, dated, _ROW_BLOCK)),
+            *threads.map(undated_block, range(dated, n, _ROW_BLOCK)),
+        ]
     if not found:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, np.empty(0, dtype=np.float32)
