@@ -71,13 +71,24 @@ def _display_names(names: Sequence[str], texts: Sequence[str], limit: int) -> li
     """Names as the articles write them ("NATO", not "Nato"), possessives folded, no repeats."""
     shown: list[str] = []
     seen: set[str] = set()
+    # An ASCII name can only match an ASCII text whose lower case holds each of its words:
+    # texts failing that are skipped without running the pattern.
+    lowered = [text.lower() if text.isascii() else None for text in texts]
     for name in names:
         key = re.sub(r"['’]s$", "", name.lower())
         if key in seen:
             continue
         seen.add(key)
         pattern = _name_pattern(key)
-        found = next((m.group() for text in texts if (m := pattern.search(text))), None)
+        words = key.split() if key.isascii() else []
+        found = next(
+            (
+                m.group()
+                for text, low in zip(texts, lowered, strict=True)
+                if (low is None or all(w in low for w in words)) and (m := pattern.search(text))
+            ),
+            None,
+        )
         shown.append(found or name)
         if len(shown) == limit:
             break
