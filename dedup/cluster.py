@@ -11,13 +11,20 @@ the sibling agrees on a place it does not state; a story of fewer than three art
 not split. Last, :func:`split_by_place` separates members that state another place than
 the one the rest of their cluster agrees on.
 
-Both stages use :func:`average_linkage`. Average linkage at threshold ``t`` never joins two
-groups unless some pair across them has similarity of at least ``t`` (a mean cannot exceed
-its maximum). So the connected components of the graph of pairs with similarity ``>= t``
-bound the clusters from above: the stage finds those pairs blockwise from the sparse
-features (never an n x n matrix), splits the corpus into components, and runs exact
-average linkage inside each one on its dense similarities. A component too large for that
-is split first by raising its edge threshold.
+Both stages use :func:`average_linkage`. Up to 1,000 articles (ECB+, every story of the
+benchmark corpora) it runs exactly on all pairs. Beyond that it runs on a bounded
+neighbour graph: average linkage at threshold ``t`` never joins two groups unless some
+pair across them has similarity of at least ``t`` (a mean cannot exceed its maximum), so
+the connected components of the graph of pairs ``>= t`` bound the clusters from above.
+:func:`link_pairs` keeps, of those pairs, each article's 15 strongest links to later
+articles (at most ``15 n`` pairs, never an n x n matrix), the corpus is split into the
+components of that graph, and exact average linkage runs inside each one on its dense
+similarities. A component too large for that is split first by raising its edge
+threshold. Where an article has more than 15 later neighbours above ``t`` (the generated
+benchmark corpora, whose articles share sentences), weaker links are dropped, and groups
+joined only through them come out apart (see ``docs/benchmarks.md``).
+
+All stories are re-weighed in one pass (:func:`dedup.features.weigh_within`).
 
 Publication times, where known, damp the similarity of articles published far apart
 (:func:`time_factor`); the window is wide because follow-up coverage of one event runs
@@ -27,16 +34,18 @@ for weeks.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.cluster.hierarchy import linkage
 from scipy.sparse.csgraph import connected_components
 
 from dedup.config import ClusterConfig
-from dedup.features import FeatureCounts, weigh
+from dedup.features import FeatureCounts, weigh, weigh_within
 
 __all__ = [
     "average_linkage",
@@ -50,6 +59,10 @@ __all__ = [
 
 _ROW_BLOCK = 2048
 _MAX_COMPONENT = 4000
+# Up to this many rows, average linkage runs on all pairs at once (no graph is needed).
+_DENSE_ROWS = 1000
+# Similarities of up to this many rows come from dense rows over the columns they use.
+_DENSE_SIMILARITY_ROWS = 32
 
 
 def time_factor(published: np.ndarray, i: np.ndarray, j: np.ndarray, max_days_apart: float) -> np.ndarray:
@@ -61,18 +74,18 @@ def time_factor(published: np.ndarray, i: np.ndarray, j: np.ndarray, max_days_ap
     return np.exp(-excess / max(max_days_apart, 1e-9))
 
 
-# Candidate generation (see link_pairs). A term found in more than this many rows (and more
-# than this share of them) is left out of the sparse product that proposes pairs: such terms
-# make that product dense, and what they add to a pair is re-added exactly afterwards.
-_DF_CAP_MIN = 1000
-_DF_CAP_SHARE = 0.01
-# A proposed pair must reach this share of the threshold on the rarer terms alone. Pairs
-# below it are only similar through common words; on the benchmark corpus they are the
-# similarities just above the threshold, and there are about n**2 / 200 of them.
-_CANDIDATE_FLOOR = 0.25
+# Candidate generation (see link_pairs). Only terms found in at most this many rows propose
+# pairs: the cost of proposing is the number of row pairs sharing a proposing term, which
+# this bounds per row whatever the batch size. What the other terms add to a pair is added
+# exactly afterwards.
+_PROPOSING_DF = 200
+# Each row keeps its strongest proposals (by the proposing terms) and, of those reaching the
+# threshold, its strongest links: the graph has at most this many links per row.
+_NEIGHBOURS = 15
 # Rounding can put a float32 dot product of unit rows slightly above 1.
 _MAX_SIMILARITY = 1.001
-_PAIR_CHUNK = 200_000
+# Pairs whose dot products are completed together share at most this many first rows.
+_PAIR_ROWS = 256
 
 
 def _date_window(threshold: float, max_days_apart: float) -> float:
@@ -100,23 +113,56 @@ def _split_columns(matrix: sp.csr_matrix, cap: int) -> tuple[sp.csr_matrix, sp.c
 
 
 def _pair_dots(matrix: sp.csr_matrix, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Dot products of the rows ``i[k]`` and ``j[k]``, in chunks (no pair matrix is formed)."""
+    """Dot products of the rows ``i[k]`` and ``j[k]`` (no pair matrix is formed).
+
+    Pairs are taken in runs of up to ``_PAIR_ROWS`` distinct ``i`` rows; those rows are
+    made dense over their own columns, and each ``j`` row's entries are looked up in them.
+    """
     out = np.empty(len(i), dtype=np.float32)
-    for start in range(0, len(i), _PAIR_CHUNK):
-        stop = start + _PAIR_CHUNK
-        product = matrix[i[start:stop]].multiply(matrix[j[start:stop]])
-        out[start:stop] = np.asarray(product.sum(axis=1)).ravel()
+    if len(i) == 0:
+        return out
+    column = np.full(matrix.shape[1], -1, dtype=np.int64)
+    run_starts = [*np.flatnonzero(np.diff(i, prepend=i[0] - 1))[::_PAIR_ROWS].tolist(), len(i)]
+    for start, stop in itertools.pairwise(run_starts):
+        left, local = np.unique(i[start:stop], return_inverse=True)
+        rows = matrix[left]
+        used = np.unique(rows.indices)
+        column[used] = np.arange(len(used))
+        dense = np.zeros((len(left), len(used) + 1), dtype=np.float32)  # last column: terms not in these rows
+        dense[np.repeat(np.arange(len(left)), np.diff(rows.indptr)), column[rows.indices]] = rows.data
+        first = matrix.indptr[j[start:stop]]
+        lengths = matrix.indptr[j[start:stop] + 1] - first
+        offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        entries = np.repeat(first - offsets, lengths) + np.arange(int(lengths.sum()))
+        pair = np.repeat(np.arange(stop - start), lengths)
+        values = matrix.data[entries] * dense[local[pair], column[matrix.indices[entries]]]
+        out[start:stop] = np.bincount(pair, weights=values, minlength=stop - start)
+        column[used] = -1
     return out
 
 
+def _strongest_per_row(rows: np.ndarray, values: np.ndarray, n_rows: int, k: int) -> np.ndarray:
+    """Positions of the ``k`` largest values of each row (``rows`` sorted ascending); of
+    values tied with the ``k``-th largest, the earlier positions are kept."""
+    bounds = np.searchsorted(rows, np.arange(n_rows + 1))
+    keep = np.ones(len(rows), dtype=bool)
+    for r in np.flatnonzero(np.diff(bounds) > k):
+        segment = values[bounds[r] : bounds[r + 1]]
+        kth = np.partition(segment, len(segment) - k)[len(segment) - k]
+        chosen = segment > kth
+        tied = np.flatnonzero(segment == kth)
+        chosen[tied[: k - int(np.count_nonzero(chosen))]] = True
+        keep[bounds[r] : bounds[r + 1]] = chosen
+    return np.flatnonzero(keep)
+
+
 def _block_candidates(
-    block: sp.csr_matrix, window: sp.csr_matrix, floor: float
+    block: sp.csr_matrix, window_t: sp.csr_matrix
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Local (row, column, dot) of the entries of ``block @ window.T`` that are at least ``floor``."""
-    product = block @ window.T.tocsr()
-    keep = np.flatnonzero(product.data >= floor)
-    rows = np.searchsorted(product.indptr, keep, side="right") - 1
-    return rows.astype(np.int64), product.indices[keep].astype(np.int64), product.data[keep]
+    """Local (row, column, dot) of the nonzero entries of ``block @ window_t``, by row."""
+    product = (block @ window_t).tocsr()
+    rows = np.repeat(np.arange(product.shape[0], dtype=np.int64), np.diff(product.indptr))
+    return rows, product.indices.astype(np.int64), product.data
 
 
 def link_pairs(
@@ -125,21 +171,19 @@ def link_pairs(
     published: np.ndarray,
     max_days_apart: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs ``i < j`` whose (time-adjusted) similarity is at least ``threshold``, with that
-    similarity (exact for every pair returned).
+    """Pairs ``i < j`` of a bounded neighbour graph whose (time-adjusted) similarity is at
+    least ``threshold``, with that similarity (exact for every pair returned).
 
-    Never forms the ``n x n`` product. Rows are sorted by publication time and each block
-    of rows is compared only with the rows published within :func:`_date_window` of it
-    (exact: a pair further apart cannot reach the threshold); rows without a date are
-    compared with every row, so each of them costs as much as a block of the whole batch.
-    Pairs are proposed by the product over the rarer terms only (terms in at most
-    ``max(1000, 1 %)`` of the rows); a proposal needs a quarter of the threshold from those
-    terms and an upper bound (Cauchy-Schwarz on the common terms) of at least the
-    threshold, and its similarity is then completed exactly from the common terms. When no
-    term is that common the result is exact; otherwise pairs similar only through common
-    words can be missed (see ``docs/benchmarks.md`` for the measured recall).
-
-    Memory is bounded by the block size times the proposals per row, plus the pairs found.
+    Never forms the ``n x n`` product, and returns at most ``15 n`` pairs whatever the batch
+    holds. Rows are sorted by publication time, and each block of rows is compared only
+    with the rows published after it within :func:`_date_window` (exact: a pair further
+    apart cannot reach the threshold); rows without a date are compared with every row.
+    Pairs are proposed by the terms found in at most 200 rows: each row keeps its 15
+    strongest proposals among the rows after it, their similarity is completed exactly from
+    the other terms, and those reaching the threshold are linked. When every term is that
+    rare and no row has more than 15 later rows reaching the threshold before the time
+    damping, the result is every pair above the threshold; otherwise it is the strong part
+    of it (see ``docs/benchmarks.md`` for what that changes).
 
     Args:
         matrix: ``(n, d)`` sparse rows whose dot products are similarities in [0, 1].
@@ -154,39 +198,40 @@ def link_pairs(
     order = np.argsort(published, kind="stable")  # NaN (no date) last
     dates = published[order]
     dated = int(np.count_nonzero(~np.isnan(dates)))
-    rare, common = _split_columns(matrix.tocsr()[order], max(_DF_CAP_MIN, int(_DF_CAP_SHARE * n)))
-    if common is None:
-        floor, bound = threshold, np.zeros(n)
-    else:
-        floor = _CANDIDATE_FLOOR * threshold
-        bound = np.sqrt(np.asarray(common.multiply(common).sum(axis=1)).ravel())
+    rare, common = _split_columns(matrix.tocsr()[order], _PROPOSING_DF)
+    rare_t = rare.T.tocsr()
     reach = _date_window(threshold, max_days_apart) * 86400.0
-    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
-    def compare(start: int, stop: int, lo: int, hi: int) -> None:
-        # rows start..stop-1 against rows lo..hi-1 (sorted positions), each pair once
-        r, c, p = _block_candidates(rare[start:stop], rare[lo:hi], floor)
+    def compare(start: int, stop: int, columns: sp.csr_matrix, lo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # rows start..stop-1 against the sorted positions lo.. (columns: their transposed rows)
+        r, c, p = _block_candidates(rare[start:stop], columns)
         r += start
         c += lo
         keep = (c > r) | (c < dated) & (r >= dated)
         r, c, p = r[keep], c[keep], p[keep]
-        factor = time_factor(dates, r, c, max_days_apart)
-        keep = (p + bound[r] * bound[c]) * factor >= threshold
-        r, c, p, factor = r[keep], c[keep], p[keep], factor[keep]
+        keep = _strongest_per_row(r - start, p, stop - start, _NEIGHBOURS)
+        r, c, p = r[keep], c[keep], p[keep]
         if common is not None:
             p = p + _pair_dots(common, r, c)
-        s = p * factor
+        s = p * time_factor(dates, r, c, max_days_apart)
         keep = s >= threshold
-        found.append((r[keep], c[keep], s[keep].astype(np.float32)))
+        return r[keep], c[keep], s[keep].astype(np.float32)
 
-    for start in range(0, dated, _ROW_BLOCK):
+    def dated_block(start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         stop = min(start + _ROW_BLOCK, dated)
-        compare(start, stop, start, int(np.searchsorted(dates[:dated], dates[stop - 1] + reach, side="right")))
-    for start in range(dated, n, _ROW_BLOCK):
-        stop = min(start + _ROW_BLOCK, n)
-        if dated:
-            compare(start, stop, 0, dated)
-        compare(start, stop, start, n)
+        hi = int(np.searchsorted(dates[:dated], dates[stop - 1] + reach, side="right"))
+        return compare(start, stop, rare_t[:, start:hi], start)
+
+    def undated_block(start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return compare(start, min(start + _ROW_BLOCK, n), rare_t, 0)
+
+    # Blocks are independent and spend their time in NumPy and SciPy calls that release the
+    # interpreter lock: two threads share them, and the results are taken in block order.
+    with ThreadPoolExecutor(max_workers=2) as threads:
+        found = [
+            *threads.map(dated_block, range(0, dated, _ROW_BLOCK)),
+            *threads.map(undated_block, range(dated, n, _ROW_BLOCK)),
+        ]
     if not found:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, np.empty(0, dtype=np.float32)
@@ -204,13 +249,55 @@ def _average_linkage(
     members: np.ndarray, matrix: sp.csr_matrix, published: np.ndarray, threshold: float, max_days_apart: float
 ) -> np.ndarray:
     """Flat average-linkage labels of ``members`` (dense, exact)."""
-    sub = matrix[members]
-    sim = (sub @ sub.T).toarray().astype(np.float64)
-    i, j = np.triu_indices(len(members), k=1)
-    condensed = sim[i, j] * time_factor(published[members], i, j, max_days_apart)
+    return _linkage_of(_similarities(matrix[members]), published[members], threshold, max_days_apart)
+
+
+def _similarities(rows: sp.csr_matrix) -> np.ndarray:
+    """The ``(m, m)`` float32 dot products of ``rows``: for a few rows, a product of dense
+    rows over the columns they use (cheaper than a sparse product's setup), else sparse."""
+    m = rows.shape[0]
+    if m > _DENSE_SIMILARITY_ROWS:
+        return np.asarray((rows @ rows.T).toarray(), dtype=np.float32)
+    used, local = np.unique(rows.indices, return_inverse=True)
+    dense = np.zeros((m, len(used)), dtype=np.float32)
+    dense[np.repeat(np.arange(m), np.diff(rows.indptr)), local] = rows.data
+    return dense @ dense.T
+
+
+def _linkage_of(similarity: np.ndarray, published: np.ndarray, threshold: float, max_days_apart: float
+                ) -> np.ndarray:
+    """Flat average-linkage labels of the rows of a dense ``similarity`` matrix."""
+    sim = similarity.astype(np.float64)
+    if len(sim) < 2:
+        return np.zeros(len(sim), dtype=np.int64)
+    i, j = np.triu_indices(len(sim), k=1)
+    condensed = sim[i, j] * time_factor(published, i, j, max_days_apart)
     distance = np.clip(1.0 - condensed, 0.0, 2.0)
     tree = linkage(distance, method="average")
-    return fcluster(tree, t=1.0 - threshold, criterion="distance")
+    return _cut(tree, len(sim), 1.0 - threshold)
+
+
+def _cut(tree: np.ndarray, n: int, height: float) -> np.ndarray:
+    """Flat cluster labels of the ``n`` leaves of a linkage ``tree`` cut at ``height``: the
+    clusters of ``fcluster(tree, height, criterion="distance")`` (a node joins its leaves
+    when no merge below it is higher than ``height``), without its validation cost."""
+    parent = np.arange(n)
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    highest = [0.0] * (2 * n - 1)
+    leaf = list(range(n)) + [0] * (n - 1)  # a leaf under each node
+    for step, (a, b, merged_at, _) in enumerate(tree.tolist()):
+        node, a, b = n + step, int(a), int(b)
+        highest[node] = max(merged_at, highest[a], highest[b])
+        leaf[node] = leaf[a]
+        if highest[node] <= height:  # then both children are whole clusters already
+            parent[root(leaf[a])] = root(leaf[b])
+    return np.array([root(k) for k in range(n)])
 
 
 def average_linkage(
@@ -233,6 +320,9 @@ def average_linkage(
     n = matrix.shape[0]
     if n == 0:
         return np.empty(0, dtype=np.int64)
+    if n <= _DENSE_ROWS:
+        flat = _average_linkage(np.arange(n), matrix, published, threshold, max_days_apart) if n > 1 else np.zeros(1)
+        return _relabel_by_first_member(flat)
     i, j, s = link_pairs(matrix, threshold, published, max_days_apart)
     labels = np.full(n, -1, dtype=np.int64)
     next_label = 0
@@ -301,10 +391,12 @@ def _absorb_small(
     threshold: float,
     places: list[set[str]],
     place_share: float,
+    similarity: np.ndarray | None = None,
 ) -> np.ndarray:
     """Let sub-events smaller than ``min_size`` join their most similar sibling, smallest first,
     when the mean similarity reaches ``threshold`` and the sibling does not agree on a place
-    the small one does not state; others stay events of their own."""
+    the small one does not state; others stay events of their own. ``similarity``: the
+    rows' dot products when already known."""
     labels = labels.copy()
     kept: set[int] = set()
     while True:
@@ -314,7 +406,7 @@ def _absorb_small(
             return labels
         label = small[0][1]
         rows = np.flatnonzero(labels == label)
-        sims = (matrix[rows] @ matrix.T).toarray()
+        sims = similarity[rows] if similarity is not None else (matrix[rows] @ matrix.T).toarray()
         scores = {int(o): float(sims[:, labels == o].mean()) for o in ids if o != label}
         best = max(scores, key=lambda o: (scores[o], -o))
         sibling = np.flatnonzero(labels == best)
@@ -331,11 +423,22 @@ def split_story(
     if len(rows) < 3:
         return np.zeros(len(rows), dtype=np.int64)
     matrix = weigh(counts, rows, config.event_weights, offset=config.event_idf_offset)
-    labels = average_linkage(
-        matrix, published[rows], threshold=config.event_threshold, max_days_apart=config.max_days_apart
-    )
+    return _split_weighed(matrix, published[rows], counts.places(rows), config)
+
+
+def _split_weighed(matrix: sp.csr_matrix, published: np.ndarray, places: list[set[str]], config: ClusterConfig
+                   ) -> np.ndarray:
+    """:func:`split_story` of a story whose rows are already weighed with story-local IDF."""
+    similarity = None
+    if matrix.shape[0] <= _DENSE_ROWS:
+        similarity = _similarities(matrix)
+        labels = _linkage_of(similarity, published, config.event_threshold, config.max_days_apart)
+    else:
+        labels = average_linkage(
+            matrix, published, threshold=config.event_threshold, max_days_apart=config.max_days_apart
+        )
     labels = _absorb_small(
-        matrix, labels, config.min_event_size, config.absorb_threshold, counts.places(rows), config.absorb_place_share
+        matrix, labels, config.min_event_size, config.absorb_threshold, places, config.absorb_place_share, similarity
     )
     return _relabel_by_first_member(labels)
 
@@ -376,12 +479,21 @@ def cluster_events(counts: FeatureCounts, published: np.ndarray, config: Cluster
         published: publication times in epoch seconds, NaN when unknown.
         config: thresholds and weights of both stages.
     """
+    if counts.n == 0:
+        return np.empty(0, dtype=np.int64)
     stories = find_stories(counts, published, config)
+    weighed = weigh_within(counts, stories, config.event_weights, offset=config.event_idf_offset)
     labels = np.empty(counts.n, dtype=np.int64)
     offset = 0
-    for story in np.unique(stories):
-        rows = np.flatnonzero(stories == story)
-        events = split_story(counts, rows, published, config)
+    order = np.argsort(stories, kind="stable")
+    weighed = weighed[order]  # each story's rows are then one slice
+    bounds = [0, *(np.flatnonzero(np.diff(stories[order])) + 1).tolist(), len(order)]
+    for start, stop in itertools.pairwise(bounds):
+        rows = order[start:stop]
+        if len(rows) < 3:
+            events = np.zeros(len(rows), dtype=np.int64)
+        else:
+            events = _split_weighed(weighed[start:stop], published[rows], counts.places(rows), config)
         labels[rows] = events + offset
         offset += int(events.max()) + 1
     if config.place_split_share:

@@ -37,12 +37,15 @@ __all__ = [
     "BLOCKS",
     "FeatureCounts",
     "count_features",
+    "count_features_in_parallel",
     "extract_entities",
     "lead_places",
     "lead_text",
+    "merge_counts",
     "tfidf",
     "top_entities",
     "weigh",
+    "weigh_within",
 ]
 
 BLOCKS = ("body", "lead", "entities", "lead_entities", "lead_places")
@@ -55,7 +58,10 @@ _PLACE = re.compile(
     rf"\b(?:in|at|near|outside|from)[ ]+(?P<the>the[ ]+)?"
     rf"(?P<place>{_CAP_WORD}(?:[ ]+{_CAP_WORD}){{0,3}})(?P<after>[ ]+[a-z]+)?"
 )
-_NUMBER = re.compile(r"(?<![\w.])\d[\d,.]*\d(?![\w])|(?<![\w.])\d(?![\w.,])")
+# A number not inside a word or after a dot: several digits (inner "," and "." allowed) or one
+# digit. It starts with the digit (the look-behind then checks the character before it), so
+# the scan jumps from digit to digit.
+_NUMBER = re.compile(r"\d(?<![\w.]\d)(?:[\d,.]*\d(?!\w)|(?![\w.,]))")
 # Capitalised words that are not names even mid-sentence (titles, days, months, pronoun I).
 _NOT_NAMES = frozenset(
     "i mr mrs ms dr prof the a an and but or if in on at to for of by with from as it he she they we you "
@@ -76,11 +82,21 @@ def lead_text(title: str | None, text: str, sentences: int) -> str:
     return "\n".join(([title] if title else []) + lead)
 
 
+_SENTENCE_START = re.compile(r"(?:[.!?]['\")\]]*\s+|\n\s*)['\"(\[]?")
+_LOWER_WORD = re.compile(r"\b[a-z][\w'’-]*")
+
+
 def _sentence_initial_positions(text: str) -> set[int]:
     starts = {0}
-    for match in re.finditer(r"(?:[.!?]['\")\]]*\s+|\n\s*)['\"(\[]?", text):
-        starts.add(match.end())
+    starts.update(match.end() for match in _SENTENCE_START.finditer(text))
     return starts
+
+
+def _name_word(word: str) -> str:
+    """``word`` without a possessive ``'s`` and without edge dots, apostrophes and hyphens."""
+    if word.endswith(("'s", "’s")):
+        word = word[:-2]
+    return word.strip(".'’-")
 
 
 def extract_entities(text: str, title: str | None = None, dateline: str | None = None) -> list[str]:
@@ -105,7 +121,7 @@ def extract_entities(text: str, title: str | None = None, dateline: str | None =
         title = " ".join(w if w.lower() in body_caps else w.lower() for w in title.split())
     full = f"{title}\n{text}" if title else text
     starts = _sentence_initial_positions(full)
-    lowered = set(re.findall(r"\b[a-z][\w'’-]*", full))
+    lowered = set(_LOWER_WORD.findall(full))
     mid_sentence_caps: set[str] = set()
     spans: list[tuple[int, str]] = []
     for match in _ENTITY.finditer(full):
@@ -114,7 +130,7 @@ def extract_entities(text: str, title: str | None = None, dateline: str | None =
             mid_sentence_caps.update(w.lower() for w in match.group().split())
     features: list[str] = []
     for start, phrase in spans:
-        words = [re.sub(r"['’]s$", "", w).strip(".'’-") for w in phrase.split()]
+        words = [_name_word(w) for w in phrase.split()]
         if start in starts and words:
             first = words[0].lower()
             if first not in mid_sentence_caps and (first in lowered or first in _STOP):
@@ -195,7 +211,9 @@ def _count(docs: Sequence[str], **kwargs: object) -> tuple[sp.csr_matrix, np.nda
         matrix = vectorizer.fit_transform(docs)
     except ValueError:  # empty vocabulary: no document has a usable term
         return sp.csr_matrix((len(docs), 0), dtype=np.float32), np.empty(0, dtype=object)
-    return matrix.tocsr(), vectorizer.get_feature_names_out()
+    matrix = matrix.tocsr()
+    matrix.sort_indices()
+    return matrix, vectorizer.get_feature_names_out()
 
 
 def count_features(
@@ -211,11 +229,11 @@ def count_features(
     >>> [len(v) for v in counts.vocabularies]
     [2, 2, 1, 1, 1]
     """
-    leads = [lead_text(t, x, lead_sentences) for t, x in zip(titles, texts, strict=True)]
+    firsts = [split_sentences(x)[:lead_sentences] for x in texts]
+    leads = ["\n".join(([t] if t else []) + first) for t, first in zip(titles, firsts, strict=True)]
     entities = [extract_entities(x, t, d) for t, x, d in zip(titles, texts, datelines, strict=True)]
     lead_entities = [
-        extract_entities(" ".join(split_sentences(x)[:lead_sentences]), t, d)
-        for t, x, d in zip(titles, texts, datelines, strict=True)
+        extract_entities(" ".join(first), t, d) for t, first, d in zip(titles, firsts, datelines, strict=True)
     ]
     places = [
         lead_places(lead) + (["@" + "_".join(d.lower().split())] if d else [])
@@ -232,6 +250,62 @@ def count_features(
         vocabularies=(body_vocab, lead_vocab, ent_vocab, lead_ent_vocab, place_vocab),
         entities=entities,
         primary_places=[_primary_place(lead, d) for lead, d in zip(leads, datelines, strict=True)],
+    )
+
+
+def count_features_in_parallel(
+    titles: Sequence[str | None],
+    texts: Sequence[str],
+    datelines: Sequence[str | None],
+    *,
+    lead_sentences: int,
+    workers: int,
+    chunk: int = 5_000,
+) -> FeatureCounts:
+    """:func:`count_features` of chunks of ``chunk`` articles counted in ``workers``
+    processes, merged: the result equals ``count_features`` of all articles."""
+    n = len(texts)
+    if workers < 2 or n <= chunk:
+        return count_features(titles, texts, datelines, lead_sentences=lead_sentences)
+    from dedup.minhash import process_pool
+
+    bounds = list(range(0, n, chunk))
+    with process_pool(workers) as pool:
+        futures = [
+            pool.submit(
+                count_features,
+                list(titles[start : start + chunk]),
+                list(texts[start : start + chunk]),
+                list(datelines[start : start + chunk]),
+                lead_sentences=lead_sentences,
+            )
+            for start in bounds
+        ]
+        parts = [future.result() for future in futures]
+    return merge_counts(parts)
+
+
+def merge_counts(parts: Sequence[FeatureCounts]) -> FeatureCounts:
+    """The counts of the articles of ``parts`` in order, over the union of their vocabularies."""
+    blocks, vocabularies = [], []
+    for b in range(len(BLOCKS)):
+        vocabulary = sorted(set().union(*(p.vocabularies[b].tolist() for p in parts)))
+        column_of = {term: k for k, term in enumerate(vocabulary)}
+        remapped = []
+        for part in parts:
+            block = part.blocks[b].tocsr()
+            columns = np.array([column_of[t] for t in part.vocabularies[b].tolist()], dtype=np.int64)
+            shape = (block.shape[0], len(vocabulary))
+            remapped.append(sp.csr_matrix((block.data, columns[block.indices], block.indptr), shape=shape))
+        merged = sp.vstack(remapped, format="csr", dtype=np.float32)
+        merged.sort_indices()
+        blocks.append(merged)
+        vocabularies.append(np.array(vocabulary, dtype=object))
+    return FeatureCounts(
+        blocks=tuple(blocks),
+        vocabularies=tuple(vocabularies),
+        entities=[e for p in parts for e in p.entities],
+        primary_places=[q for p in parts for q in p.primary_places],
     )
 
 
@@ -280,6 +354,35 @@ def weigh(
             sub = block[rows]
             sub = sub[:, np.unique(sub.indices)]
         parts.append(np.float32(np.sqrt(weight / total)) * tfidf(sub, local=local, offset=offset))
+    return sp.hstack(parts, format="csr", dtype=np.float32)
+
+
+def weigh_within(
+    counts: FeatureCounts, groups: np.ndarray, weights: Sequence[float], *, offset: float
+) -> sp.csr_matrix:
+    """:func:`weigh` of every group of rows at once, IDF fitted inside each group.
+
+    Row ``i`` of the result equals its row in ``weigh(counts, rows, weights, offset=offset)``
+    with ``rows`` the rows of its group (``groups[i]``; labels 0..k-1), over the batch
+    columns: dot products of rows of one group are the same, and no per-group work is done.
+    """
+    total = float(sum(weights))
+    sizes = np.bincount(groups)
+    parts = []
+    for block, weight in zip(counts.blocks, weights, strict=True):
+        block = block.tocsr()
+        n_terms = block.shape[1]
+        if n_terms == 0 or block.nnz == 0:
+            parts.append(sp.csr_matrix(block.shape, dtype=np.float32))
+            continue
+        rows = np.repeat(np.arange(block.shape[0]), np.diff(block.indptr))
+        keys = groups[rows].astype(np.int64) * n_terms + block.indices
+        _, inverse, df = np.unique(keys, return_inverse=True, return_counts=True)
+        n = sizes[groups[rows]]
+        idf = (np.log((1.0 + n) / (1.0 + df[inverse])) + offset).astype(np.float32)
+        data = (1.0 + np.log(block.data)).astype(np.float32) * idf
+        weighted = sp.csr_matrix((data, block.indices, block.indptr), shape=block.shape)
+        parts.append(np.float32(np.sqrt(weight / total)) * l2_normalize(weighted))
     return sp.hstack(parts, format="csr", dtype=np.float32)
 
 

@@ -33,7 +33,7 @@ from dedup.cluster import cluster_events, cluster_id
 from dedup.config import ClusterConfig, DuplicateConfig, IngestConfig, MinHashConfig, PipelineConfig, SummaryConfig
 from dedup.duplicates import band_candidates, group_duplicates, verify_pairs
 from dedup.errors import OutputError
-from dedup.features import count_features, tfidf, top_entities
+from dedup.features import tfidf, top_entities
 from dedup.incremental import carry_cluster_ids
 from dedup.ingest import read_inputs
 from dedup.io import (
@@ -49,7 +49,7 @@ from dedup.io import (
 )
 from dedup.records import RawArticle, Reject
 from dedup.state import RUNS, run_time
-from dedup.summarize import summarize_cluster
+from dedup.summarize import ClusterSummary
 from dedup.text import normalize_for_hash
 
 __all__ = [
@@ -788,39 +788,51 @@ class _Canonical:
     sources: list[Any]
 
     def cluster(self, config: ClusterConfig) -> tuple[np.ndarray, Any, Any]:
-        counts = count_features(self.titles, self.texts, self.datelines, lead_sentences=config.lead_sentences)
+        from dedup.features import count_features_in_parallel
+        from dedup.minhash import default_workers
+
+        counts = count_features_in_parallel(
+            self.titles, self.texts, self.datelines, lead_sentences=config.lead_sentences, workers=default_workers()
+        )
         epoch = np.array([_timestamp(v) for v in self.published], dtype=np.float64)
         return cluster_events(counts, epoch, config), counts, tfidf(counts.blocks[0], local=False)
+
+    def summarize(self, counts: Any, body: Any, clusters: list[list[int]], summary: SummaryConfig
+                  ) -> list[ClusterSummary]:
+        """The summary of each cluster of ``clusters`` (positions in these articles)."""
+        from dedup.minhash import default_workers
+        from dedup.summarize import summarize_clusters
+
+        return summarize_clusters(
+            clusters,
+            titles=self.titles,
+            texts=self.texts,
+            sources=self.sources,
+            datelines=self.datelines,
+            published=self.published,
+            article_ids=self.ids,
+            body=body,
+            vocabulary=counts.vocabularies[0],
+            entity_names=[top_entities([counts.entities[k] for k in members], 10) for members in clusters],
+            min_sentences=summary.min_sentences,
+            max_sentences=summary.max_sentences,
+            top_terms=summary.top_terms,
+            redundancy=summary.redundancy,
+            workers=default_workers(),
+        )
 
 
 def _describe(
     canon: _Canonical,
-    counts: Any,
-    body: Any,
+    described: ClusterSummary,
     members: list[int],
     everyone: Sequence[str],
     dates: Sequence[Any],
     sources: Sequence[Any],
-    summary: SummaryConfig,
 ) -> dict[str, Any]:
-    """The described part of a cluster's row: ``members`` are positions in ``canon``,
-    ``everyone`` all member ids (copies too, sorted) and ``dates``/``sources`` theirs."""
-    described = summarize_cluster(
-        members,
-        titles=canon.titles,
-        texts=canon.texts,
-        sources=canon.sources,
-        datelines=canon.datelines,
-        published=canon.published,
-        article_ids=canon.ids,
-        body=body,
-        vocabulary=counts.vocabularies[0],
-        entity_names=top_entities([counts.entities[k] for k in members], 10),
-        min_sentences=summary.min_sentences,
-        max_sentences=summary.max_sentences,
-        top_terms=summary.top_terms,
-        redundancy=summary.redundancy,
-    )
+    """The described part of a cluster's row: ``members`` are positions in ``canon`` and
+    ``described`` their summary, ``everyone`` all member ids (copies too, sorted) and
+    ``dates``/``sources`` theirs."""
     known = sorted(d for d in dates if d is not None)
     return {
         "size": len(everyone),
@@ -888,13 +900,14 @@ def group_events(
 
     cluster_rows = []
     assignment = [""] * len(ids)
-    for members in members_of.values():
+    described = articles.summarize(counts, body, list(members_of.values()), summary)
+    for members, summarized in zip(members_of.values(), described, strict=True):
         everyone = sorted((i for k in members for i in copies_of[k]), key=lambda i: ids[i])
         cid = cluster_id([ids[i] for i in everyone])
         for i in everyone:
             assignment[i] = cid
-        row = _describe(articles, counts, body, members, [ids[i] for i in everyone],
-                        [published_all[i] for i in everyone], [sources_all[i] for i in everyone], summary)
+        row = _describe(articles, summarized, members, [ids[i] for i in everyone],
+                        [published_all[i] for i in everyone], [sources_all[i] for i in everyone])
         cluster_rows.append({"cluster_id": cid, **row, "created_at": None, "updated_at": None, "status": "new"})
     cluster_rows.sort(key=lambda r: (-r["size"], r["cluster_id"]))
     write_table(
@@ -1007,16 +1020,21 @@ def _group_events_with_history(
     status_count["unchanged"] += len(cluster_rows)
     states = {c["cluster_id"]: c for c in state}
     assignment: dict[str, str] = {}
-    for cid, group, members in zip(carried.ids, groups, members_of.values(), strict=True):
+    clusters = list(zip(carried.ids, groups, members_of.values(), strict=True))
+    changed = [not (cid in before and sorted(before[cid]) == [m[0] for m in group] and cid in previous_rows)
+               for cid, group, _ in clusters]
+    described = iter(canon.summarize(counts, body, [m for (_, _, m), c in zip(clusters, changed, strict=True) if c],
+                                     summary) if any(changed) else [])
+    for (cid, group, members), is_changed in zip(clusters, changed, strict=True):
         everyone = [m[0] for m in group]
         assignment.update((a, cid) for a in everyone)
-        if cid in before and sorted(before[cid]) == everyone and cid in previous_rows:
+        if not is_changed:
             cluster_rows.append(previous_rows[cid] | {"status": "unchanged"})
             status_count["unchanged"] += 1
             continue
         status = "updated" if cid in states else "new"
         status_count[status] += 1
-        row = _describe(canon, counts, body, members, everyone, [m[1] for m in group], [m[2] for m in group], summary)
+        row = _describe(canon, next(described), members, everyone, [m[1] for m in group], [m[2] for m in group])
         first = states[cid]["created_at"] if cid in states else now
         cluster_rows.append({"cluster_id": cid, **row, "created_at": first, "updated_at": now, "status": status})
         if cid in states:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,7 +23,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from dedup.text import split_sentences, tokenize
 
-__all__ = ["ClusterSummary", "summarize_cluster"]
+__all__ = ["ClusterSummary", "summarize_cluster", "summarize_clusters"]
 
 _CANDIDATES_PER_ARTICLE = 8
 _MIN_WORDS, _MAX_WORDS = 8, 60
@@ -49,17 +51,44 @@ def _sentence_ok(sentence: str) -> bool:
     return _MIN_WORDS <= n <= _MAX_WORDS and not _UNFINISHED.search(sentence) and "?" not in sentence
 
 
+@lru_cache(maxsize=8192)
+def _name_pattern(key: str) -> re.Pattern[str]:
+    """The words of ``key`` as whole words, any case, any spacing between them."""
+    return re.compile(r"\b" + r"\s+".join(map(re.escape, key.split())) + r"\b", re.IGNORECASE)
+
+
+def _first_sentences(text: str, k: int) -> list[str]:
+    """``split_sentences(text)[:k]``, splitting only the paragraphs that hold them."""
+    sentences: list[str] = []
+    for paragraph in text.split("\n"):
+        sentences.extend(split_sentences(paragraph))
+        if len(sentences) >= k:
+            break
+    return sentences[:k]
+
+
 def _display_names(names: Sequence[str], texts: Sequence[str], limit: int) -> list[str]:
     """Names as the articles write them ("NATO", not "Nato"), possessives folded, no repeats."""
     shown: list[str] = []
     seen: set[str] = set()
+    # An ASCII name can only match an ASCII text whose lower case holds each of its words:
+    # texts failing that are skipped without running the pattern.
+    lowered = [text.lower() if text.isascii() else None for text in texts]
     for name in names:
         key = re.sub(r"['’]s$", "", name.lower())
         if key in seen:
             continue
         seen.add(key)
-        pattern = re.compile(r"\b" + r"\s+".join(map(re.escape, key.split())) + r"\b", re.IGNORECASE)
-        found = next((m.group() for text in texts if (m := pattern.search(text))), None)
+        pattern = _name_pattern(key)
+        words = key.split() if key.isascii() else []
+        found = next(
+            (
+                m.group()
+                for text, low in zip(texts, lowered, strict=True)
+                if (low is None or all(w in low for w in words)) and (m := pattern.search(text))
+            ),
+            None,
+        )
         shown.append(found or name)
         if len(shown) == limit:
             break
@@ -115,7 +144,7 @@ def summarize_cluster(
     candidates: list[tuple[float, int, int, str, set[str]]] = []
     for rank, k in enumerate(order):
         m = members[k]
-        for position, sentence in enumerate(split_sentences(texts[m])[:_CANDIDATES_PER_ARTICLE]):
+        for position, sentence in enumerate(_first_sentences(texts[m], _CANDIDATES_PER_ARTICLE)):
             if not _sentence_ok(sentence):
                 continue
             words = set(tokenize(sentence)) - ENGLISH_STOP_WORDS
@@ -150,3 +179,119 @@ def summarize_cluster(
         last_published=dates[-1] if dates else None,
         cohesion=round(cohesion, 4),
     )
+
+
+@dataclass(frozen=True)
+class _Articles:
+    """The fields of the articles that summaries read, row-aligned with ``body``."""
+
+    titles: Sequence[str | None]
+    texts: Sequence[str]
+    sources: Sequence[str | None]
+    datelines: Sequence[str | None]
+    published: Sequence[datetime | None]
+    article_ids: Sequence[str]
+    body: sp.csr_matrix
+
+    def take(self, rows: list[int]) -> _Articles:
+        return _Articles(
+            titles=[self.titles[r] for r in rows],
+            texts=[self.texts[r] for r in rows],
+            sources=[self.sources[r] for r in rows],
+            datelines=[self.datelines[r] for r in rows],
+            published=[self.published[r] for r in rows],
+            article_ids=[self.article_ids[r] for r in rows],
+            body=self.body[rows],
+        )
+
+
+def _summarize_chunk(
+    clusters: Sequence[Sequence[int]],
+    entity_names: Sequence[list[str]],
+    articles: _Articles,
+    vocabulary: np.ndarray,
+    settings: dict[str, Any],
+) -> list[ClusterSummary]:
+    return [
+        summarize_cluster(
+            members,
+            titles=articles.titles,
+            texts=articles.texts,
+            sources=articles.sources,
+            datelines=articles.datelines,
+            published=articles.published,
+            article_ids=articles.article_ids,
+            body=articles.body,
+            vocabulary=vocabulary,
+            entity_names=names,
+            **settings,
+        )
+        for members, names in zip(clusters, entity_names, strict=True)
+    ]
+
+
+def summarize_clusters(
+    clusters: Sequence[Sequence[int]],
+    *,
+    titles: Sequence[str | None],
+    texts: Sequence[str],
+    sources: Sequence[str | None],
+    datelines: Sequence[str | None],
+    published: Sequence[datetime | None],
+    article_ids: Sequence[str],
+    body: sp.csr_matrix,
+    vocabulary: np.ndarray,
+    entity_names: Sequence[list[str]],
+    min_sentences: int,
+    max_sentences: int,
+    top_terms: int,
+    redundancy: float,
+    workers: int = 1,
+    chunk_articles: int = 5_000,
+) -> list[ClusterSummary]:
+    """:func:`summarize_cluster` of every cluster (``entity_names[k]`` are cluster ``k``'s),
+    in order. With ``workers`` > 1 and more than ``chunk_articles`` articles, runs of
+    clusters holding about ``chunk_articles`` articles are summarised in worker processes,
+    each sent only its clusters' articles; the summaries are the same."""
+    articles = _Articles(titles, texts, sources, datelines, published, article_ids, body)
+    settings: dict[str, Any] = {
+        "min_sentences": min_sentences,
+        "max_sentences": max_sentences,
+        "top_terms": top_terms,
+        "redundancy": redundancy,
+    }
+    total = sum(len(members) for members in clusters)
+    if workers < 2 or total <= chunk_articles:
+        return _summarize_chunk(clusters, entity_names, articles, vocabulary, settings)
+    from dedup.minhash import process_pool
+
+    runs: list[list[int]] = [[]]
+    held = 0
+    for k, members in enumerate(clusters):
+        if held >= chunk_articles:
+            runs.append([])
+            held = 0
+        runs[-1].append(k)
+        held += len(members)
+    with process_pool(workers) as pool:
+        futures = []
+        for run in runs:
+            rows = sorted({r for k in run for r in clusters[k]})
+            local = {r: position for position, r in enumerate(rows)}
+            futures.append(
+                (
+                    rows,
+                    pool.submit(
+                        _summarize_chunk,
+                        [[local[r] for r in clusters[k]] for k in run],
+                        [entity_names[k] for k in run],
+                        articles.take(rows),
+                        vocabulary,
+                        settings,
+                    ),
+                )
+            )
+        out: list[ClusterSummary] = []
+        for rows, future in futures:
+            out.extend(replace(s, representative=rows[s.representative]) for s in future.result())
+    return out

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedup.cluster import average_linkage, cluster_events, cluster_id, time_factor
+from dedup.cluster import average_linkage, cluster_events, cluster_id, link_pairs, time_factor
 from dedup.config import ClusterConfig
 from dedup.errors import ConfigError
 from dedup.features import count_features
@@ -120,6 +120,44 @@ def test_average_linkage_never_joins_unconnected_groups() -> None:
     rows = sp.csr_matrix(rows.multiply(1 / np.sqrt(rows.multiply(rows).sum(axis=1))))
     labels = average_linkage(rows, np.full(4, np.nan), threshold=0.5, max_days_apart=7.0)
     assert labels.tolist() == [0, 0, 1, 1]
+
+
+def _planted_groups(n_groups: int, size: int, seed: int = 0) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Unit rows in ``n_groups`` groups: each row is its group's axis plus a little noise on
+    a few shared axes, so rows of one group have similarity about 0.9 and others about 0."""
+    rng = np.random.default_rng(seed)
+    groups = np.repeat(np.arange(n_groups), size)
+    dense = np.zeros((len(groups), n_groups + 8), dtype=np.float32)
+    dense[np.arange(len(groups)), groups] = 1.0
+    dense[:, n_groups:] = rng.uniform(0.0, 0.1, size=(len(groups), 8))
+    dense /= np.linalg.norm(dense, axis=1, keepdims=True)
+    return sp.csr_matrix(dense), groups
+
+
+def test_link_pairs_gives_each_row_at_most_15_later_neighbours() -> None:
+    # 100 identical rows: every pair is above the threshold, but the graph stays bounded.
+    rows = sp.csr_matrix(np.ones((100, 1), dtype=np.float32))
+    i, j, s = link_pairs(rows, 0.5, np.full(100, np.nan), 30.0)
+    assert np.bincount(i, minlength=100).max() == 15
+    assert (i < j).all() and np.allclose(s, 1.0)
+    # Ties go to the earlier rows, so the graph is connected.
+    assert len(np.unique(np.concatenate([i, j]))) == 100
+
+
+def test_link_pairs_finds_every_pair_when_rows_have_few_neighbours() -> None:
+    rows, groups = _planted_groups(60, 5)
+    i, j, s = link_pairs(rows, 0.5, np.full(len(groups), np.nan), 30.0)
+    expected = {(a, b) for a in range(len(groups)) for b in range(a + 1, len(groups)) if groups[a] == groups[b]}
+    assert set(zip(i.tolist(), j.tolist(), strict=True)) == expected
+    dense = (rows @ rows.T).toarray()
+    assert np.allclose(s, dense[i, j], atol=1e-6)
+
+
+def test_average_linkage_of_a_large_batch_recovers_planted_groups() -> None:
+    # More rows than are clustered in one dense piece: the neighbour graph path.
+    rows, groups = _planted_groups(400, 3)
+    labels = average_linkage(rows, np.full(len(groups), np.nan), threshold=0.5, max_days_apart=30.0)
+    assert _partition(labels) == _partition(groups)
 
 
 def test_cluster_id_depends_only_on_the_members() -> None:

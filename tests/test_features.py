@@ -10,12 +10,15 @@ from hypothesis import strategies as st
 from dedup.features import (
     BLOCKS,
     count_features,
+    count_features_in_parallel,
     extract_entities,
     lead_places,
     lead_text,
+    merge_counts,
     tfidf,
     top_entities,
     weigh,
+    weigh_within,
 )
 
 TITLES = ["Warehouse fire in Dunmore", None, "Flood closes Harbury school"]
@@ -89,6 +92,40 @@ def test_weigh_gives_weighted_mean_of_block_cosines() -> None:
         for w, b in zip(weights, counts.blocks, strict=True)
     ) / sum(weights)
     assert np.allclose((stacked @ stacked.T).toarray(), expected, atol=1e-5)
+
+
+def _assert_same_counts(a, b) -> None:  # type: ignore[no-untyped-def]
+    for x, y, vx, vy in zip(a.blocks, b.blocks, a.vocabularies, b.vocabularies, strict=True):
+        assert vx.tolist() == vy.tolist()
+        assert x.shape == y.shape and (x != y).nnz == 0
+    assert a.entities == b.entities and a.primary_places == b.primary_places
+
+
+def test_counts_of_parts_merge_into_the_counts_of_the_whole() -> None:
+    whole = count_features(TITLES, TEXTS, DATELINES, lead_sentences=1)
+    # "harbury", "mary" and "cole" are only in the second part, "dunmore" only in the first.
+    parts = [count_features(TITLES[a:b], TEXTS[a:b], DATELINES[a:b], lead_sentences=1) for a, b in ((0, 2), (2, 3))]
+    _assert_same_counts(merge_counts(parts), whole)
+
+
+def test_counting_in_worker_processes_gives_the_same_counts() -> None:
+    whole = count_features(TITLES, TEXTS, DATELINES, lead_sentences=1)
+    parallel = count_features_in_parallel(TITLES, TEXTS, DATELINES, lead_sentences=1, workers=2, chunk=1)
+    _assert_same_counts(parallel, whole)
+
+
+def test_weigh_within_equals_weighing_each_group_alone() -> None:
+    titles, texts, datelines = TITLES * 2, TEXTS + TEXTS[::-1], DATELINES * 2
+    counts = count_features(titles, texts, datelines, lead_sentences=1)
+    groups = np.array([0, 1, 0, 1, 0, 1])
+    weights = (0.1, 0.1, 0.3, 0.3, 0.2)
+    together = weigh_within(counts, groups, weights, offset=0.25)
+    for group in (0, 1):
+        rows = np.flatnonzero(groups == group)
+        alone = weigh(counts, rows, weights, offset=0.25)
+        assert np.allclose((together[rows] @ together[rows].T).toarray(), (alone @ alone.T).toarray(), atol=1e-6)
+        # The same weights, only over the batch columns: every block has the same norm.
+        assert np.allclose(np.sort(together[rows].data), np.sort(alone.data), atol=1e-6)
 
 
 def test_top_entities_ranks_by_article_count() -> None:

@@ -1,0 +1,75 @@
+"""Cluster summaries: one call for all clusters, the same in worker processes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from dedup.features import count_features, tfidf, top_entities
+from dedup.summarize import summarize_cluster, summarize_clusters
+
+TITLES = ["Warehouse fire in Dunmore", None, "Flood closes Harbury school", "Harbury school stays shut"]
+TEXTS = [
+    "A huge fire destroyed a furniture warehouse in Dunmore on Monday night. Fire chief Alan Price said "
+    "forty firefighters fought the blaze for six hours and nobody was hurt.",
+    "Firefighters in Dunmore spent the night battling a blaze at a furniture warehouse. Alan Price, the "
+    "fire chief, said the building was lost but no one was injured in the fire.",
+    "Heavy rain flooded the primary school in Harbury on Tuesday morning. Head teacher Mary Cole said the "
+    "building would stay closed for at least a week while it dries out.",
+    "The flooded primary school in Harbury will stay closed all week, head teacher Mary Cole told parents "
+    "on Wednesday. Pupils will be taught in the village hall until then.",
+]
+CLUSTERS = [[0, 1], [2, 3]]
+
+
+def _summaries(**kwargs: int) -> list:  # type: ignore[type-arg]
+    counts = count_features(TITLES, TEXTS, [None] * 4, lead_sentences=2)
+    return summarize_clusters(
+        CLUSTERS,
+        titles=TITLES,
+        texts=TEXTS,
+        sources=["a", "b", "a", "c"],
+        datelines=[None, "Dunmore", "Harbury", None],
+        published=[datetime(2024, 3, d, tzinfo=UTC) for d in (4, 5, 5, 6)],
+        article_ids=["a0", "a1", "a2", "a3"],
+        body=tfidf(counts.blocks[0]),
+        vocabulary=counts.vocabularies[0],
+        entity_names=[top_entities([counts.entities[k] for k in members], 10) for members in CLUSTERS],
+        min_sentences=1,
+        max_sentences=3,
+        top_terms=5,
+        redundancy=0.6,
+        **kwargs,
+    )
+
+
+def test_summaries_of_all_clusters_describe_each_cluster() -> None:
+    first, second = _summaries()
+    assert first.representative in CLUSTERS[0] and second.representative in CLUSTERS[1]
+    assert first.places == ["Dunmore"] and second.places == ["Harbury"]
+    assert "Alan Price" in first.entities and "Mary Cole" in second.entities
+    assert all("Harbury" not in s for s in first.sentences)
+
+
+def test_summaries_in_worker_processes_are_the_same() -> None:
+    assert _summaries(workers=2, chunk_articles=1) == _summaries()
+
+
+def test_one_cluster_summary_equals_its_place_in_the_bulk_call() -> None:
+    counts = count_features(TITLES, TEXTS, [None] * 4, lead_sentences=2)
+    alone = summarize_cluster(
+        CLUSTERS[1],
+        titles=TITLES,
+        texts=TEXTS,
+        sources=["a", "b", "a", "c"],
+        datelines=[None, "Dunmore", "Harbury", None],
+        published=[datetime(2024, 3, d, tzinfo=UTC) for d in (4, 5, 5, 6)],
+        article_ids=["a0", "a1", "a2", "a3"],
+        body=tfidf(counts.blocks[0]),
+        vocabulary=counts.vocabularies[0],
+        entity_names=top_entities([counts.entities[k] for k in CLUSTERS[1]], 10),
+        min_sentences=1,
+        max_sentences=3,
+        top_terms=5,
+        redundancy=0.6,
+    )
+    assert _summaries()[1] == alone
