@@ -57,7 +57,14 @@ def _alarm(signum: int, frame: Any) -> None:
 def run_stages(n: int, skip_events: bool, events_timeout: int = 900) -> dict[str, Any]:
     """Run the stages on the corpus of ``n`` articles in this process; return the measurements."""
     from dedup.config import PipelineConfig
-    from dedup.pipeline import compute_signatures, find_duplicates, group_events, ingest_articles
+    from dedup.pipeline import (
+        RunReport,
+        compute_signatures,
+        find_duplicates,
+        group_events,
+        ingest_articles,
+        publish_outputs,
+    )
 
     corpus = DATA / f"corpus-{n}"
     work = DATA / f"work-{n}"
@@ -80,8 +87,11 @@ def run_stages(n: int, skip_events: bool, events_timeout: int = 900) -> dict[str
         ("signatures", lambda: compute_signatures(work, config.minhash, progress=progress)),
         ("duplicates", lambda: find_duplicates(work, config.minhash, config.duplicates, progress=progress)),
     ]
+    output = DATA / f"output-{n}"
+    report = RunReport()
     if not skip_events:
         stages.append(("events", lambda: group_events(work, config.cluster, config.summary)))
+        stages.append(("publish", lambda: publish_outputs(work, output, report)))
     out: dict[str, Any] = {"n": n, "stages": {}, "load_before": os.getloadavg()[0]}
     import signal
 
@@ -99,6 +109,7 @@ def run_stages(n: int, skip_events: bool, events_timeout: int = 900) -> dict[str
         finally:
             signal.alarm(0)
         wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+        report.add(result)
         out["stages"][name] = {"wall_s": wall, "cpu_s": cpu, "docs_per_s": n / wall, "counts": result.counts}
         print(f"  {name}: {wall:.1f} s wall, {cpu:.1f} s cpu {result.counts}", file=sys.stderr, flush=True)
     out["peak_rss"] = _peaks()
@@ -117,13 +128,21 @@ def _sample_texts(n: int, count: int) -> list[str]:
 
 def _ours(texts: list[str], processes: int) -> dict[str, Any]:
     """Our dedup of normalised texts: signatures and exact shingle sets, LSH banding, the
-    signature-agreement check, exact verification. With two processes, a worker process
+    signature-agreement check, exact verification (with the order-aware coverage check, as
+    in the pipeline). With two processes, a worker process
     (started inside the timing) sketches the second half of the texts while this one does
     the first."""
     import numpy as np
 
     from dedup.config import DuplicateConfig, MinHashConfig
-    from dedup.duplicates import ShingleSets, band_candidates, pair_floors, plausible_pairs, verify_pairs
+    from dedup.duplicates import (
+        ShingleSets,
+        band_candidates,
+        lowest_containment,
+        pair_floors,
+        plausible_pairs,
+        verify_candidates,
+    )
     from dedup.minhash import process_pool, sketch_texts
 
     mh, dup = MinHashConfig(), DuplicateConfig()
@@ -142,10 +161,10 @@ def _ours(texts: list[str], processes: int) -> dict[str, Any]:
     sets = ShingleSets(np.arange(len(texts)), values, np.concatenate(([0], np.cumsum(lengths))))
     candidates = band_candidates(sigs, dup.bands, dup.rows)
     floor = pair_floors(lengths[candidates[:, 0]], lengths[candidates[:, 1]], dup.jaccard_threshold,
-                        dup.containment_threshold, min_containment_shingles=dup.min_containment_shingles,
+                        lowest_containment(dup), min_containment_shingles=dup.min_containment_shingles,
                         min_length_ratio=dup.min_length_ratio)
     plausible = candidates[plausible_pairs(candidates, sigs, floor)]
-    near, _ = verify_pairs(plausible, sets, dup.jaccard_threshold, dup.containment_threshold)
+    near, _ = verify_candidates(plausible, sets, dup, lambda rows: [texts[int(r)] for r in rows], mh.shingle_size)
     return {
         "seconds": time.perf_counter() - start,
         "processes": processes,
@@ -210,6 +229,42 @@ def _child(args: list[str], timeout: float | None) -> dict[str, Any] | None:
     return json.loads(done.stdout.decode().strip().splitlines()[-1])
 
 
+STAGES = ("ingest", "signatures", "duplicates", "events", "publish")
+
+
+def _total_wall(result: dict[str, Any]) -> float | None:
+    """Wall seconds of the whole pipeline, or None when a stage did not finish or was skipped."""
+    stages = result["stages"]
+    if any("wall_s" not in stages.get(name, {}) for name in STAGES):
+        return None
+    return float(sum(stages[name]["wall_s"] for name in STAGES))
+
+
+def _target_lines(results: list[dict[str, Any]]) -> list[str]:
+    """The scale targets against the measurements of this run (missing sizes say so)."""
+    totals = {r["n"]: _total_wall(r) for r in results}
+    peaks = {r["n"]: max(v or 0.0 for v in r["peak_rss"].values()) for r in results}
+
+    def met(ok: bool) -> str:
+        return "met" if ok else "**not met**"
+
+    lines = ["## Targets", "", "| target | measured | |", "|---|---|---|"]
+    for n, limit in ((100_000, 60.0), (1_000_000, 600.0)):
+        total = totals.get(n)
+        if total is None:
+            lines.append(f"| N = {n:,} in <= {limit:.0f} s | not measured in this run | |")
+        else:
+            lines.append(f"| N = {n:,} in <= {limit:.0f} s | {total:.1f} s | {met(total <= limit)} |")
+    if totals.get(1_000_000) is not None:
+        gb = peaks[1_000_000] / 1024
+        lines.append(f"| N = 1,000,000 peak RSS <= 8 GB | {gb:.1f} GB (largest process) | {met(gb <= 8)} |")
+    small, large = totals.get(10_000), totals.get(100_000)
+    if small is not None and large is not None:
+        ratio = large / small
+        lines.append(f"| time(100k) / time(10k) <= 12 | {ratio:.1f} | {met(ratio <= 12)} |")
+    return lines
+
+
 def report(results: list[dict[str, Any]]) -> None:
     """Write the table of ``docs/benchmarks.md`` and the plot from the measurements."""
     import matplotlib
@@ -249,11 +304,12 @@ def report(results: list[dict[str, Any]]) -> None:
                 f"| {r['n']:,} | {name} | {s['wall_s']:.1f} | {s['cpu_s']:.1f} | {s['docs_per_s']:,.0f} | "
                 f"{peak['main_mb']} / {peak['largest_worker_mb']} | {r['load_before']:.1f} |"
             )
-        mine = sum(s["wall_s"] for k, s in r["stages"].items() if k != "events")
-        events = r["stages"].get("events", {})
-        total = f"{mine + events['wall_s']:.1f}" if "wall_s" in events else "n/a"
-        lines.append(f"| {r['n']:,} | **total** (without events) | {total} ({mine:.1f}) | | | | |")
+        total = _total_wall(r)
+        shown = f"**{total:.1f}**" if total is not None else "n/a (a stage did not finish or was skipped)"
+        rate = f"{r['n'] / total:,.0f}" if total is not None else ""
+        lines.append(f"| {r['n']:,} | **whole pipeline** | {shown} | | {rate} | | |")
     lines += [f"\nN = {r['n']:,}: {r['note']}." for r in results if r.get("note")]
+    lines += ["", *_target_lines(results)]
     lines += [
         "",
         "## Dedup stage against datasketch (same documents, same run)",
@@ -335,7 +391,7 @@ def report(results: list[dict[str, Any]]) -> None:
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     sizes = [r["n"] for r in results]
-    for stage in ("ingest", "signatures", "duplicates", "events"):
+    for stage in STAGES:
         points = [(r["n"], r["stages"][stage]["wall_s"]) for r in results if "wall_s" in r["stages"].get(stage, {})]
         if points:
             left.plot(*zip(*points, strict=True), marker="o", label=stage)

@@ -9,13 +9,14 @@ a stable canonical article: earliest published, then smallest id).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy.sparse import coo_matrix
 
+from dedup.config import DuplicateConfig
 from dedup.coverage import CoverageCheck, apply_coverage
 
 __all__ = [
@@ -24,10 +25,12 @@ __all__ = [
     "band_candidates",
     "group_duplicates",
     "jaccard_floor",
+    "lowest_containment",
     "pair_floors",
     "pair_intersections",
     "plausible_pairs",
     "shingle_sets",
+    "verify_candidates",
     "verify_pairs",
 ]
 
@@ -423,3 +426,43 @@ def _attach_strays(head: np.ndarray, graph: Any, units: np.ndarray, rank: np.nda
         grouped = neighbours[~alone[neighbours]]
         if len(grouped):
             head[i] = head[grouped[np.argmin(rank[grouped])]]
+
+
+def lowest_containment(config: DuplicateConfig) -> float:
+    """The lowest containment at which verification may keep a pair: the containment
+    threshold, or the coverage check's minimum containment when that check is on."""
+    if config.coverage_threshold is None:
+        return config.containment_threshold
+    return min(config.containment_threshold, config.coverage_min_containment)
+
+
+def verify_candidates(candidates: np.ndarray, sets: Any, config: DuplicateConfig,
+            texts_of: Callable[[np.ndarray], list[str]], shingle_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate pairs that exact shingle overlap (and order) confirms as copies, and
+    which of them reach the Jaccard threshold (whole-text similarity).
+
+    ``texts_of(rows)`` returns the texts of sorted document rows: the order-aware test
+    shingles them again, in text order.
+    """
+    from dedup.coverage import shingle_sequences
+
+    coverage = None
+    if config.coverage_threshold is not None or config.max_inner_gap is not None:
+        coverage = CoverageCheck(
+            sequences_of=lambda rows: shingle_sequences(texts_of(rows), rows, shingle_size),
+            shingle_size=shingle_size,
+            threshold=config.coverage_threshold,
+            min_containment=config.coverage_min_containment,
+            max_inner_gap=config.max_inner_gap,
+            inside_coverage=config.inside_coverage,
+        )
+    near, jaccard = verify_pairs(
+        candidates,
+        sets,
+        config.jaccard_threshold,
+        config.containment_threshold,
+        min_containment_shingles=config.min_containment_shingles,
+        min_length_ratio=config.min_length_ratio,
+        coverage=coverage,
+    )
+    return near, jaccard >= np.float32(config.jaccard_threshold)

@@ -31,7 +31,7 @@ from dedup import schema
 from dedup.clean import clean_article
 from dedup.cluster import cluster_events, cluster_id
 from dedup.config import ClusterConfig, DuplicateConfig, IngestConfig, MinHashConfig, PipelineConfig, SummaryConfig
-from dedup.duplicates import band_candidates, group_duplicates, verify_pairs
+from dedup.duplicates import band_candidates, group_duplicates, lowest_containment, verify_candidates
 from dedup.errors import OutputError
 from dedup.features import tfidf, top_entities
 from dedup.incremental import carry_cluster_ids
@@ -466,10 +466,10 @@ def find_duplicates(
     if stored is not None:  # exact set sizes: the floor of each pair
         set_sizes = np.diff(stored[1])
         floor: Any = pair_floors(set_sizes[candidates[:, 0]], set_sizes[candidates[:, 1]], config.jaccard_threshold,
-                                 _lowest_containment(config), min_containment_shingles=config.min_containment_shingles,
+                                 lowest_containment(config), min_containment_shingles=config.min_containment_shingles,
                                  min_length_ratio=config.min_length_ratio)
     else:
-        floor = jaccard_floor(config.jaccard_threshold, _lowest_containment(config), config.min_length_ratio)
+        floor = jaccard_floor(config.jaccard_threshold, lowest_containment(config), config.min_length_ratio)
     plausible = candidates[plausible_pairs(candidates, signatures, floor)]
     n_workers = default_workers() if workers is None else max(1, workers)
     texts = pq.read_table(path, columns=["text"]).column("text") if stored is None else None
@@ -507,7 +507,7 @@ def find_duplicates(
         column = texts if texts is not None else pq.read_table(path, columns=["text"]).column("text")
         return list(column.take(rows).to_pylist())
 
-    near, strong = _verify(plausible, sets, config, texts_of, minhash.shingle_size)
+    near, strong = verify_candidates(plausible, sets, config, texts_of, minhash.shingle_size)
     groups = group_duplicates(n, near, ids, published, classes=classes, strong=strong)
 
     canonical = groups.canonical
@@ -540,46 +540,6 @@ def find_duplicates(
         "duplicates": int(n - int(is_canonical.sum())),
     }
     return StageResult("duplicates", work / DEDUP, counts, time.perf_counter() - start)
-
-
-def _lowest_containment(config: DuplicateConfig) -> float:
-    """The lowest containment at which verification may keep a pair: the containment
-    threshold, or the coverage check's minimum containment when that check is on."""
-    if config.coverage_threshold is None:
-        return config.containment_threshold
-    return min(config.containment_threshold, config.coverage_min_containment)
-
-
-def _verify(candidates: np.ndarray, sets: Any, config: DuplicateConfig,
-            texts_of: Callable[[np.ndarray], list[str]], shingle_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """The candidate pairs that exact shingle overlap (and order) confirms as copies, and
-    which of them reach the Jaccard threshold (whole-text similarity).
-
-    ``texts_of(rows)`` returns the texts of sorted document rows: the order-aware test
-    shingles them again, in text order.
-    """
-    from dedup.coverage import CoverageCheck, shingle_sequences
-
-    coverage = None
-    if config.coverage_threshold is not None or config.max_inner_gap is not None:
-        coverage = CoverageCheck(
-            sequences_of=lambda rows: shingle_sequences(texts_of(rows), rows, shingle_size),
-            shingle_size=shingle_size,
-            threshold=config.coverage_threshold,
-            min_containment=config.coverage_min_containment,
-            max_inner_gap=config.max_inner_gap,
-            inside_coverage=config.inside_coverage,
-        )
-    near, jaccard = verify_pairs(
-        candidates,
-        sets,
-        config.jaccard_threshold,
-        config.containment_threshold,
-        min_containment_shingles=config.min_containment_shingles,
-        min_length_ratio=config.min_length_ratio,
-        coverage=coverage,
-    )
-    return near, jaccard >= np.float32(config.jaccard_threshold)
 
 
 def _write_dedup(work: Path, article_ids: Any, group_ids: Any, is_canonical: Any, similarity: Any, method: Any) -> None:
@@ -704,14 +664,14 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
     candidates = band_candidates(signatures, config.bands, config.rows, eligible=eligible)
     candidates = candidates[candidates[:, 1] >= k_old]  # pairs of two earlier articles were decided before
     n_candidates = len(candidates)
-    floor = jaccard_floor(config.jaccard_threshold, _lowest_containment(config), config.min_length_ratio)
+    floor = jaccard_floor(config.jaccard_threshold, lowest_containment(config), config.min_length_ratio)
     candidates = candidates[plausible_pairs(candidates, signatures, floor)]
     old_needed = np.unique(candidates[candidates < k_old]) if len(candidates) else np.empty(0, dtype=np.int64)
     old_texts = _read_texts(history / "documents.parquet", [ids[int(r)] for r in old_needed])
     texts: dict[int, str] = {int(r): old_texts[ids[int(r)]] for r in old_needed}
     texts.update({k_old + j: new_texts[k] for j, k in enumerate(rest)})
     sets = _shingle_sets_of(texts, np.unique(candidates), minhash.shingle_size)
-    near, strong = _verify(candidates, sets, config, lambda rows: [texts[int(r)] for r in rows],
+    near, strong = verify_candidates(candidates, sets, config, lambda rows: [texts[int(r)] for r in rows],
                            minhash.shingle_size)
     classes = pc.dictionary_encode(pa.array(hashes, type=pa.string())).indices.to_numpy().astype(np.int64)
     # Earlier canonical articles keep their groups: only the groups of new documents, or new
