@@ -230,10 +230,11 @@ def ingest_articles(
             for part in parts:
                 sorted_writer.write_table(pq.read_table(part), row_group_size=row_group)
         elif parts:
-            table = pa.concat_tables([pq.read_table(part, memory_map=True) for part in parts])
+            table = _contiguous(pa.concat_tables([pq.read_table(part, memory_map=True) for part in parts]))
             order = pc.sort_indices(table.column("article_id"))
             for first in range(0, table.num_rows, row_group):
-                sorted_writer.write_table(table.take(order[first : first + row_group]), row_group_size=row_group)
+                rows = table.take(order[first : first + row_group]).cast(schema.DOCUMENTS)
+                sorted_writer.write_table(rows, row_group_size=row_group)
             del table
     for part in parts:
         part.unlink()
@@ -245,6 +246,19 @@ def ingest_articles(
     rejects.sort(key=lambda pair: pair[0])
     write_table([row for _, row in rejects], work / REJECTS, schema.REJECTS)
     return StageResult("ingest", work / DOCUMENTS, counts, time.perf_counter() - start)
+
+
+def _contiguous(table: pa.Table) -> pa.Table:
+    """``table`` as one chunk per column, its strings with 64-bit offsets.
+
+    Taking rows from a column of many chunks joins the chunks on every call, and the texts
+    of a large batch exceed the 2 GiB that 32-bit string offsets address; one contiguous
+    large-string copy serves every take.
+    """
+    wide = pa.schema(
+        [f.with_type(pa.large_string()) if pa.types.is_string(f.type) else f for f in table.schema]
+    )
+    return table.cast(wide).combine_chunks()
 
 
 def _skip_seen(work: Path, history: Path, rejects: list[tuple[int, dict[str, Any]]], counts: dict[str, int]) -> None:

@@ -820,3 +820,16 @@ def test_any_lines_as_jsonl_never_raise(tmp_path: Path, lines: list[bytes]) -> N
     assert_well_formed(items, "line ")
     kept = [i.article_id for i in items if isinstance(i, RawArticle)]
     assert len(kept) == len(set(kept))
+
+
+def test_sorting_takes_rows_from_one_contiguous_copy():
+    import pyarrow as pa
+
+    from dedup.pipeline import _contiguous
+
+    parts = [pa.table({"article_id": ["b", "a"], "n": [1, 2]}), pa.table({"article_id": ["c"], "n": [3]})]
+    table = _contiguous(pa.concat_tables(parts))
+    assert table.column("article_id").num_chunks == 1
+    assert table.schema.field("article_id").type == pa.large_string()  # 64-bit offsets: no 2 GiB limit
+    assert table.take([1, 0, 2]).column("article_id").to_pylist() == ["a", "b", "c"]
+    assert table.column("n").to_pylist() == [1, 2, 3]
