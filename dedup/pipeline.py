@@ -517,9 +517,12 @@ def find_duplicates(
 
     sets = shingle_sets(np.unique(plausible))
 
+    contiguous: list[pa.Table] = []
+
     def texts_of(rows: np.ndarray) -> list[str]:
-        column = texts if texts is not None else pq.read_table(path, columns=["text"]).column("text")
-        return list(column.take(rows).to_pylist())
+        if not contiguous:  # read once, on the first pair that needs the texts
+            contiguous.append(_contiguous(pq.read_table(path, columns=["text"])))
+        return list(contiguous[0].column("text").take(rows).to_pylist())
 
     near, strong = verify_candidates(plausible, sets, config, texts_of, minhash.shingle_size)
     groups = group_duplicates(n, near, ids, published, classes=classes, strong=strong)
@@ -851,7 +854,7 @@ def group_events(
     canon = np.flatnonzero(np.asarray(dedup.column("is_canonical").to_numpy(zero_copy_only=False), dtype=bool))
     published_all = docs.column("published_at").to_pylist()
     sources_all = docs.column("source").to_pylist()
-    canonical = docs.take(pa.array(canon, type=pa.int64()))
+    canonical = _contiguous(docs.select(["title", "text", "dateline"])).take(pa.array(canon, type=pa.int64()))
     articles = _Canonical(
         ids=[ids[i] for i in canon],
         titles=canonical.column("title").to_pylist(),
