@@ -249,15 +249,33 @@ def _target_lines(results: list[dict[str, Any]]) -> list[str]:
         return "met" if ok else "**not met**"
 
     lines = ["## Targets", "", "| target | measured | |", "|---|---|---|"]
+    by_n = {r["n"]: r for r in results}
     for n, limit in ((100_000, 60.0), (1_000_000, 600.0)):
         total = totals.get(n)
-        if total is None:
+        if total is None and n in by_n:
+            done = {k: s["wall_s"] for k, s in by_n[n]["stages"].items() if "wall_s" in s}
+            missing = [k for k in STAGES if k not in done]
+            lines.append(
+                f"| N = {n:,} in <= {limit:.0f} s | not measured: {', '.join(missing)} not run; "
+                f"{', '.join(done)} took {sum(done.values()):.1f} s, peak RSS "
+                f"{peaks[n] / 1024:.1f} GB | **not met** |"
+            )
+        elif total is None:
             lines.append(f"| N = {n:,} in <= {limit:.0f} s | not measured in this run | |")
         else:
             lines.append(f"| N = {n:,} in <= {limit:.0f} s | {total:.1f} s | {met(total <= limit)} |")
     if totals.get(1_000_000) is not None:
         gb = peaks[1_000_000] / 1024
         lines.append(f"| N = 1,000,000 peak RSS <= 8 GB | {gb:.1f} GB (largest process) | {met(gb <= 8)} |")
+    for r in results:
+        c = r.get("compare")
+        if not c or "ours" not in c:
+            continue
+        ours = (c["ours"]["seconds"] + c.get("ours_again", c["ours"])["seconds"]) / 2
+        for key, label, factor in (("datasketch_update", "update loop", 50), ("datasketch_bulk", "`MinHash.bulk`", 5)):
+            theirs = (c[key]["seconds"] + c.get(f"{key}_again", c[key])["seconds"]) / 2
+            lines.append(f"| dedup >= {factor}x faster than datasketch's {label} (N = {r['n']:,} corpus, 1 process) | "
+                         f"{theirs / ours:.1f}x | {met(theirs / ours >= factor)} |")
     small, large = totals.get(10_000), totals.get(100_000)
     if small is not None and large is not None:
         ratio = large / small
@@ -379,6 +397,11 @@ def report(results: list[dict[str, Any]]) -> None:
         + ". The corpus reuses about 11k real sentences, so unrelated articles share sentences more often",
         "  than real news does, and two-row bands turn that into candidate pairs; the signature check drops",
         "  those that cannot pass verification, and the rest are verified exactly.",
+        "- The dedup comparison takes the first 10,000 documents (by id) of each corpus. Of the N = 10,000",
+        "  corpus that is every document, with all its copy pairs; of the larger corpora it is a sample in",
+        "  which most copies' originals are missing, so there are fewer pairs to verify. The N = 10,000",
+        "  row is the demanding one: there the order-aware coverage check of edited, cut copies",
+        "  (`dedup/coverage.py`) costs about a third of our time.",
         "- The events stage is measured as it is, and is not part of the dedup work above.",
         "- Long runs report progress: `ingest_articles`, `compute_signatures` and `find_duplicates` take",
         "  `progress(stage, done, total)`, called once per batch (`total` is 0 while ingest is still reading).",
