@@ -20,6 +20,7 @@ import numpy as np
 
 __all__ = [
     "CoverageCheck",
+    "FlatDocuments",
     "ShingleSequences",
     "apply_coverage",
     "sequences_from_hashes",
@@ -31,22 +32,29 @@ _COVERAGE_CHUNK = 8_000_000  # shingles gathered per step of token_coverage
 
 
 @dataclass(frozen=True)
-class ShingleSequences:
-    """Shingle hashes of some documents in text order (repeats kept), stored flat.
-
-    Document ``docs[r]`` owns ``values[offsets[r]:offsets[r + 1]]``; ``docs`` is sorted.
-    """
+class FlatDocuments:
+    """Arrays of some documents stored flat: document ``docs[r]`` owns
+    ``values[offsets[r]:offsets[r + 1]]``; ``docs`` is sorted."""
 
     docs: np.ndarray
     values: np.ndarray
     offsets: np.ndarray
+    #: What each document's array is, for the error of :meth:`rows`.
+    what = "array"
 
     def rows(self, documents: np.ndarray) -> np.ndarray:
         """Positions in ``docs`` of the given documents (all must be present)."""
         rows = np.searchsorted(self.docs, documents)
         if len(rows) and (rows.max() >= len(self.docs) or not np.array_equal(self.docs[rows], documents)):
-            raise KeyError("a document of the pairs has no shingle sequence")
+            raise KeyError(f"a document of the pairs has no {self.what}")
         return rows
+
+
+@dataclass(frozen=True)
+class ShingleSequences(FlatDocuments):
+    """Shingle hashes of some documents in text order (repeats kept), stored flat."""
+
+    what = "shingle sequence"
 
 
 def shingle_sequences(texts: list[str], docs: np.ndarray, shingle_size: int) -> ShingleSequences:

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 
 from dedup.config import DuplicateConfig
-from dedup.coverage import CoverageCheck, apply_coverage
+from dedup.coverage import CoverageCheck, FlatDocuments, apply_coverage
 
 __all__ = [
     "DuplicateGroups",
@@ -265,21 +265,11 @@ def _as_csr(
 
 
 @dataclass(frozen=True)
-class ShingleSets:
-    """Sorted unique shingle hashes of some documents, stored flat.
+class ShingleSets(FlatDocuments):
+    """Sorted unique shingle hashes of some documents, stored flat."""
 
-    Document ``docs[r]`` owns ``values[offsets[r]:offsets[r + 1]]``; ``docs`` is sorted.
-    """
+    what = "shingle set"
 
-    docs: np.ndarray
-    values: np.ndarray
-    offsets: np.ndarray
-
-    def rows(self, documents: np.ndarray) -> np.ndarray:
-        rows = np.searchsorted(self.docs, documents)
-        if len(rows) and (rows.max() >= len(self.docs) or not np.array_equal(self.docs[rows], documents)):
-            raise KeyError("a document of the pairs has no shingle set")
-        return rows
 
 def pair_intersections(rows: np.ndarray, values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Size of the intersection of the two sorted sets of each pair, all pairs at once.
