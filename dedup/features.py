@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from sklearn.preprocessing import normalize as l2_normalize
 
 from dedup.text import split_sentences
@@ -71,8 +71,7 @@ _NOT_NAMES = frozenset(
     "officials official police".split()
 )
 _STOP = ENGLISH_STOP_WORDS
-# Entity features are finished tokens: split on spaces only, keep their case and marks.
-_AS_IS: dict[str, object] = {"token_pattern": r"\S+", "lowercase": False}
+_WORD_PATTERN = re.compile(_WORD)
 
 
 def lead_text(title: str | None, text: str, sentences: int) -> str:
@@ -205,15 +204,44 @@ class FeatureCounts:
         return self.blocks[0].shape[0]
 
 
-def _count(docs: Sequence[str], **kwargs: object) -> tuple[sp.csr_matrix, np.ndarray]:
-    vectorizer = CountVectorizer(dtype=np.float32, **kwargs)  # type: ignore[arg-type]
-    try:
-        matrix = vectorizer.fit_transform(docs)
-    except ValueError:  # empty vocabulary: no document has a usable term
-        return sp.csr_matrix((len(docs), 0), dtype=np.float32), np.empty(0, dtype=object)
-    matrix = matrix.tocsr()
+def _count_tokens(token_lists: Iterable[Iterable[str]], n: int) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Term counts of ``n`` token lists: a float32 CSR matrix with sorted indices over the
+    sorted vocabulary of the terms found (no column when no list holds a term)."""
+    column_of: dict[str, int] = {}
+    indices: list[int] = []
+    data: list[int] = []
+    indptr = [0]
+    for tokens in token_lists:
+        counts = Counter(tokens)
+        indices.extend([column_of.setdefault(term, len(column_of)) for term in counts])
+        data.extend(counts.values())
+        indptr.append(len(indices))
+    if not column_of:  # no list holds a term
+        return sp.csr_matrix((n, 0), dtype=np.float32), np.empty(0, dtype=object)
+    terms = sorted(column_of)
+    rank = np.empty(len(terms), dtype=np.int64)
+    rank[[column_of[t] for t in terms]] = np.arange(len(terms))
+    matrix = sp.csr_matrix(
+        (np.array(data, dtype=np.float32), rank[np.array(indices, dtype=np.int64)], np.array(indptr, dtype=np.int64)),
+        shape=(n, len(terms)),
+    )
     matrix.sort_indices()
-    return matrix, vectorizer.get_feature_names_out()
+    return matrix, np.array(terms, dtype=object)
+
+
+def _content_words(doc: str) -> list[str]:
+    """The lower-cased words of ``doc`` that are not English stop words."""
+    return [w for w in _WORD_PATTERN.findall(doc.lower()) if w not in _STOP]
+
+
+def _first_sentences(text: str, k: int) -> list[str]:
+    """``split_sentences(text)[:k]``, splitting only the paragraphs that hold them."""
+    sentences: list[str] = []
+    for paragraph in text.split("\n"):
+        sentences.extend(split_sentences(paragraph))
+        if len(sentences) >= k:
+            break
+    return sentences[:k]
 
 
 def count_features(
@@ -229,7 +257,7 @@ def count_features(
     >>> [len(v) for v in counts.vocabularies]
     [2, 2, 1, 1, 1]
     """
-    firsts = [split_sentences(x)[:lead_sentences] for x in texts]
+    firsts = [_first_sentences(x, lead_sentences) for x in texts]
     leads = ["\n".join(([t] if t else []) + first) for t, first in zip(titles, firsts, strict=True)]
     entities = [extract_entities(x, t, d) for t, x, d in zip(titles, texts, datelines, strict=True)]
     lead_entities = [
@@ -239,12 +267,15 @@ def count_features(
         lead_places(lead) + (["@" + "_".join(d.lower().split())] if d else [])
         for lead, d in zip(leads, datelines, strict=True)
     ]
-    body, body_vocab = _count([f"{t or ''}\n{x}" for t, x in zip(titles, texts, strict=True)],
-                              stop_words="english", token_pattern=_WORD)
-    lead, lead_vocab = _count(leads, stop_words="english", token_pattern=_WORD)
-    ent, ent_vocab = _count([" ".join(e) for e in entities], **_AS_IS)
-    lead_ent, lead_ent_vocab = _count([" ".join(e) for e in lead_entities], **_AS_IS)
-    place, place_vocab = _count([" ".join(p) for p in places], **_AS_IS)
+    n = len(texts)
+    body, body_vocab = _count_tokens(
+        (_content_words(f"{t or ''}\n{x}") for t, x in zip(titles, texts, strict=True)), n
+    )
+    lead, lead_vocab = _count_tokens((_content_words(x) for x in leads), n)
+    # Entity features are finished tokens: split on spaces only, keep their case and marks.
+    ent, ent_vocab = _count_tokens((" ".join(e).split() for e in entities), n)
+    lead_ent, lead_ent_vocab = _count_tokens((" ".join(e).split() for e in lead_entities), n)
+    place, place_vocab = _count_tokens((" ".join(p).split() for p in places), n)
     return FeatureCounts(
         blocks=(body, lead, ent, lead_ent, place),
         vocabularies=(body_vocab, lead_vocab, ent_vocab, lead_ent_vocab, place_vocab),
