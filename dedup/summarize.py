@@ -27,7 +27,10 @@ __all__ = ["ClusterSummary", "summarize_cluster", "summarize_clusters"]
 
 _CANDIDATES_PER_ARTICLE = 8
 _MIN_WORDS, _MAX_WORDS = 8, 60
-_UNFINISHED = re.compile(r"(?:^[a-z\"'(]|[^.!?\"')\]]$)")
+# A sentence is unfinished when it opens in lower case or with an opening mark, or does not
+# close with a full stop, question or exclamation mark, closing quote or bracket.
+_UNFINISHED_START = frozenset("abcdefghijklmnopqrstuvwxyz\"'(")
+_FINISHED_END = frozenset(".!?\"')]")
 
 
 @dataclass(frozen=True)
@@ -48,13 +51,33 @@ class ClusterSummary:
 
 def _sentence_ok(sentence: str) -> bool:
     n = len(sentence.split())
-    return _MIN_WORDS <= n <= _MAX_WORDS and not _UNFINISHED.search(sentence) and "?" not in sentence
+    return _MIN_WORDS <= n <= _MAX_WORDS and not _is_unfinished(sentence) and "?" not in sentence
+
+
+def _is_unfinished(sentence: str) -> bool:
+    return bool(sentence) and (sentence[0] in _UNFINISHED_START or sentence[-1] not in _FINISHED_END)
 
 
 @lru_cache(maxsize=8192)
-def _name_pattern(key: str) -> re.Pattern[str]:
-    """The words of ``key`` as whole words, any case, any spacing between them."""
-    return re.compile(r"\b" + r"\s+".join(map(re.escape, key.split())) + r"\b", re.IGNORECASE)
+def _name_pattern(key: str, ignore_case: bool = True) -> re.Pattern[str]:
+    """The words of ``key`` as whole words, any spacing between them; any case unless
+    ``ignore_case`` is False."""
+    flags = re.IGNORECASE if ignore_case else 0
+    return re.compile(r"\b" + r"\s+".join(map(re.escape, key.split())) + r"\b", flags)
+
+
+def _find_name(key: str, text: str, lowered: str | None) -> str | None:
+    """The first place ``text`` writes the words of ``key`` (lower case) in any case, as
+    written, or None. ``lowered`` is ``text.lower()`` for an ASCII ``text``, else None.
+
+    For an ASCII ``key`` and ``text`` any-case matching is exact matching in the lowered
+    text (same length, same word boundaries), which the pattern engine does much faster.
+    """
+    if lowered is not None and key.isascii():
+        match = _name_pattern(key, False).search(lowered)
+        return text[match.start() : match.end()] if match else None
+    match = _name_pattern(key).search(text)
+    return match.group() if match else None
 
 
 def _first_sentences(text: str, k: int) -> list[str]:
@@ -79,13 +102,13 @@ def _display_names(names: Sequence[str], texts: Sequence[str], limit: int) -> li
         if key in seen:
             continue
         seen.add(key)
-        pattern = _name_pattern(key)
         words = key.split() if key.isascii() else []
         found = next(
             (
-                m.group()
+                name_as_written
                 for text, low in zip(texts, lowered, strict=True)
-                if (low is None or all(w in low for w in words)) and (m := pattern.search(text))
+                if (low is None or all(w in low for w in words))
+                and (name_as_written := _find_name(key, text, low)) is not None
             ),
             None,
         )
