@@ -22,7 +22,7 @@ cosines.
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -120,36 +120,54 @@ def extract_entities(text: str, title: str | None = None, dateline: str | None =
         title = " ".join(w if w.lower() in body_caps else w.lower() for w in title.split())
     full = f"{title}\n{text}" if title else text
     starts = _sentence_initial_positions(full)
-    lowered = set(_LOWER_WORD.findall(full))
     mid_sentence_caps: set[str] = set()
-    spans: list[tuple[int, str]] = []
+    spans: list[tuple[str, bool]] = []
     for match in _ENTITY.finditer(full):
-        spans.append((match.start(), match.group()))
-        if match.start() not in starts:
-            mid_sentence_caps.update(w.lower() for w in match.group().split())
+        phrase, at_start = match.group(), match.start() in starts
+        spans.append((phrase, at_start))
+        if not at_start:
+            mid_sentence_caps.update(phrase.lower().split())
+    lowered: set[str] | None = None  # the words the article writes in lower case, when needed
+    names_of: dict[tuple[str, bool], list[str]] = {}  # a phrase's features, by its place
     features: list[str] = []
-    for start, phrase in spans:
-        words = [_name_word(w) for w in phrase.split()]
-        if start in starts and words:
-            first = words[0].lower()
-            if first not in mid_sentence_caps and (first in lowered or first in _STOP):
-                words = words[1:]
-        groups: list[list[str]] = [[]]
-        for word in words:
-            if not word or word.lower() in _NOT_NAMES:
-                groups.append([])  # a title or function word ends one name
-            else:
-                groups[-1].append(word.lower())
-        for names in groups:
-            if not names:
-                continue
-            if len(names) > 1:
-                features.append("_".join(names))
-            if names[-1] not in _STOP:
-                features.append(names[-1])
+    for span in spans:
+        found = names_of.get(span)
+        if found is None:
+            phrase, at_start = span
+            words = [_name_word(w) for w in phrase.split()]
+            if at_start and words:
+                first = words[0].lower()
+                if first not in mid_sentence_caps and first not in _STOP and lowered is None:
+                    lowered = set(_LOWER_WORD.findall(full))
+                if first not in mid_sentence_caps and (first in _STOP or (lowered is not None and first in lowered)):
+                    words = words[1:]
+            found = names_of[span] = _name_features(words)
+        features.extend(found)
     features.extend("#" + n.replace(",", "") for n in _NUMBER.findall(full))
     if dateline:
         features.extend(["_".join(dateline.lower().split())] * 3)
+    return features
+
+
+def _name_features(words: list[str]) -> list[str]:
+    """The features of a phrase's name words: each run of words between title or function
+    words gives its joined name (when of several words) and its last word (when not a stop
+    word)."""
+    features: list[str] = []
+    groups: list[list[str]] = [[]]
+    for word in words:
+        lower = word.lower()
+        if not word or lower in _NOT_NAMES:
+            groups.append([])  # a title or function word ends one name
+        else:
+            groups[-1].append(lower)
+    for names in groups:
+        if not names:
+            continue
+        if len(names) > 1:
+            features.append("_".join(names))
+        if names[-1] not in _STOP:
+            features.append(names[-1])
     return features
 
 
@@ -207,13 +225,14 @@ class FeatureCounts:
 def _count_tokens(token_lists: Iterable[Iterable[str]], n: int) -> tuple[sp.csr_matrix, np.ndarray]:
     """Term counts of ``n`` token lists: a float32 CSR matrix with sorted indices over the
     sorted vocabulary of the terms found (no column when no list holds a term)."""
-    column_of: dict[str, int] = {}
+    column_of: defaultdict[str, int] = defaultdict()
+    column_of.default_factory = column_of.__len__  # a new term gets the next column
     indices: list[int] = []
     data: list[int] = []
     indptr = [0]
     for tokens in token_lists:
         counts = Counter(tokens)
-        indices.extend([column_of.setdefault(term, len(column_of)) for term in counts])
+        indices.extend(map(column_of.__getitem__, counts))
         data.extend(counts.values())
         indptr.append(len(indices))
     if not column_of:  # no list holds a term
