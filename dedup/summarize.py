@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -71,11 +72,18 @@ def _find_name(key: str, text: str, lowered: str | None) -> str | None:
     written, or None. ``lowered`` is ``text.lower()`` for an ASCII ``text``, else None.
 
     For an ASCII ``key`` and ``text`` any-case matching is exact matching in the lowered
-    text (same length, same word boundaries), which the pattern engine does much faster.
+    text (same length, same word boundaries), tried only where the first word occurs.
     """
-    if lowered is not None and key.isascii():
-        match = _name_pattern(key, False).search(lowered)
-        return text[match.start() : match.end()] if match else None
+    words = key.split()
+    if lowered is not None and key.isascii() and words:
+        # A match starts where the first word does: try the pattern only there, in order.
+        pattern = _name_pattern(key, False)
+        start = lowered.find(words[0])
+        while start >= 0:
+            if match := pattern.match(lowered, start):
+                return text[start : match.end()]
+            start = lowered.find(words[0], start + 1)
+        return None
     match = _name_pattern(key).search(text)
     return match.group() if match else None
 
@@ -172,7 +180,7 @@ def summarize_cluster(
                 continue
             words = set(tokenize(sentence)) - ENGLISH_STOP_WORDS
             lowered = sentence.lower()
-            relevance = sum(weights.get(w, 0.0) for w in words) / np.sqrt(len(words) + 1)
+            relevance = sum(map(weights.get, words, repeat(0.0))) / np.sqrt(len(words) + 1)
             mentions = sum(name in lowered for name in key_names) + 2 * sum(p.lower() in lowered for p in places)
             score = relevance * (1.0 + 0.15 * mentions) / (1.0 + 0.25 * position) / (1.0 + 0.1 * rank)
             candidates.append((score, rank, position, sentence, words))
