@@ -60,28 +60,53 @@ def _is_unfinished(sentence: str) -> bool:
 
 
 @lru_cache(maxsize=8192)
-def _name_pattern(key: str, ignore_case: bool = True) -> re.Pattern[str]:
-    """The words of ``key`` as whole words, any spacing between them; any case unless
-    ``ignore_case`` is False."""
-    flags = re.IGNORECASE if ignore_case else 0
-    return re.compile(r"\b" + r"\s+".join(map(re.escape, key.split())) + r"\b", flags)
+def _name_pattern(key: str) -> re.Pattern[str]:
+    """The words of ``key`` as whole words, any case, any spacing between them."""
+    return re.compile(r"\b" + r"\s+".join(map(re.escape, key.split())) + r"\b", re.IGNORECASE)
+
+
+def _is_word_char(text: str, at: int) -> bool:
+    """Whether ``text[at]`` exists and is a word character (as ``\\w`` matches)."""
+    return 0 <= at < len(text) and (text[at].isalnum() or text[at] == "_")
+
+
+def _is_boundary(text: str, at: int) -> bool:
+    """Whether ``\\b`` matches at position ``at`` of ``text``."""
+    return _is_word_char(text, at - 1) != _is_word_char(text, at)
+
+
+def _match_words(lowered: str, start: int, words: Sequence[str]) -> int:
+    """Where :func:`_name_pattern` of ``words`` matching at ``start`` of ``lowered`` without
+    case folding would end, or -1 when it does not match there."""
+    if not _is_boundary(lowered, start):
+        return -1
+    at = start + len(words[0])  # the caller found the first word at ``start``
+    for word in words[1:]:
+        spaced = at
+        while spaced < len(lowered) and lowered[spaced].isspace():
+            spaced += 1
+        if spaced == at or not lowered.startswith(word, spaced):
+            return -1
+        at = spaced + len(word)
+    return at if _is_boundary(lowered, at) else -1
 
 
 def _find_name(key: str, text: str, lowered: str | None) -> str | None:
     """The first place ``text`` writes the words of ``key`` (lower case) in any case, as
-    written, or None. ``lowered`` is ``text.lower()`` for an ASCII ``text``, else None.
+    written, or None: what :func:`_name_pattern` finds. ``lowered`` is ``text.lower()`` for
+    an ASCII ``text``, else None.
 
     For an ASCII ``key`` and ``text`` any-case matching is exact matching in the lowered
-    text (same length, same word boundaries), tried only where the first word occurs.
+    text (same length, same word boundaries), which is tried only where the first word
+    occurs, without building a pattern.
     """
     words = key.split()
     if lowered is not None and key.isascii() and words:
-        # A match starts where the first word does: try the pattern only there, in order.
-        pattern = _name_pattern(key, False)
         start = lowered.find(words[0])
         while start >= 0:
-            if match := pattern.match(lowered, start):
-                return text[start : match.end()]
+            end = _match_words(lowered, start, words)
+            if end >= 0:
+                return text[start:end]
             start = lowered.find(words[0], start + 1)
         return None
     match = _name_pattern(key).search(text)
