@@ -24,6 +24,8 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -311,18 +313,20 @@ def count_features_in_parallel(
     lead_sentences: int,
     workers: int,
     chunk: int = 5_000,
+    pool: Executor | None = None,
 ) -> FeatureCounts:
     """:func:`count_features` of chunks of ``chunk`` articles counted in ``workers``
-    processes, merged: the result equals ``count_features`` of all articles."""
+    processes, merged: the result equals ``count_features`` of all articles. The processes
+    are those of ``pool`` when given (so that later work can reuse them), else new ones."""
     n = len(texts)
     if workers < 2 or n <= chunk:
         return count_features(titles, texts, datelines, lead_sentences=lead_sentences)
     from dedup.minhash import process_pool
 
     bounds = list(range(0, n, chunk))
-    with process_pool(workers) as pool:
+    with nullcontext(pool) if pool is not None else process_pool(workers) as executor:
         futures = [
-            pool.submit(
+            executor.submit(
                 count_features,
                 list(titles[start : start + chunk]),
                 list(texts[start : start + chunk]),

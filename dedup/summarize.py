@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import Executor
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
@@ -304,11 +306,13 @@ def summarize_clusters(
     redundancy: float,
     workers: int = 1,
     chunk_articles: int = 5_000,
+    pool: Executor | None = None,
 ) -> list[ClusterSummary]:
     """:func:`summarize_cluster` of every cluster (``entity_names[k]`` are cluster ``k``'s),
     in order. With ``workers`` > 1 and more than ``chunk_articles`` articles, runs of
     clusters holding about ``chunk_articles`` articles are summarised in worker processes,
-    each sent only its clusters' articles; the summaries are the same."""
+    each sent only its clusters' articles; the summaries are the same. The processes are
+    those of ``pool`` when given, else new ones."""
     articles = _Articles(titles, texts, sources, datelines, published, article_ids, body)
     settings: dict[str, Any] = {
         "min_sentences": min_sentences,
@@ -329,7 +333,7 @@ def summarize_clusters(
             held = 0
         runs[-1].append(k)
         held += len(members)
-    with process_pool(workers) as pool:
+    with nullcontext(pool) if pool is not None else process_pool(workers) as executor:
         futures = []
         for run in runs:
             rows = sorted({r for k in run for r in clusters[k]})
@@ -337,7 +341,7 @@ def summarize_clusters(
             futures.append(
                 (
                     rows,
-                    pool.submit(
+                    executor.submit(
                         _summarize_chunk,
                         [[local[r] for r in clusters[k]] for k in run],
                         [entity_names[k] for k in run],
