@@ -128,6 +128,18 @@ def test_counting_in_worker_processes_gives_the_same_counts() -> None:
     _assert_same_counts(parallel, whole)
 
 
+def test_counting_in_a_given_pool_uses_it_and_gives_the_same_counts() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    whole = count_features(TITLES, TEXTS, DATELINES, lead_sentences=1)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        parallel = count_features_in_parallel(
+            TITLES, TEXTS, DATELINES, lead_sentences=1, workers=2, chunk=1, pool=pool
+        )
+        assert pool.submit(len, TEXTS).result() == 3  # the pool is left open for later work
+    _assert_same_counts(parallel, whole)
+
+
 def test_weigh_within_equals_weighing_each_group_alone() -> None:
     titles, texts, datelines = TITLES * 2, TEXTS + TEXTS[::-1], DATELINES * 2
     counts = count_features(titles, texts, datelines, lead_sentences=1)
