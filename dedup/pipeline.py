@@ -870,8 +870,11 @@ def group_events(
     from dedup.minhash import default_workers, process_pool
 
     # One set of worker processes counts the features and then writes the summaries: each
-    # process starts (and imports its libraries) once, and only if work is sent to it.
-    with process_pool(default_workers()) as pool:
+    # process starts (and imports its libraries) once. Both work in this process up to
+    # their chunk size (5,000 articles), so a smaller batch makes no pool at all.
+    workers = default_workers()
+    parallel = workers > 1 and len(canon) > 5_000
+    with process_pool(workers) if parallel else contextlib.nullcontext(None) as pool:
         articles = replace(articles, pool=pool)
         labels, counts, body = articles.cluster(cluster)
         members_of: dict[int, list[int]] = {}
