@@ -22,13 +22,15 @@ cosines.
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from sklearn.preprocessing import normalize as l2_normalize
 
 from dedup.text import split_sentences
@@ -71,8 +73,7 @@ _NOT_NAMES = frozenset(
     "officials official police".split()
 )
 _STOP = ENGLISH_STOP_WORDS
-# Entity features are finished tokens: split on spaces only, keep their case and marks.
-_AS_IS: dict[str, object] = {"token_pattern": r"\S+", "lowercase": False}
+_WORD_PATTERN = re.compile(_WORD)
 
 
 def lead_text(title: str | None, text: str, sentences: int) -> str:
@@ -121,36 +122,54 @@ def extract_entities(text: str, title: str | None = None, dateline: str | None =
         title = " ".join(w if w.lower() in body_caps else w.lower() for w in title.split())
     full = f"{title}\n{text}" if title else text
     starts = _sentence_initial_positions(full)
-    lowered = set(_LOWER_WORD.findall(full))
     mid_sentence_caps: set[str] = set()
-    spans: list[tuple[int, str]] = []
+    spans: list[tuple[str, bool]] = []
     for match in _ENTITY.finditer(full):
-        spans.append((match.start(), match.group()))
-        if match.start() not in starts:
-            mid_sentence_caps.update(w.lower() for w in match.group().split())
+        phrase, at_start = match.group(), match.start() in starts
+        spans.append((phrase, at_start))
+        if not at_start:
+            mid_sentence_caps.update(phrase.lower().split())
+    lowered: set[str] | None = None  # the words the article writes in lower case, when needed
+    names_of: dict[tuple[str, bool], list[str]] = {}  # a phrase's features, by its place
     features: list[str] = []
-    for start, phrase in spans:
-        words = [_name_word(w) for w in phrase.split()]
-        if start in starts and words:
-            first = words[0].lower()
-            if first not in mid_sentence_caps and (first in lowered or first in _STOP):
-                words = words[1:]
-        groups: list[list[str]] = [[]]
-        for word in words:
-            if not word or word.lower() in _NOT_NAMES:
-                groups.append([])  # a title or function word ends one name
-            else:
-                groups[-1].append(word.lower())
-        for names in groups:
-            if not names:
-                continue
-            if len(names) > 1:
-                features.append("_".join(names))
-            if names[-1] not in _STOP:
-                features.append(names[-1])
+    for span in spans:
+        found = names_of.get(span)
+        if found is None:
+            phrase, at_start = span
+            words = [_name_word(w) for w in phrase.split()]
+            if at_start and words:
+                first = words[0].lower()
+                if first not in mid_sentence_caps and first not in _STOP and lowered is None:
+                    lowered = set(_LOWER_WORD.findall(full))
+                if first not in mid_sentence_caps and (first in _STOP or (lowered is not None and first in lowered)):
+                    words = words[1:]
+            found = names_of[span] = _name_features(words)
+        features.extend(found)
     features.extend("#" + n.replace(",", "") for n in _NUMBER.findall(full))
     if dateline:
         features.extend(["_".join(dateline.lower().split())] * 3)
+    return features
+
+
+def _name_features(words: list[str]) -> list[str]:
+    """The features of a phrase's name words: each run of words between title or function
+    words gives its joined name (when of several words) and its last word (when not a stop
+    word)."""
+    features: list[str] = []
+    groups: list[list[str]] = [[]]
+    for word in words:
+        lower = word.lower()
+        if not word or lower in _NOT_NAMES:
+            groups.append([])  # a title or function word ends one name
+        else:
+            groups[-1].append(lower)
+    for names in groups:
+        if not names:
+            continue
+        if len(names) > 1:
+            features.append("_".join(names))
+        if names[-1] not in _STOP:
+            features.append(names[-1])
     return features
 
 
@@ -205,15 +224,45 @@ class FeatureCounts:
         return self.blocks[0].shape[0]
 
 
-def _count(docs: Sequence[str], **kwargs: object) -> tuple[sp.csr_matrix, np.ndarray]:
-    vectorizer = CountVectorizer(dtype=np.float32, **kwargs)  # type: ignore[arg-type]
-    try:
-        matrix = vectorizer.fit_transform(docs)
-    except ValueError:  # empty vocabulary: no document has a usable term
-        return sp.csr_matrix((len(docs), 0), dtype=np.float32), np.empty(0, dtype=object)
-    matrix = matrix.tocsr()
+def _count_tokens(token_lists: Iterable[Iterable[str]], n: int) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Term counts of ``n`` token lists: a float32 CSR matrix with sorted indices over the
+    sorted vocabulary of the terms found (no column when no list holds a term)."""
+    column_of: defaultdict[str, int] = defaultdict()
+    column_of.default_factory = column_of.__len__  # a new term gets the next column
+    indices: list[int] = []
+    data: list[int] = []
+    indptr = [0]
+    for tokens in token_lists:
+        counts = Counter(tokens)
+        indices.extend(map(column_of.__getitem__, counts))
+        data.extend(counts.values())
+        indptr.append(len(indices))
+    if not column_of:  # no list holds a term
+        return sp.csr_matrix((n, 0), dtype=np.float32), np.empty(0, dtype=object)
+    terms = sorted(column_of)
+    rank = np.empty(len(terms), dtype=np.int64)
+    rank[[column_of[t] for t in terms]] = np.arange(len(terms))
+    matrix = sp.csr_matrix(
+        (np.array(data, dtype=np.float32), rank[np.array(indices, dtype=np.int64)], np.array(indptr, dtype=np.int64)),
+        shape=(n, len(terms)),
+    )
     matrix.sort_indices()
-    return matrix, vectorizer.get_feature_names_out()
+    return matrix, np.array(terms, dtype=object)
+
+
+def _content_words(doc: str) -> list[str]:
+    """The lower-cased words of ``doc`` that are not English stop words."""
+    return [w for w in _WORD_PATTERN.findall(doc.lower()) if w not in _STOP]
+
+
+def _first_sentences(text: str, k: int) -> list[str]:
+    """``split_sentences(text)[:k]``, splitting only the paragraphs that hold them."""
+    sentences: list[str] = []
+    for paragraph in text.split("\n"):
+        sentences.extend(split_sentences(paragraph))
+        if len(sentences) >= k:
+            break
+    return sentences[:k]
 
 
 def count_features(
@@ -229,7 +278,7 @@ def count_features(
     >>> [len(v) for v in counts.vocabularies]
     [2, 2, 1, 1, 1]
     """
-    firsts = [split_sentences(x)[:lead_sentences] for x in texts]
+    firsts = [_first_sentences(x, lead_sentences) for x in texts]
     leads = ["\n".join(([t] if t else []) + first) for t, first in zip(titles, firsts, strict=True)]
     entities = [extract_entities(x, t, d) for t, x, d in zip(titles, texts, datelines, strict=True)]
     lead_entities = [
@@ -239,12 +288,15 @@ def count_features(
         lead_places(lead) + (["@" + "_".join(d.lower().split())] if d else [])
         for lead, d in zip(leads, datelines, strict=True)
     ]
-    body, body_vocab = _count([f"{t or ''}\n{x}" for t, x in zip(titles, texts, strict=True)],
-                              stop_words="english", token_pattern=_WORD)
-    lead, lead_vocab = _count(leads, stop_words="english", token_pattern=_WORD)
-    ent, ent_vocab = _count([" ".join(e) for e in entities], **_AS_IS)
-    lead_ent, lead_ent_vocab = _count([" ".join(e) for e in lead_entities], **_AS_IS)
-    place, place_vocab = _count([" ".join(p) for p in places], **_AS_IS)
+    n = len(texts)
+    body, body_vocab = _count_tokens(
+        (_content_words(f"{t or ''}\n{x}") for t, x in zip(titles, texts, strict=True)), n
+    )
+    lead, lead_vocab = _count_tokens((_content_words(x) for x in leads), n)
+    # Entity features are finished tokens: split on spaces only, keep their case and marks.
+    ent, ent_vocab = _count_tokens((" ".join(e).split() for e in entities), n)
+    lead_ent, lead_ent_vocab = _count_tokens((" ".join(e).split() for e in lead_entities), n)
+    place, place_vocab = _count_tokens((" ".join(p).split() for p in places), n)
     return FeatureCounts(
         blocks=(body, lead, ent, lead_ent, place),
         vocabularies=(body_vocab, lead_vocab, ent_vocab, lead_ent_vocab, place_vocab),
@@ -261,18 +313,20 @@ def count_features_in_parallel(
     lead_sentences: int,
     workers: int,
     chunk: int = 5_000,
+    pool: Executor | None = None,
 ) -> FeatureCounts:
     """:func:`count_features` of chunks of ``chunk`` articles counted in ``workers``
-    processes, merged: the result equals ``count_features`` of all articles."""
+    processes, merged: the result equals ``count_features`` of all articles. The processes
+    are those of ``pool`` when given (so that later work can reuse them), else new ones."""
     n = len(texts)
     if workers < 2 or n <= chunk:
         return count_features(titles, texts, datelines, lead_sentences=lead_sentences)
     from dedup.minhash import process_pool
 
     bounds = list(range(0, n, chunk))
-    with process_pool(workers) as pool:
+    with nullcontext(pool) if pool is not None else process_pool(workers) as executor:
         futures = [
-            pool.submit(
+            executor.submit(
                 count_features,
                 list(titles[start : start + chunk]),
                 list(texts[start : start + chunk]),

@@ -18,7 +18,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -755,7 +755,8 @@ def _jaccard(pairs: np.ndarray, sets: Any) -> list[float]:
 
 @dataclass(frozen=True)
 class _Canonical:
-    """The canonical articles being clustered, their features and body TF-IDF."""
+    """The canonical articles being clustered, their features and body TF-IDF. Feature
+    counts and summaries run in the processes of ``pool`` when given, else in new ones."""
 
     ids: list[str]
     titles: list[Any]
@@ -763,13 +764,15 @@ class _Canonical:
     datelines: list[Any]
     published: list[Any]
     sources: list[Any]
+    pool: Any = None
 
     def cluster(self, config: ClusterConfig) -> tuple[np.ndarray, Any, Any]:
         from dedup.features import count_features_in_parallel
         from dedup.minhash import default_workers
 
         counts = count_features_in_parallel(
-            self.titles, self.texts, self.datelines, lead_sentences=config.lead_sentences, workers=default_workers()
+            self.titles, self.texts, self.datelines, lead_sentences=config.lead_sentences, workers=default_workers(),
+            pool=self.pool,
         )
         epoch = np.array([_timestamp(v) for v in self.published], dtype=np.float64)
         return cluster_events(counts, epoch, config), counts, tfidf(counts.blocks[0], local=False)
@@ -796,6 +799,7 @@ class _Canonical:
             top_terms=summary.top_terms,
             redundancy=summary.redundancy,
             workers=default_workers(),
+            pool=self.pool,
         )
 
 
@@ -863,7 +867,20 @@ def group_events(
         published=[published_all[i] for i in canon],
         sources=[sources_all[i] for i in canon],
     )
-    labels, counts, body = articles.cluster(cluster)
+    from dedup.minhash import default_workers, process_pool
+
+    # One set of worker processes counts the features and then writes the summaries: each
+    # process starts (and imports its libraries) once. Both work in this process up to
+    # their chunk size (5,000 articles), so a smaller batch makes no pool at all.
+    workers = default_workers()
+    parallel = workers > 1 and len(canon) > 5_000
+    with process_pool(workers) if parallel else contextlib.nullcontext(None) as pool:
+        articles = replace(articles, pool=pool)
+        labels, counts, body = articles.cluster(cluster)
+        members_of: dict[int, list[int]] = {}
+        for k, label in enumerate(labels.tolist()):
+            members_of.setdefault(label, []).append(k)
+        described = articles.summarize(counts, body, list(members_of.values()), summary)
 
     # Every document, by the position of its canonical article among the canonical ones.
     position = {row: k for k, row in enumerate(canon.tolist())}
@@ -871,13 +888,9 @@ def group_events(
     copies_of: dict[int, list[int]] = {}
     for i, group in enumerate(dedup.column("dup_group_id").to_pylist()):
         copies_of.setdefault(position[index_of[group]], []).append(i)
-    members_of: dict[int, list[int]] = {}
-    for k, label in enumerate(labels.tolist()):
-        members_of.setdefault(label, []).append(k)
 
     cluster_rows = []
     assignment = [""] * len(ids)
-    described = articles.summarize(counts, body, list(members_of.values()), summary)
     for members, summarized in zip(members_of.values(), described, strict=True):
         everyone = sorted((i for k in members for i in copies_of[k]), key=lambda i: ids[i])
         cid = cluster_id([ids[i] for i in everyone])

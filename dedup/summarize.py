@@ -12,9 +12,12 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import Executor
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -27,7 +30,10 @@ __all__ = ["ClusterSummary", "summarize_cluster", "summarize_clusters"]
 
 _CANDIDATES_PER_ARTICLE = 8
 _MIN_WORDS, _MAX_WORDS = 8, 60
-_UNFINISHED = re.compile(r"(?:^[a-z\"'(]|[^.!?\"')\]]$)")
+# A sentence is unfinished when it opens in lower case or with an opening mark, or does not
+# close with a full stop, question or exclamation mark, closing quote or bracket.
+_UNFINISHED_START = frozenset("abcdefghijklmnopqrstuvwxyz\"'(")
+_FINISHED_END = frozenset(".!?\"')]")
 
 
 @dataclass(frozen=True)
@@ -48,13 +54,65 @@ class ClusterSummary:
 
 def _sentence_ok(sentence: str) -> bool:
     n = len(sentence.split())
-    return _MIN_WORDS <= n <= _MAX_WORDS and not _UNFINISHED.search(sentence) and "?" not in sentence
+    return _MIN_WORDS <= n <= _MAX_WORDS and not _is_unfinished(sentence) and "?" not in sentence
+
+
+def _is_unfinished(sentence: str) -> bool:
+    return bool(sentence) and (sentence[0] in _UNFINISHED_START or sentence[-1] not in _FINISHED_END)
 
 
 @lru_cache(maxsize=8192)
 def _name_pattern(key: str) -> re.Pattern[str]:
     """The words of ``key`` as whole words, any case, any spacing between them."""
     return re.compile(r"\b" + r"\s+".join(map(re.escape, key.split())) + r"\b", re.IGNORECASE)
+
+
+def _is_word_char(text: str, at: int) -> bool:
+    """Whether ``text[at]`` exists and is a word character (as ``\\w`` matches)."""
+    return 0 <= at < len(text) and (text[at].isalnum() or text[at] == "_")
+
+
+def _is_boundary(text: str, at: int) -> bool:
+    """Whether ``\\b`` matches at position ``at`` of ``text``."""
+    return _is_word_char(text, at - 1) != _is_word_char(text, at)
+
+
+def _match_words(lowered: str, start: int, words: Sequence[str]) -> int:
+    """Where :func:`_name_pattern` of ``words`` matching at ``start`` of ``lowered`` without
+    case folding would end, or -1 when it does not match there."""
+    if not _is_boundary(lowered, start):
+        return -1
+    at = start + len(words[0])  # the caller found the first word at ``start``
+    for word in words[1:]:
+        spaced = at
+        while spaced < len(lowered) and lowered[spaced].isspace():
+            spaced += 1
+        if spaced == at or not lowered.startswith(word, spaced):
+            return -1
+        at = spaced + len(word)
+    return at if _is_boundary(lowered, at) else -1
+
+
+def _find_name(key: str, text: str, lowered: str | None) -> str | None:
+    """The first place ``text`` writes the words of ``key`` (lower case) in any case, as
+    written, or None: what :func:`_name_pattern` finds. ``lowered`` is ``text.lower()`` for
+    an ASCII ``text``, else None.
+
+    For an ASCII ``key`` and ``text`` any-case matching is exact matching in the lowered
+    text (same length, same word boundaries), which is tried only where the first word
+    occurs, without building a pattern.
+    """
+    words = key.split()
+    if lowered is not None and key.isascii() and words:
+        start = lowered.find(words[0])
+        while start >= 0:
+            end = _match_words(lowered, start, words)
+            if end >= 0:
+                return text[start:end]
+            start = lowered.find(words[0], start + 1)
+        return None
+    match = _name_pattern(key).search(text)
+    return match.group() if match else None
 
 
 def _first_sentences(text: str, k: int) -> list[str]:
@@ -79,13 +137,13 @@ def _display_names(names: Sequence[str], texts: Sequence[str], limit: int) -> li
         if key in seen:
             continue
         seen.add(key)
-        pattern = _name_pattern(key)
         words = key.split() if key.isascii() else []
         found = next(
             (
-                m.group()
+                name_as_written
                 for text, low in zip(texts, lowered, strict=True)
-                if (low is None or all(w in low for w in words)) and (m := pattern.search(text))
+                if (low is None or all(w in low for w in words))
+                and (name_as_written := _find_name(key, text, low)) is not None
             ),
             None,
         )
@@ -149,7 +207,7 @@ def summarize_cluster(
                 continue
             words = set(tokenize(sentence)) - ENGLISH_STOP_WORDS
             lowered = sentence.lower()
-            relevance = sum(weights.get(w, 0.0) for w in words) / np.sqrt(len(words) + 1)
+            relevance = sum(map(weights.get, words, repeat(0.0))) / np.sqrt(len(words) + 1)
             mentions = sum(name in lowered for name in key_names) + 2 * sum(p.lower() in lowered for p in places)
             score = relevance * (1.0 + 0.15 * mentions) / (1.0 + 0.25 * position) / (1.0 + 0.1 * rank)
             candidates.append((score, rank, position, sentence, words))
@@ -248,11 +306,13 @@ def summarize_clusters(
     redundancy: float,
     workers: int = 1,
     chunk_articles: int = 5_000,
+    pool: Executor | None = None,
 ) -> list[ClusterSummary]:
     """:func:`summarize_cluster` of every cluster (``entity_names[k]`` are cluster ``k``'s),
     in order. With ``workers`` > 1 and more than ``chunk_articles`` articles, runs of
     clusters holding about ``chunk_articles`` articles are summarised in worker processes,
-    each sent only its clusters' articles; the summaries are the same."""
+    each sent only its clusters' articles; the summaries are the same. The processes are
+    those of ``pool`` when given, else new ones."""
     articles = _Articles(titles, texts, sources, datelines, published, article_ids, body)
     settings: dict[str, Any] = {
         "min_sentences": min_sentences,
@@ -273,7 +333,7 @@ def summarize_clusters(
             held = 0
         runs[-1].append(k)
         held += len(members)
-    with process_pool(workers) as pool:
+    with nullcontext(pool) if pool is not None else process_pool(workers) as executor:
         futures = []
         for run in runs:
             rows = sorted({r for k in run for r in clusters[k]})
@@ -281,7 +341,7 @@ def summarize_clusters(
             futures.append(
                 (
                     rows,
-                    pool.submit(
+                    executor.submit(
                         _summarize_chunk,
                         [[local[r] for r in clusters[k]] for k in run],
                         [entity_names[k] for k in run],

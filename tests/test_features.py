@@ -74,6 +74,20 @@ def test_count_features_blocks_align_with_articles() -> None:
     assert "crews" in body and "crews" not in lead
 
 
+def test_word_counts_equal_a_count_vectorizer_with_the_same_words() -> None:
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    texts = [*TEXTS, "", "the of and", "Warehouse-fire warehouse WAREHOUSE warehouse's 12 blaze2"]
+    titles = [*TITLES, None, "The", None]
+    counts = count_features(titles, texts, [None] * len(texts), lead_sentences=1)
+    vectorizer = CountVectorizer(stop_words="english", token_pattern=r"(?u)\b[^\W\d_][\w'’-]+\b")
+    expected = vectorizer.fit_transform([f"{t or ''}\n{x}" for t, x in zip(titles, texts, strict=True)])
+    assert counts.vocabularies[0].tolist() == vectorizer.get_feature_names_out().tolist()
+    assert (counts.blocks[0] != expected).nnz == 0
+    assert counts.blocks[0][5, counts.vocabularies[0].tolist().index("warehouse")] == 2
+    assert counts.blocks[0].has_sorted_indices and counts.blocks[0].dtype == np.float32
+
+
 def test_local_idf_gives_shared_terms_no_weight() -> None:
     counts = sp.csr_matrix(np.array([[1, 1, 0], [1, 0, 1], [1, 1, 1]], dtype=np.float32))
     local = tfidf(counts, local=True).toarray()
@@ -111,6 +125,18 @@ def test_counts_of_parts_merge_into_the_counts_of_the_whole() -> None:
 def test_counting_in_worker_processes_gives_the_same_counts() -> None:
     whole = count_features(TITLES, TEXTS, DATELINES, lead_sentences=1)
     parallel = count_features_in_parallel(TITLES, TEXTS, DATELINES, lead_sentences=1, workers=2, chunk=1)
+    _assert_same_counts(parallel, whole)
+
+
+def test_counting_in_a_given_pool_uses_it_and_gives_the_same_counts() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    whole = count_features(TITLES, TEXTS, DATELINES, lead_sentences=1)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        parallel = count_features_in_parallel(
+            TITLES, TEXTS, DATELINES, lead_sentences=1, workers=2, chunk=1, pool=pool
+        )
+        assert pool.submit(len, TEXTS).result() == 3  # the pool is left open for later work
     _assert_same_counts(parallel, whole)
 
 

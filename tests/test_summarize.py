@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
 from dedup.features import count_features, tfidf, top_entities
-from dedup.summarize import summarize_cluster, summarize_clusters
+from dedup.summarize import _display_names, _find_name, _name_pattern, summarize_cluster, summarize_clusters
 
 TITLES = ["Warehouse fire in Dunmore", None, "Flood closes Harbury school", "Harbury school stays shut"]
 TEXTS = [
@@ -73,3 +76,19 @@ def test_one_cluster_summary_equals_its_place_in_the_bulk_call() -> None:
         redundancy=0.6,
     )
     assert _summaries()[1] == alone
+
+
+def test_display_names_are_written_as_the_articles_write_them() -> None:
+    texts = ["Talks at nato-led NATO HQ.", "The Alan\n  Price report", "Sir Alan Prices spoke; later ALAN PRICE did."]
+    assert _display_names(["Nato", "Alan Price"], texts, 10) == ["nato", "Alan\n  Price"]
+    assert _display_names(["Alan Price"], texts[2:], 10) == ["ALAN PRICE"]
+    assert _display_names(["Mary Cole"], texts, 10) == ["Mary Cole"]  # not written: as given
+
+
+@given(st.text(alphabet="abAB _.'-\n\t1é", max_size=14), st.text(alphabet="ab _.'-1é", min_size=1, max_size=5))
+def test_finding_a_name_equals_searching_its_pattern(text: str, name: str) -> None:
+    key = name.lower()
+    assume(key.split())
+    match = _name_pattern(key).search(text)
+    lowered = text.lower() if text.isascii() else None
+    assert _find_name(key, text, lowered) == (match.group() if match else None)
