@@ -207,7 +207,9 @@ def summarize_cluster(
                 continue
             words = set(tokenize(sentence)) - ENGLISH_STOP_WORDS
             lowered = sentence.lower()
-            relevance = sum(map(weights.get, words, repeat(0.0))) / np.sqrt(len(words) + 1)
+            # Summed in sorted order: a set's order changes with the string hash seed, and so
+            # would the last bits of the sum, and with them the choice between near-ties.
+            relevance = sum(map(weights.get, sorted(words), repeat(0.0))) / np.sqrt(len(words) + 1)
             mentions = sum(name in lowered for name in key_names) + 2 * sum(p.lower() in lowered for p in places)
             score = relevance * (1.0 + 0.15 * mentions) / (1.0 + 0.25 * position) / (1.0 + 0.1 * rank)
             candidates.append((score, rank, position, sentence, words))

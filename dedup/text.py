@@ -45,9 +45,8 @@ def normalize(text: str) -> str:
     >>> normalize("A\\u00a0 “quote”\\r\\nB")
     'A "quote"\\nB'
     """
-    text = unicodedata.normalize("NFC", text)
-    if not text.isascii():
-        text = _replace_all(_replace_all(text, _INVISIBLE_PAIRS), _QUOTE_PAIRS)
+    if not text.isascii():  # invisible characters go first: one may sit between a letter and its accent
+        text = unicodedata.normalize("NFC", _replace_all(_replace_all(text, _INVISIBLE_PAIRS), _QUOTE_PAIRS))
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if _holds_control(text):

@@ -74,6 +74,24 @@ def test_same_input_same_output(tmp_path):
         assert pq.read_table(tmp_path / "a" / name).equals(pq.read_table(tmp_path / "b" / name)), name
 
 
+def test_same_output_whatever_the_string_hash_seed(tmp_path):
+    """Python's string hashing changes per process (set and dict order of strings); nothing
+    published may depend on it."""
+    import os
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "in"
+    write_corpus(corpus)
+    root = Path(__file__).resolve().parents[1]
+    script = "import sys; from dedup.pipeline import run_pipeline; run_pipeline([sys.argv[1]], sys.argv[2])"
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(root)}
+        subprocess.run([sys.executable, "-c", script, str(corpus), str(tmp_path / seed)], env=env, check=True)
+    for name in ("articles.parquet", "clusters.parquet", "duplicates.parquet"):
+        assert pq.read_table(tmp_path / "1" / name).equals(pq.read_table(tmp_path / "2" / name)), name
+
+
 @pytest.fixture(scope="module")
 def seed_run(
     tmp_path_factory,

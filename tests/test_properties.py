@@ -72,6 +72,10 @@ def test_normalised_text_has_no_controls_and_is_stable_under_nfc(text: str) -> N
     assert all(line == line.strip() for line in out.split("\n"))
 
 
+def test_an_invisible_character_between_a_letter_and_its_accent_does_not_keep_them_apart() -> None:
+    assert normalize("A\u200b\u0300") == "\u00c0"
+
+
 @_FAST
 @given(
     tokens=words,
