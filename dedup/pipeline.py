@@ -781,23 +781,15 @@ class _Canonical:
                   ) -> list[ClusterSummary]:
         """The summary of each cluster of ``clusters`` (positions in these articles)."""
         from dedup.minhash import default_workers
-        from dedup.summarize import summarize_clusters
+        from dedup.summarize import SummaryArticles, summarize_clusters
 
+        articles = SummaryArticles(self.titles, self.texts, self.sources, self.datelines, self.published, self.ids,
+                                   body, counts.vocabularies[0])
         return summarize_clusters(
             clusters,
-            titles=self.titles,
-            texts=self.texts,
-            sources=self.sources,
-            datelines=self.datelines,
-            published=self.published,
-            article_ids=self.ids,
-            body=body,
-            vocabulary=counts.vocabularies[0],
-            entity_names=[top_entities([counts.entities[k] for k in members], 10) for members in clusters],
-            min_sentences=summary.min_sentences,
-            max_sentences=summary.max_sentences,
-            top_terms=summary.top_terms,
-            redundancy=summary.redundancy,
+            articles,
+            [top_entities([counts.entities[k] for k in members], 10) for members in clusters],
+            summary,
             workers=default_workers(),
             pool=self.pool,
         )

@@ -18,15 +18,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from itertools import repeat
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from dedup.config import SummaryConfig
 from dedup.text import split_sentences, tokenize
 
-__all__ = ["ClusterSummary", "summarize_cluster", "summarize_clusters"]
+__all__ = ["ClusterSummary", "SummaryArticles", "summarize_cluster", "summarize_clusters"]
 
 _CANDIDATES_PER_ARTICLE = 8
 _MIN_WORDS, _MAX_WORDS = 8, 60
@@ -159,30 +159,24 @@ def _jaccard(a: set[str], b: set[str]) -> float:
 
 def summarize_cluster(
     members: Sequence[int],
-    *,
-    titles: Sequence[str | None],
-    texts: Sequence[str],
-    sources: Sequence[str | None],
-    datelines: Sequence[str | None],
-    published: Sequence[datetime | None],
-    article_ids: Sequence[str],
-    body: sp.csr_matrix,
-    vocabulary: np.ndarray,
+    articles: SummaryArticles,
     entity_names: list[str],
-    min_sentences: int,
-    max_sentences: int,
-    top_terms: int,
-    redundancy: float,
+    settings: SummaryConfig,
 ) -> ClusterSummary:
     """Describe one cluster of canonical articles.
 
     Args:
-        members: row indices of the cluster's canonical articles.
-        body: L2-normalised body TF-IDF rows of all articles; ``vocabulary`` its terms.
+        members: row indices of the cluster's canonical articles in ``articles``.
+        articles: the fields of all articles, with their L2-normalised body TF-IDF rows.
         entity_names: the cluster's entity names, most mentioned first.
-        min_sentences, max_sentences: summary length bounds (a cluster whose articles hold
-            fewer usable sentences gets fewer).
+        settings: summary length bounds (a cluster whose articles hold fewer usable
+            sentences gets fewer), terms shown and redundancy.
     """
+    titles, texts, sources = articles.titles, articles.texts, articles.sources
+    datelines, published, article_ids = articles.datelines, articles.published, articles.article_ids
+    body, vocabulary = articles.body, articles.vocabulary
+    min_sentences, max_sentences = settings.min_sentences, settings.max_sentences
+    top_terms, redundancy = settings.top_terms, settings.redundancy
     rows = body[list(members)]
     centroid = np.asarray(rows.mean(axis=0)).ravel()
     norm = np.linalg.norm(centroid)
@@ -242,8 +236,9 @@ def summarize_cluster(
 
 
 @dataclass(frozen=True)
-class _Articles:
-    """The fields of the articles that summaries read, row-aligned with ``body``."""
+class SummaryArticles:
+    """The fields of the articles that summaries read, row-aligned with ``body`` (their
+    L2-normalised body TF-IDF rows, whose terms are ``vocabulary``)."""
 
     titles: Sequence[str | None]
     texts: Sequence[str]
@@ -252,9 +247,11 @@ class _Articles:
     published: Sequence[datetime | None]
     article_ids: Sequence[str]
     body: sp.csr_matrix
+    vocabulary: np.ndarray
 
-    def take(self, rows: list[int]) -> _Articles:
-        return _Articles(
+    def take(self, rows: list[int]) -> SummaryArticles:
+        """The articles ``rows`` only, in that order."""
+        return SummaryArticles(
             titles=[self.titles[r] for r in rows],
             texts=[self.texts[r] for r in rows],
             sources=[self.sources[r] for r in rows],
@@ -262,50 +259,28 @@ class _Articles:
             published=[self.published[r] for r in rows],
             article_ids=[self.article_ids[r] for r in rows],
             body=self.body[rows],
+            vocabulary=self.vocabulary,
         )
 
 
 def _summarize_chunk(
     clusters: Sequence[Sequence[int]],
     entity_names: Sequence[list[str]],
-    articles: _Articles,
-    vocabulary: np.ndarray,
-    settings: dict[str, Any],
+    articles: SummaryArticles,
+    settings: SummaryConfig,
 ) -> list[ClusterSummary]:
     return [
-        summarize_cluster(
-            members,
-            titles=articles.titles,
-            texts=articles.texts,
-            sources=articles.sources,
-            datelines=articles.datelines,
-            published=articles.published,
-            article_ids=articles.article_ids,
-            body=articles.body,
-            vocabulary=vocabulary,
-            entity_names=names,
-            **settings,
-        )
+        summarize_cluster(members, articles, names, settings)
         for members, names in zip(clusters, entity_names, strict=True)
     ]
 
 
 def summarize_clusters(
     clusters: Sequence[Sequence[int]],
-    *,
-    titles: Sequence[str | None],
-    texts: Sequence[str],
-    sources: Sequence[str | None],
-    datelines: Sequence[str | None],
-    published: Sequence[datetime | None],
-    article_ids: Sequence[str],
-    body: sp.csr_matrix,
-    vocabulary: np.ndarray,
+    articles: SummaryArticles,
     entity_names: Sequence[list[str]],
-    min_sentences: int,
-    max_sentences: int,
-    top_terms: int,
-    redundancy: float,
+    settings: SummaryConfig,
+    *,
     workers: int = 1,
     chunk_articles: int = 5_000,
     pool: Executor | None = None,
@@ -315,16 +290,9 @@ def summarize_clusters(
     clusters holding about ``chunk_articles`` articles are summarised in worker processes,
     each sent only its clusters' articles; the summaries are the same. The processes are
     those of ``pool`` when given, else new ones."""
-    articles = _Articles(titles, texts, sources, datelines, published, article_ids, body)
-    settings: dict[str, Any] = {
-        "min_sentences": min_sentences,
-        "max_sentences": max_sentences,
-        "top_terms": top_terms,
-        "redundancy": redundancy,
-    }
     total = sum(len(members) for members in clusters)
     if workers < 2 or total <= chunk_articles:
-        return _summarize_chunk(clusters, entity_names, articles, vocabulary, settings)
+        return _summarize_chunk(clusters, entity_names, articles, settings)
     from dedup.minhash import process_pool
 
     runs: list[list[int]] = [[]]
@@ -348,7 +316,6 @@ def summarize_clusters(
                         [[local[r] for r in clusters[k]] for k in run],
                         [entity_names[k] for k in run],
                         articles.take(rows),
-                        vocabulary,
                         settings,
                     ),
                 )

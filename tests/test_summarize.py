@@ -7,8 +7,16 @@ from datetime import UTC, datetime
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from dedup.config import SummaryConfig
 from dedup.features import count_features, tfidf, top_entities
-from dedup.summarize import _display_names, _find_name, _name_pattern, summarize_cluster, summarize_clusters
+from dedup.summarize import (
+    SummaryArticles,
+    _display_names,
+    _find_name,
+    _name_pattern,
+    summarize_cluster,
+    summarize_clusters,
+)
 
 TITLES = ["Warehouse fire in Dunmore", None, "Flood closes Harbury school", "Harbury school stays shut"]
 TEXTS = [
@@ -24,10 +32,9 @@ TEXTS = [
 CLUSTERS = [[0, 1], [2, 3]]
 
 
-def _summaries(**kwargs: int) -> list:  # type: ignore[type-arg]
+def _articles() -> SummaryArticles:
     counts = count_features(TITLES, TEXTS, [None] * 4, lead_sentences=2)
-    return summarize_clusters(
-        CLUSTERS,
+    return SummaryArticles(
         titles=TITLES,
         texts=TEXTS,
         sources=["a", "b", "a", "c"],
@@ -36,13 +43,19 @@ def _summaries(**kwargs: int) -> list:  # type: ignore[type-arg]
         article_ids=["a0", "a1", "a2", "a3"],
         body=tfidf(counts.blocks[0]),
         vocabulary=counts.vocabularies[0],
-        entity_names=[top_entities([counts.entities[k] for k in members], 10) for members in CLUSTERS],
-        min_sentences=1,
-        max_sentences=3,
-        top_terms=5,
-        redundancy=0.6,
-        **kwargs,
     )
+
+
+def _entity_names(members: list[int]) -> list[str]:
+    counts = count_features(TITLES, TEXTS, [None] * 4, lead_sentences=2)
+    return top_entities([counts.entities[k] for k in members], 10)
+
+
+SETTINGS = SummaryConfig(min_sentences=1, max_sentences=3, top_terms=5, redundancy=0.6)
+
+
+def _summaries(**kwargs: int) -> list:  # type: ignore[type-arg]
+    return summarize_clusters(CLUSTERS, _articles(), [_entity_names(m) for m in CLUSTERS], SETTINGS, **kwargs)
 
 
 def test_summaries_of_all_clusters_describe_each_cluster() -> None:
@@ -58,23 +71,7 @@ def test_summaries_in_worker_processes_are_the_same() -> None:
 
 
 def test_one_cluster_summary_equals_its_place_in_the_bulk_call() -> None:
-    counts = count_features(TITLES, TEXTS, [None] * 4, lead_sentences=2)
-    alone = summarize_cluster(
-        CLUSTERS[1],
-        titles=TITLES,
-        texts=TEXTS,
-        sources=["a", "b", "a", "c"],
-        datelines=[None, "Dunmore", "Harbury", None],
-        published=[datetime(2024, 3, d, tzinfo=UTC) for d in (4, 5, 5, 6)],
-        article_ids=["a0", "a1", "a2", "a3"],
-        body=tfidf(counts.blocks[0]),
-        vocabulary=counts.vocabularies[0],
-        entity_names=top_entities([counts.entities[k] for k in CLUSTERS[1]], 10),
-        min_sentences=1,
-        max_sentences=3,
-        top_terms=5,
-        redundancy=0.6,
-    )
+    alone = summarize_cluster(CLUSTERS[1], _articles(), _entity_names(CLUSTERS[1]), SETTINGS)
     assert _summaries()[1] == alone
 
 
