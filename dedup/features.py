@@ -33,7 +33,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from sklearn.preprocessing import normalize as l2_normalize
 
-from dedup.text import split_sentences
+from dedup.text import first_sentences
 
 __all__ = [
     "BLOCKS",
@@ -79,7 +79,7 @@ _WORD_PATTERN = re.compile(_WORD)
 def lead_text(title: str | None, text: str, sentences: int) -> str:
     """The title and the first ``sentences`` sentences of the body, one per line (so that a
     name ending the title does not run into the first word of the text)."""
-    lead = split_sentences(text)[:sentences]
+    lead = first_sentences(text, sentences)
     return "\n".join(([title] if title else []) + lead)
 
 
@@ -255,16 +255,6 @@ def _content_words(doc: str) -> list[str]:
     return [w for w in _WORD_PATTERN.findall(doc.lower()) if w not in _STOP]
 
 
-def _first_sentences(text: str, k: int) -> list[str]:
-    """``split_sentences(text)[:k]``, splitting only the paragraphs that hold them."""
-    sentences: list[str] = []
-    for paragraph in text.split("\n"):
-        sentences.extend(split_sentences(paragraph))
-        if len(sentences) >= k:
-            break
-    return sentences[:k]
-
-
 def count_features(
     titles: Sequence[str | None],
     texts: Sequence[str],
@@ -278,7 +268,7 @@ def count_features(
     >>> [len(v) for v in counts.vocabularies]
     [2, 2, 1, 1, 1]
     """
-    firsts = [_first_sentences(x, lead_sentences) for x in texts]
+    firsts = [first_sentences(x, lead_sentences) for x in texts]
     leads = ["\n".join(([t] if t else []) + first) for t, first in zip(titles, firsts, strict=True)]
     entities = [extract_entities(x, t, d) for t, x, d in zip(titles, texts, datelines, strict=True)]
     lead_entities = [

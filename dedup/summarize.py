@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from dedup.config import SummaryConfig
-from dedup.text import split_sentences, tokenize
+from dedup.text import first_sentences, tokenize
 
 __all__ = ["ClusterSummary", "SummaryArticles", "summarize_cluster", "summarize_clusters"]
 
@@ -115,16 +115,6 @@ def _find_name(key: str, text: str, lowered: str | None) -> str | None:
     return match.group() if match else None
 
 
-def _first_sentences(text: str, k: int) -> list[str]:
-    """``split_sentences(text)[:k]``, splitting only the paragraphs that hold them."""
-    sentences: list[str] = []
-    for paragraph in text.split("\n"):
-        sentences.extend(split_sentences(paragraph))
-        if len(sentences) >= k:
-            break
-    return sentences[:k]
-
-
 def _display_names(names: Sequence[str], texts: Sequence[str], limit: int) -> list[str]:
     """Names as the articles write them ("NATO", not "Nato"), possessives folded, no repeats."""
     shown: list[str] = []
@@ -196,7 +186,7 @@ def summarize_cluster(
     candidates: list[tuple[float, int, int, str, set[str]]] = []
     for rank, k in enumerate(order):
         m = members[k]
-        for position, sentence in enumerate(_first_sentences(texts[m], _CANDIDATES_PER_ARTICLE)):
+        for position, sentence in enumerate(first_sentences(texts[m], _CANDIDATES_PER_ARTICLE)):
             if not _sentence_ok(sentence):
                 continue
             words = set(tokenize(sentence)) - ENGLISH_STOP_WORDS

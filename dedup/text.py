@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 __all__ = [
     "ascii_token_lines",
+    "first_sentences",
     "normalize",
     "normalize_for_hash",
     "split_sentences",
@@ -257,3 +258,18 @@ def split_sentences(text: str) -> list[str]:
             if sentence:
                 sentences.append(sentence)
     return sentences
+
+
+def first_sentences(text: str, k: int) -> list[str]:
+    """``split_sentences(text)[:k]``, splitting only the paragraphs that hold them
+    (a sentence never runs across a line break).
+
+    >>> first_sentences("One. Two.\\nThree.", 2)
+    ['One.', 'Two.']
+    """
+    sentences: list[str] = []
+    for paragraph in text.split("\n"):
+        sentences.extend(split_sentences(paragraph))
+        if len(sentences) >= k:
+            break
+    return sentences[:k]
