@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 # Two different events of the same kind (two earthquakes), three reports each, plus one
 # unrelated story. Names, places and numbers differ between the events; vocabulary does not.
 QUAKE_A = [
@@ -60,3 +63,13 @@ UNRELATED = (
     "conference that the board would watch the labour market closely before cutting borrowing costs. "
     "Economists had expected the decision, and the currency barely moved after the announcement.",
 )
+
+
+def write_quake_corpus(directory: Path, hostile_title: str) -> None:
+    """The two earthquakes as text files, the unrelated article under ``hostile_title`` as
+    JSON Lines, and an exact copy of the first report."""
+    for i, (title, text) in enumerate([*QUAKE_A, *QUAKE_B]):
+        (directory / f"doc{i}.txt").write_text(f"{title}\n\n{text}\n", encoding="utf-8")
+    hostile = {"id": "doc6", "title": hostile_title, "text": UNRELATED[1]}
+    (directory / "hostile.jsonl").write_text(json.dumps(hostile) + "\n", encoding="utf-8")
+    (directory / "doc0-copy.txt").write_text(f"{QUAKE_A[0][0]}\n\n{QUAKE_A[0][1]}\n", encoding="utf-8")

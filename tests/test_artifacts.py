@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from flows.artifacts import (
     report_markdown,
     timeline_png,
 )
-from tests.corpus import QUAKE_A, QUAKE_B, UNRELATED
+from tests.corpus import QUAKE_A, QUAKE_B, write_quake_corpus
 
 HOSTILE = "<img src=x onerror=alert(1)> [click](http://evil.example) **Breaking** | `code` # www.evil.example"
 
@@ -36,11 +35,7 @@ HOSTILE = "<img src=x onerror=alert(1)> [click](http://evil.example) **Breaking*
 def run(tmp_path_factory):
     """Two earthquakes, a rate decision with a hostile title, and an exact copy; no dates."""
     corpus = tmp_path_factory.mktemp("corpus")
-    for i, (title, text) in enumerate([*QUAKE_A, *QUAKE_B]):
-        (corpus / f"doc{i}.txt").write_text(f"{title}\n\n{text}\n", encoding="utf-8")
-    hostile = {"id": "doc6", "title": HOSTILE, "text": UNRELATED[1]}
-    (corpus / "hostile.jsonl").write_text(json.dumps(hostile) + "\n", encoding="utf-8")
-    (corpus / "doc0-copy.txt").write_text(f"{QUAKE_A[0][0]}\n\n{QUAKE_A[0][1]}\n", encoding="utf-8")
+    write_quake_corpus(corpus, HOSTILE)
     output = tmp_path_factory.mktemp("out")
     return run_pipeline([corpus], output), output
 

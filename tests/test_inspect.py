@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -13,7 +12,7 @@ from dedup.errors import InputError
 from dedup.pipeline import run_pipeline
 from flows.cli import main
 from flows.inspect import explain_cluster, find_cluster, member_similarities, show_cluster, show_clusters
-from tests.corpus import QUAKE_A, QUAKE_B, UNRELATED
+from tests.corpus import write_quake_corpus
 
 HOSTILE_TITLE = "[bold red]Central bank[/bold red] holds <b>rates</b> steady"
 
@@ -22,11 +21,7 @@ HOSTILE_TITLE = "[bold red]Central bank[/bold red] holds <b>rates</b> steady"
 def output(tmp_path_factory) -> Path:
     """Two earthquakes (three reports each), one rate decision with a hostile title, one copy."""
     corpus = tmp_path_factory.mktemp("corpus")
-    for i, (title, text) in enumerate([*QUAKE_A, *QUAKE_B]):
-        (corpus / f"doc{i}.txt").write_text(f"{title}\n\n{text}\n", encoding="utf-8")
-    hostile = {"id": "doc6", "title": HOSTILE_TITLE, "text": UNRELATED[1]}
-    (corpus / "hostile.jsonl").write_text(json.dumps(hostile) + "\n", encoding="utf-8")
-    (corpus / "doc0-copy.txt").write_text(f"{QUAKE_A[0][0]}\n\n{QUAKE_A[0][1]}\n", encoding="utf-8")
+    write_quake_corpus(corpus, HOSTILE_TITLE)
     out = tmp_path_factory.mktemp("out")
     run_pipeline([corpus], out)
     return out
