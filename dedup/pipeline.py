@@ -521,7 +521,8 @@ def find_duplicates(
 
     def texts_of(rows: np.ndarray) -> list[str]:
         if not contiguous:  # read once, on the first pair that needs the texts
-            contiguous.append(_contiguous(pq.read_table(path, columns=["text"])))
+            table = pq.read_table(path, columns=["text"]) if texts is None else pa.table({"text": texts})
+            contiguous.append(_contiguous(table))
         return list(contiguous[0].column("text").take(rows).to_pylist())
 
     near, strong = verify_candidates(plausible, sets, config, texts_of, minhash.shingle_size)
