@@ -9,6 +9,8 @@ reading order (the representative's first).
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -30,6 +32,7 @@ __all__ = ["ClusterSummary", "SummaryArticles", "summarize_cluster", "summarize_
 
 _CANDIDATES_PER_ARTICLE = 8
 _MIN_WORDS, _MAX_WORDS = 8, 60
+_CENTROID_CLUSTERS = 2_000  # clusters whose centroids are computed together
 # A sentence is unfinished when it opens in lower case or with an opening mark, or does not
 # close with a full stop, question or exclamation mark, closing quote or bracket.
 _UNFINISHED_START = frozenset("abcdefghijklmnopqrstuvwxyz\"'(")
@@ -147,6 +150,53 @@ def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
+@dataclass(frozen=True)
+class _Centroid:
+    """A cluster's term centroid (the mean of its members' body rows) and how close each
+    member is to it."""
+
+    #: The centroid's terms (vocabulary columns), strongest first; ties: lower column first.
+    terms: np.ndarray
+    #: Their centroid weights, in the same order.
+    weights: np.ndarray
+    #: Each member's cosine similarity to the centroid, in member order.
+    closeness: np.ndarray
+
+
+def _centroids(clusters: Sequence[Sequence[int]], body: sp.csr_matrix) -> list[_Centroid]:
+    """The :class:`_Centroid` of every cluster (rows of ``body``), computed together.
+
+    Each centroid holds only its cluster's own terms: a dense vector over the whole batch
+    vocabulary per cluster would cost clusters x vocabulary. Sums run in float64, member
+    by member, so a cluster's centroid is the same whichever clusters it is computed with.
+    """
+    k = len(clusters)
+    sizes = np.fromiter(map(len, clusters), dtype=np.int64, count=k)
+    if k == 0:
+        return []
+    if sizes.min() == 0:
+        raise ValueError("a cluster without members has no centroid")
+    rows = np.fromiter(itertools.chain.from_iterable(clusters), dtype=np.int64, count=int(sizes.sum()))
+    owner = np.repeat(np.arange(k), sizes)
+    members = body[rows].astype(np.float64)
+    averaging = sp.csr_matrix((1.0 / sizes[owner], (owner, np.arange(len(rows)))), shape=(k, len(rows)))
+    mean = (averaging @ members).tocsr()
+    mean.sort_indices()
+    per_term_owner = np.repeat(np.arange(k), np.diff(mean.indptr))
+    norms = np.sqrt(np.bincount(per_term_owner, weights=mean.data**2, minlength=k))
+    dots = np.asarray(members.multiply(mean[owner]).sum(axis=1)).ravel()
+    scale = np.divide(1.0, norms, out=np.zeros(k), where=norms > 0)
+    closeness = dots * scale[owner]
+    ranked = np.lexsort((mean.indices, -mean.data, per_term_owner))  # stays in cluster order
+    terms, weights = mean.indices[ranked], mean.data[ranked]
+    ends = np.cumsum(sizes)
+    return [
+        _Centroid(terms[mean.indptr[c] : mean.indptr[c + 1]], weights[mean.indptr[c] : mean.indptr[c + 1]],
+                  closeness[ends[c] - sizes[c] : ends[c]])
+        for c in range(k)
+    ]
+
+
 def summarize_cluster(
     members: Sequence[int],
     articles: SummaryArticles,
@@ -162,27 +212,32 @@ def summarize_cluster(
         settings: summary length bounds (a cluster whose articles hold fewer usable
             sentences gets fewer), terms shown and redundancy.
     """
+    return _summarize(members, _centroids([members], articles.body)[0], articles, entity_names, settings)
+
+
+def _summarize(
+    members: Sequence[int],
+    centroid: _Centroid,
+    articles: SummaryArticles,
+    entity_names: list[str],
+    settings: SummaryConfig,
+) -> ClusterSummary:
+    """:func:`summarize_cluster` with the cluster's centroid already computed."""
     titles, texts, sources = articles.titles, articles.texts, articles.sources
     datelines, published, article_ids = articles.datelines, articles.published, articles.article_ids
-    body, vocabulary = articles.body, articles.vocabulary
+    vocabulary = articles.vocabulary
     min_sentences, max_sentences = settings.min_sentences, settings.max_sentences
     top_terms, redundancy = settings.top_terms, settings.redundancy
-    rows = body[list(members)]
-    centroid = np.asarray(rows.mean(axis=0)).ravel()
-    norm = np.linalg.norm(centroid)
-    closeness = rows @ (centroid / norm if norm else centroid)
+    closeness = centroid.closeness
     order = sorted(range(len(members)), key=lambda k: (-round(float(closeness[k]), 6), article_ids[members[k]]))
     representative = members[order[0]]
     cohesion = float(np.mean(closeness)) if len(members) else 0.0
 
-    # Rank only the cluster's own terms: sorting the whole batch vocabulary per cluster costs
-    # clusters x vocabulary, and zero-weight terms are no cluster's terms.
-    own = np.unique(rows.indices)
-    ranked = own[np.argsort(-centroid[own], kind="stable")]
-    weights = dict(zip(vocabulary[ranked[:200]], centroid[ranked[:200]], strict=True))
+    weights = dict(zip(vocabulary[centroid.terms[:200]].tolist(), centroid.weights[:200].tolist(), strict=True))
     key_names = [e.lower() for e in entity_names[:6]]
     place_counts = Counter(d for d in (datelines[m] for m in members) if d)
     places = [p for p, _ in place_counts.most_common(3)]
+    place_keys = [p.lower() for p in places]
     candidates: list[tuple[float, int, int, str, set[str]]] = []
     for rank, k in enumerate(order):
         m = members[k]
@@ -193,8 +248,8 @@ def summarize_cluster(
             lowered = sentence.lower()
             # Summed in sorted order: a set's order changes with the string hash seed, and so
             # would the last bits of the sum, and with them the choice between near-ties.
-            relevance = sum(map(weights.get, sorted(words), repeat(0.0))) / np.sqrt(len(words) + 1)
-            mentions = sum(name in lowered for name in key_names) + 2 * sum(p.lower() in lowered for p in places)
+            relevance = sum(map(weights.get, sorted(words), repeat(0.0))) / math.sqrt(len(words) + 1)
+            mentions = sum([name in lowered for name in key_names]) + 2 * sum([p in lowered for p in place_keys])
             score = relevance * (1.0 + 0.15 * mentions) / (1.0 + 0.25 * position) / (1.0 + 0.1 * rank)
             candidates.append((score, rank, position, sentence, words))
     candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
@@ -209,7 +264,7 @@ def summarize_cluster(
 
     title = titles[representative]
     headline = title if title else (chosen[0][3] if chosen else texts[representative][:120])
-    terms = [str(t) for t in vocabulary[ranked[:top_terms]]]
+    terms = [str(t) for t in vocabulary[centroid.terms[:top_terms]]]
     dates = sorted(d for d in (published[m] for m in members) if d is not None)
     return ClusterSummary(
         representative=representative,
@@ -259,10 +314,13 @@ def _summarize_chunk(
     articles: SummaryArticles,
     settings: SummaryConfig,
 ) -> list[ClusterSummary]:
-    return [
-        summarize_cluster(members, articles, names, settings)
-        for members, names in zip(clusters, entity_names, strict=True)
-    ]
+    out: list[ClusterSummary] = []
+    for start in range(0, len(clusters), _CENTROID_CLUSTERS):
+        batch = clusters[start : start + _CENTROID_CLUSTERS]
+        for members, centroid, names in zip(batch, _centroids(batch, articles.body),
+                                            entity_names[start : start + _CENTROID_CLUSTERS], strict=True):
+            out.append(_summarize(members, centroid, articles, names, settings))
+    return out
 
 
 def summarize_clusters(
