@@ -84,8 +84,8 @@ _PROPOSING_DF = 200
 _NEIGHBOURS = 15
 # Rounding can put a float32 dot product of unit rows slightly above 1.
 _MAX_SIMILARITY = 1.001
-# Pairs whose dot products are completed together share at most this many first rows.
-_PAIR_ROWS = 256
+# Pairs whose dot products are completed together (bounds the rows gathered at once).
+_PAIR_ROWS = 8192
 
 
 def _date_window(threshold: float, max_days_apart: float) -> float:
@@ -115,29 +115,16 @@ def _split_columns(matrix: sp.csr_matrix, cap: int) -> tuple[sp.csr_matrix, sp.c
 def _pair_dots(matrix: sp.csr_matrix, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Dot products of the rows ``i[k]`` and ``j[k]`` (no pair matrix is formed).
 
-    Pairs are taken in runs of up to ``_PAIR_ROWS`` distinct ``i`` rows; those rows are
-    made dense over their own columns, and each ``j`` row's entries are looked up in them.
+    Runs of ``_PAIR_ROWS`` pairs gather their two rows each and multiply them entry by
+    entry (a merge of sorted columns); each pair's products are summed in float64, in
+    column order.
     """
     out = np.empty(len(i), dtype=np.float32)
-    if len(i) == 0:
-        return out
-    column = np.full(matrix.shape[1], -1, dtype=np.int64)
-    run_starts = [*np.flatnonzero(np.diff(i, prepend=i[0] - 1))[::_PAIR_ROWS].tolist(), len(i)]
-    for start, stop in itertools.pairwise(run_starts):
-        left, local = np.unique(i[start:stop], return_inverse=True)
-        rows = matrix[left]
-        used = np.unique(rows.indices)
-        column[used] = np.arange(len(used))
-        dense = np.zeros((len(left), len(used) + 1), dtype=np.float32)  # last column: terms not in these rows
-        dense[np.repeat(np.arange(len(left)), np.diff(rows.indptr)), column[rows.indices]] = rows.data
-        first = matrix.indptr[j[start:stop]]
-        lengths = matrix.indptr[j[start:stop] + 1] - first
-        offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-        entries = np.repeat(first - offsets, lengths) + np.arange(int(lengths.sum()))
-        pair = np.repeat(np.arange(stop - start), lengths)
-        values = matrix.data[entries] * dense[local[pair], column[matrix.indices[entries]]]
-        out[start:stop] = np.bincount(pair, weights=values, minlength=stop - start)
-        column[used] = -1
+    for start in range(0, len(i), _PAIR_ROWS):
+        left, right = i[start : start + _PAIR_ROWS], j[start : start + _PAIR_ROWS]
+        products = matrix[left].multiply(matrix[right]).tocsr()
+        pair = np.repeat(np.arange(len(left)), np.diff(products.indptr))
+        out[start : start + len(left)] = np.bincount(pair, weights=products.data, minlength=len(left))
     return out
 
 

@@ -412,6 +412,10 @@ def weigh_within(
     """
     total = float(sum(weights))
     sizes = np.bincount(groups)
+    n_rows = len(groups)
+    membership = sp.csr_matrix(
+        (np.ones(n_rows, dtype=np.int32), (groups, np.arange(n_rows))), shape=(len(sizes), n_rows)
+    )
     parts = []
     for block, weight in zip(counts.blocks, weights, strict=True):
         block = block.tocsr()
@@ -420,10 +424,13 @@ def weigh_within(
             parts.append(sp.csr_matrix(block.shape, dtype=np.float32))
             continue
         rows = np.repeat(np.arange(block.shape[0]), np.diff(block.indptr))
-        keys = groups[rows].astype(np.int64) * n_terms + block.indices
-        _, inverse, df = np.unique(keys, return_inverse=True, return_counts=True)
+        # Document frequency of every (group, term): the group's count of rows holding it.
+        holds = sp.csr_matrix((np.ones(block.nnz, dtype=np.int32), block.indices, block.indptr), shape=block.shape)
+        df_of = (membership @ holds).tocsr()
+        df_of.sort_indices()
+        df = np.asarray(df_of[groups[rows], block.indices]).ravel()
         n = sizes[groups[rows]]
-        idf = (np.log((1.0 + n) / (1.0 + df[inverse])) + offset).astype(np.float32)
+        idf = (np.log((1.0 + n) / (1.0 + df)) + offset).astype(np.float32)
         data = (1.0 + np.log(block.data)).astype(np.float32) * idf
         weighted = sp.csr_matrix((data, block.indices, block.indptr), shape=block.shape)
         parts.append(np.float32(np.sqrt(weight / total)) * l2_normalize(weighted))
