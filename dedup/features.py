@@ -444,3 +444,31 @@ def top_entities(entity_lists: Sequence[Sequence[str]], k: int) -> list[str]:
         counts.update({e for e in entities if not e.startswith(("#", "@"))})
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], -kv[0].count("_"), kv[0]))
     return [name.replace("_", " ").title() for name, _ in ranked[:k]]
+
+
+def top_entities_of_groups(counts: FeatureCounts, groups: Sequence[Sequence[int]], k: int) -> list[list[str]]:
+    """:func:`top_entities` of the entity lists of each group of rows, from the entity
+    block of ``counts`` for all groups at once (the block's vocabulary is sorted, so its
+    column order is the order of the names)."""
+    block, vocabulary = counts.blocks[2].tocsr(), counts.vocabularies[2]
+    if not groups:
+        return []
+    sizes = np.fromiter(map(len, groups), dtype=np.int64, count=len(groups))
+    rows = np.fromiter((r for g in groups for r in g), dtype=np.int64, count=int(sizes.sum()))
+    owner = np.repeat(np.arange(len(groups)), sizes)
+    membership = sp.csr_matrix((np.ones(len(rows), dtype=np.int32), (owner, rows)), shape=(len(groups), block.shape[0]))
+    holds = sp.csr_matrix((np.ones(block.nnz, dtype=np.int32), block.indices, block.indptr), shape=block.shape)
+    articles = (membership @ holds).tocsr()  # articles of each group mentioning each term
+    terms = vocabulary.tolist()
+    is_name = np.fromiter((not t.startswith(("#", "@")) for t in terms), dtype=bool, count=len(terms))
+    parts = np.fromiter((t.count("_") for t in terms), dtype=np.int64, count=len(terms))
+    group_of = np.repeat(np.arange(len(groups)), np.diff(articles.indptr))
+    keep = is_name[articles.indices]
+    group_of, columns, mentions = group_of[keep], articles.indices[keep], articles.data[keep]
+    order = np.lexsort((columns, -parts[columns], -mentions, group_of))
+    group_of, columns = group_of[order], columns[order]
+    starts = np.searchsorted(group_of, np.arange(len(groups) + 1))
+    return [
+        [terms[c].replace("_", " ").title() for c in columns[starts[g] : min(starts[g] + k, starts[g + 1])].tolist()]
+        for g in range(len(groups))
+    ]

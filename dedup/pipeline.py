@@ -33,7 +33,7 @@ from dedup.cluster import cluster_events, cluster_id
 from dedup.config import ClusterConfig, DuplicateConfig, IngestConfig, MinHashConfig, PipelineConfig, SummaryConfig
 from dedup.duplicates import band_candidates, group_duplicates, lowest_containment, verify_candidates
 from dedup.errors import OutputError
-from dedup.features import tfidf, top_entities
+from dedup.features import tfidf, top_entities_of_groups
 from dedup.incremental import carry_cluster_ids
 from dedup.ingest import read_inputs
 from dedup.io import (
@@ -789,7 +789,7 @@ class _Canonical:
         return summarize_clusters(
             clusters,
             articles,
-            [top_entities([counts.entities[k] for k in members], 10) for members in clusters],
+            top_entities_of_groups(counts, clusters, 10),
             summary,
             workers=default_workers(),
             pool=self.pool,

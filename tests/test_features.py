@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
 from hypothesis import given
@@ -17,6 +19,7 @@ from dedup.features import (
     merge_counts,
     tfidf,
     top_entities,
+    top_entities_of_groups,
     weigh,
     weigh_within,
 )
@@ -157,6 +160,36 @@ def test_weigh_within_equals_weighing_each_group_alone() -> None:
 def test_top_entities_ranks_by_article_count() -> None:
     lists = [["alan_price", "price", "dunmore", "#3"], ["price", "dunmore", "dunmore"], ["harbury"]]
     assert top_entities(lists, 2) == ["Dunmore", "Price"]
+
+
+def test_top_entities_of_groups_rank_each_group_on_its_own() -> None:
+    texts = [
+        "Fire chief Alan Price said the Dunmore warehouse burned. Price praised crews in Dunmore.",
+        "In Dunmore, Alan Price said 40 firefighters came.",
+        "Mary Cole said the Harbury school will stay shut, Cole told parents in Harbury.",
+    ]
+    counts = count_features([None] * 3, texts, [None, None, "Harbury"], lead_sentences=2)
+    fire, school = top_entities_of_groups(counts, [[0, 1], [2]], 3)
+    assert fire == ["Alan Price", "Dunmore", "Price"]
+    assert school == ["Mary Cole", "Cole", "Harbury"]  # one article: names of several words first
+
+
+_NAMES = st.sampled_from(["Alan Price", "Dunmore", "Mary Cole", "Harbury", "NATO", "Ryabkov"])
+
+
+@given(
+    st.lists(st.lists(_NAMES, max_size=4).map(lambda ns: " and ".join(ns) + " met on 3 May."), min_size=1, max_size=6),
+    st.randoms(use_true_random=False),
+    st.integers(1, 4),
+)
+def test_top_entities_of_groups_equal_top_entities_of_each_group(texts: list[str], rng: Any, k: int) -> None:
+    counts = count_features([None] * len(texts), texts, [None] * len(texts), lead_sentences=2)
+    rows = list(range(len(texts)))
+    rng.shuffle(rows)
+    cut = rng.randint(0, len(rows))
+    groups = [g for g in (sorted(rows[:cut]), rows[cut:]) if g]
+    expected = [top_entities([counts.entities[r] for r in g], k) for g in groups]
+    assert top_entities_of_groups(counts, groups, k) == expected
 
 
 @given(st.lists(st.text(alphabet="AbcD efG.,'\n", max_size=60), min_size=1, max_size=4))
