@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from itertools import chain, filterfalse, repeat
 
 import numpy as np
 import scipy.sparse as sp
@@ -83,14 +84,14 @@ def lead_text(title: str | None, text: str, sentences: int) -> str:
     return "\n".join(([title] if title else []) + lead)
 
 
-_SENTENCE_START = re.compile(r"(?:[.!?]['\")\]]*\s+|\n\s*)['\"(\[]?")
+# A sentence opening right before a capital: a full stop, question or exclamation mark (with
+# closing quotes or brackets) and a space, or a line break; then an optional opening quote or
+# bracket. It starts with its one mark, so the scan jumps from mark to mark. No opening holds a
+# capital and none starts inside a name, so each one found is right before a name the scan of
+# ``_ENTITY`` finds.
+_OPENING = re.compile(r"[.!?\n](?:(?<=[.!?])['\")\]]*\s+|(?<=\n)\s*)['\"(\[]?(?=[A-Z])")
 _LOWER_WORD = re.compile(r"\b[a-z][\w'’-]*")
-
-
-def _sentence_initial_positions(text: str) -> set[int]:
-    starts = {0}
-    starts.update(match.end() for match in _SENTENCE_START.finditer(text))
-    return starts
+_TITLE_WORD = re.compile(r"[^\W\d_][\w'’-]*")
 
 
 def _name_word(word: str) -> str:
@@ -98,6 +99,47 @@ def _name_word(word: str) -> str:
     if word.endswith(("'s", "’s")):
         word = word[:-2]
     return word.strip(".'’-")
+
+
+def _name_spans(text: str) -> list[tuple[str, bool]]:
+    """The name phrases of ``text`` in order, each with whether it opens a sentence."""
+    spans: list[tuple[str, bool]] = []
+    start, opens = 0, "A" <= text[:1] <= "Z"
+    for opening in _OPENING.finditer(text):
+        phrases = _ENTITY.findall(text, start, opening.end())
+        spans.extend(zip(phrases, repeat(False)))
+        if opens and phrases:
+            spans[-len(phrases)] = (phrases[0], True)
+        start, opens = opening.end(), True
+    phrases = _ENTITY.findall(text, start)
+    spans.extend(zip(phrases, repeat(False)))
+    if opens and phrases:
+        spans[-len(phrases)] = (phrases[0], True)
+    return spans
+
+
+def _is_word_char(char: str) -> bool:
+    """Whether ``char`` can be in a word: a letter, digit, ``_``, apostrophe or hyphen."""
+    return char.isalnum() or char in "_'’-"
+
+
+def _writes_in_lower_case(text: str, word: str) -> bool:
+    """Whether ``_LOWER_WORD`` finds ``word`` in ``text``: whether the text holds it as a run of
+    word characters (so it starts in lower case). Found by substring search; only when the word
+    ends a run after an apostrophe or hyphen are all words of the text found."""
+    if not _LOWER_WORD.fullmatch(word):
+        return False
+    at = text.find(word)
+    while at >= 0:
+        end = at + len(word)
+        if end == len(text) or not _is_word_char(text[end]):
+            before = text[at - 1] if at else " "
+            if not _is_word_char(before):
+                return True
+            if before in "'’-":
+                return word in _LOWER_WORD.findall(text)
+        at = text.find(word, at + 1)
+    return False
 
 
 def extract_entities(text: str, title: str | None = None, dateline: str | None = None) -> list[str]:
@@ -117,38 +159,38 @@ def extract_entities(text: str, title: str | None = None, dateline: str | None =
     >>> sorted(set(extract_entities(text)))
     ['geneva', 'ryabkov', 'sergei_ryabkov', 'sherman', 'wendy_sherman']
     """
+    return _extract_entities(text, title, dateline, {})
+
+
+def _extract_entities(
+    text: str, title: str | None, dateline: str | None, names: dict[tuple[str, bool], tuple[str, ...]]
+) -> list[str]:
+    """:func:`extract_entities`, with ``names`` holding the features of each phrase found so
+    far (with its first word dropped or not), to be shared by the articles of a batch."""
     if title and _is_title_case(title):
-        body_caps = {w.lower() for m in _ENTITY.finditer(text) for w in m.group().split()}
+        body_caps = set(" ".join(_ENTITY.findall(text)).lower().split())
         title = " ".join(w if w.lower() in body_caps else w.lower() for w in title.split())
     full = f"{title}\n{text}" if title else text
-    starts = _sentence_initial_positions(full)
-    mid_sentence_caps: set[str] = set()
-    spans: list[tuple[str, bool]] = []
-    for match in _ENTITY.finditer(full):
-        phrase, at_start = match.group(), match.start() in starts
-        spans.append((phrase, at_start))
-        if not at_start:
-            mid_sentence_caps.update(phrase.lower().split())
-    lowered: set[str] | None = None  # the words the article writes in lower case, when needed
-    names_of: dict[tuple[str, bool], list[str]] = {}  # a phrase's features, by its place
-    features: list[str] = []
-    for span in spans:
-        found = names_of.get(span)
-        if found is None:
-            phrase, at_start = span
+    spans = _name_spans(full)
+    mid_sentence_caps = set(" ".join([phrase for phrase, at_start in spans if not at_start]).lower().split())
+    found: dict[tuple[str, bool], tuple[str, ...]] = {}  # a phrase's features, by its place
+    for span in dict.fromkeys(spans):
+        phrase, at_start = span
+        skip_first = False
+        if at_start:
+            first = _name_word(phrase.split(None, 1)[0]).lower()
+            skip_first = first not in mid_sentence_caps and (first in _STOP or _writes_in_lower_case(full, first))
+        key = (phrase, skip_first)
+        features = names.get(key)
+        if features is None:
             words = [_name_word(w) for w in phrase.split()]
-            if at_start and words:
-                first = words[0].lower()
-                if first not in mid_sentence_caps and first not in _STOP and lowered is None:
-                    lowered = set(_LOWER_WORD.findall(full))
-                if first not in mid_sentence_caps and (first in _STOP or (lowered is not None and first in lowered)):
-                    words = words[1:]
-            found = names_of[span] = _name_features(words)
-        features.extend(found)
-    features.extend("#" + n.replace(",", "") for n in _NUMBER.findall(full))
+            features = names[key] = tuple(_name_features(words[1:] if skip_first else words))
+        found[span] = features
+    entities = list(chain.from_iterable(map(found.__getitem__, spans)))
+    entities.extend(["#" + n.replace(",", "") for n in _NUMBER.findall(full)])
     if dateline:
-        features.extend(["_".join(dateline.lower().split())] * 3)
-    return features
+        entities.extend(["_".join(dateline.lower().split())] * 3)
+    return entities
 
 
 def _name_features(words: list[str]) -> list[str]:
@@ -174,7 +216,7 @@ def _name_features(words: list[str]) -> list[str]:
 
 
 def _is_title_case(title: str) -> bool:
-    words = [w for w in re.findall(r"[^\W\d_][\w'’-]*", title) if len(w) > 3]
+    words = [w for w in _TITLE_WORD.findall(title) if len(w) > 3]
     return bool(words) and sum(w[0].isupper() for w in words) >= 0.8 * len(words)
 
 
@@ -224,20 +266,19 @@ class FeatureCounts:
         return self.blocks[0].shape[0]
 
 
-def _count_tokens(token_lists: Iterable[Iterable[str]], n: int) -> tuple[sp.csr_matrix, np.ndarray]:
-    """Term counts of ``n`` token lists: a float32 CSR matrix with sorted indices over the
-    sorted vocabulary of the terms found (no column when no list holds a term)."""
+def _count_tokens(counts: Iterable[Mapping[str, int]], n: int) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The term counts of ``n`` articles as a float32 CSR matrix with sorted indices over the
+    sorted vocabulary of the terms found (no column when no article holds a term)."""
     column_of: defaultdict[str, int] = defaultdict()
     column_of.default_factory = column_of.__len__  # a new term gets the next column
     indices: list[int] = []
     data: list[int] = []
     indptr = [0]
-    for tokens in token_lists:
-        counts = Counter(tokens)
-        indices.extend(map(column_of.__getitem__, counts))
-        data.extend(counts.values())
+    for row in counts:
+        indices.extend(map(column_of.__getitem__, row))
+        data.extend(row.values())
         indptr.append(len(indices))
-    if not column_of:  # no list holds a term
+    if not column_of:  # no article holds a term
         return sp.csr_matrix((n, 0), dtype=np.float32), np.empty(0, dtype=object)
     terms = sorted(column_of)
     rank = np.empty(len(terms), dtype=np.int64)
@@ -255,6 +296,45 @@ def _content_words(doc: str) -> list[str]:
     return [w for w in _WORD_PATTERN.findall(doc.lower()) if w not in _STOP]
 
 
+# For ASCII text: every character that cannot be in a word (not a letter, digit, "_", "'" or
+# "-") mapped to a space, so that the text splits into runs of word characters.
+_WORD_RUNS = str.maketrans({chr(c): " " for c in range(128) if not _is_word_char(chr(c))})
+# Runs of ASCII letters that are no content word: stop words and single letters.
+_NOT_CONTENT = frozenset(w for w in _STOP if w.isalpha()) | frozenset("abcdefghijklmnopqrstuvwxyz")
+
+
+def _count_content_words(doc: str) -> Counter[str]:
+    """How often ``doc`` holds each of its :func:`_content_words`.
+
+    In ASCII text a word never runs across a character other than a letter, digit, ``_``,
+    ``'`` or ``-``, and a run of such characters holds at most one word: the run itself when
+    it starts with a letter and ends with a letter or digit (single letters are no words);
+    else the pattern finds it, if any.
+    """
+    if not doc.isascii():
+        return Counter(_content_words(doc))
+    counts = Counter(filterfalse(_NOT_CONTENT.__contains__, doc.lower().translate(_WORD_RUNS).split()))
+    for run in [run for run in counts if not run.isalpha()]:
+        if run[0].isalpha() and run[-1] not in "'-":  # the run is the word
+            if run in _STOP:
+                dict.__delitem__(counts, run)
+            continue
+        times = dict.pop(counts, run)
+        if not run.isdigit():
+            for word in _WORD_PATTERN.findall(run):
+                if word not in _STOP:
+                    counts[word] += times
+    return counts
+
+
+def _count_entities(entities: list[str]) -> Counter[str]:
+    """How often an article holds each entity feature (features are finished tokens: their
+    case and marks kept; an empty one, of a blank dateline, left out)."""
+    counts = Counter(entities)
+    counts.pop("", None)
+    return counts
+
+
 def count_features(
     titles: Sequence[str | None],
     texts: Sequence[str],
@@ -270,9 +350,10 @@ def count_features(
     """
     firsts = [first_sentences(x, lead_sentences) for x in texts]
     leads = ["\n".join(([t] if t else []) + first) for t, first in zip(titles, firsts, strict=True)]
-    entities = [extract_entities(x, t, d) for t, x, d in zip(titles, texts, datelines, strict=True)]
+    names: dict[tuple[str, bool], tuple[str, ...]] = {}  # the features of each phrase, for all articles
+    entities = [_extract_entities(x, t, d, names) for t, x, d in zip(titles, texts, datelines, strict=True)]
     lead_entities = [
-        extract_entities(" ".join(first), t, d) for t, first, d in zip(titles, firsts, datelines, strict=True)
+        _extract_entities(" ".join(first), t, d, names) for t, first, d in zip(titles, firsts, datelines, strict=True)
     ]
     places = [
         lead_places(lead) + (["@" + "_".join(d.lower().split())] if d else [])
@@ -280,18 +361,18 @@ def count_features(
     ]
     n = len(texts)
     body, body_vocab = _count_tokens(
-        (_content_words(f"{t or ''}\n{x}") for t, x in zip(titles, texts, strict=True)), n
+        (_count_content_words(f"{t or ''}\n{x}") for t, x in zip(titles, texts, strict=True)), n
     )
-    lead, lead_vocab = _count_tokens((_content_words(x) for x in leads), n)
-    # Entity features are finished tokens: split on spaces only, keep their case and marks.
-    ent, ent_vocab = _count_tokens((" ".join(e).split() for e in entities), n)
-    lead_ent, lead_ent_vocab = _count_tokens((" ".join(e).split() for e in lead_entities), n)
-    place, place_vocab = _count_tokens((" ".join(p).split() for p in places), n)
+    lead, lead_vocab = _count_tokens(map(_count_content_words, leads), n)
+    ent, ent_vocab = _count_tokens(map(_count_entities, entities), n)
+    lead_ent, lead_ent_vocab = _count_tokens(map(_count_entities, lead_entities), n)
+    place, place_vocab = _count_tokens(map(Counter, places), n)
     return FeatureCounts(
         blocks=(body, lead, ent, lead_ent, place),
         vocabularies=(body_vocab, lead_vocab, ent_vocab, lead_ent_vocab, place_vocab),
         entities=entities,
-        primary_places=[_primary_place(lead, d) for lead, d in zip(leads, datelines, strict=True)],
+        # The dateline place, else the lead's first place (what _primary_place gives).
+        primary_places=[p[-1] if d else (p[0] if p else None) for p, d in zip(places, datelines, strict=True)],
     )
 
 
