@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from itertools import chain, filterfalse, repeat
+from itertools import chain, filterfalse
 
 import numpy as np
 import scipy.sparse as sp
@@ -84,12 +84,16 @@ def lead_text(title: str | None, text: str, sentences: int) -> str:
     return "\n".join(([title] if title else []) + lead)
 
 
-# A sentence opening right before a capital: a full stop, question or exclamation mark (with
-# closing quotes or brackets) and a space, or a line break; then an optional opening quote or
-# bracket. It starts with its one mark, so the scan jumps from mark to mark. No opening holds a
-# capital and none starts inside a name, so each one found is right before a name the scan of
-# ``_ENTITY`` finds.
-_OPENING = re.compile(r"[.!?\n](?:(?<=[.!?])['\")\]]*\s+|(?<=\n)\s*)['\"(\[]?(?=[A-Z])")
+# A name phrase (what ``_ENTITY`` finds), with the sentence opening right before it if there
+# is one: a full stop, question or exclamation mark (with closing quotes or brackets) and a
+# space, or a line break; then an optional opening quote or bracket. No opening holds a capital
+# and none starts inside a name, so one scan finds the phrases ``_ENTITY`` finds and which ones
+# open a sentence. Every match starts with one character of a set, so the scan jumps from one
+# such character to the next.
+_OPENED_NAME = re.compile(
+    rf"[A-Z.!?\n](?:(?<=[A-Z])(?:[\w'’.-]*\w)?(?:[ ]+(?:{_NAME_LINK}[ ]+)?{_CAP_WORD})*"
+    rf"|(?<=[.!?])['\")\]]*\s+['\"(\[]?{_ENTITY.pattern}|(?<=\n)\s*['\"(\[]?{_ENTITY.pattern})"
+)
 _LOWER_WORD = re.compile(r"\b[a-z][\w'’-]*")
 _TITLE_WORD = re.compile(r"[^\W\d_][\w'’-]*")
 
@@ -101,21 +105,31 @@ def _name_word(word: str) -> str:
     return word.strip(".'’-")
 
 
-def _name_spans(text: str) -> list[tuple[str, bool]]:
-    """The name phrases of ``text`` in order, each with whether it opens a sentence."""
-    spans: list[tuple[str, bool]] = []
-    start, opens = 0, "A" <= text[:1] <= "Z"
-    for opening in _OPENING.finditer(text):
-        phrases = _ENTITY.findall(text, start, opening.end())
-        spans.extend(zip(phrases, repeat(False)))
-        if opens and phrases:
-            spans[-len(phrases)] = (phrases[0], True)
-        start, opens = opening.end(), True
-    phrases = _ENTITY.findall(text, start)
-    spans.extend(zip(phrases, repeat(False)))
-    if opens and phrases:
-        spans[-len(phrases)] = (phrases[0], True)
-    return spans
+def _opened_names(text: str) -> list[str]:
+    """The name phrases of ``text`` in order; one that opens a sentence comes with the opening
+    before it (a line break for one that opens the text), so it starts with no capital."""
+    names = _OPENED_NAME.findall(text)
+    if "A" <= text[:1] <= "Z":
+        names[0] = "\n" + names[0]
+    return names
+
+
+@dataclass
+class _NamePhrases:
+    """The features of the name phrases met so far (:func:`_name_features` of their words),
+    of all their words and without the first one: shared by the articles of a batch."""
+
+    whole: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    without_first: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def features(self, phrase: str, *, skip_first: bool = False) -> tuple[str, ...]:
+        """The features of ``phrase`` (without its first word if ``skip_first``)."""
+        known = self.without_first if skip_first else self.whole
+        found = known.get(phrase)
+        if found is None:
+            words = [_name_word(w) for w in phrase.split()]
+            found = known[phrase] = tuple(_name_features(words[1:] if skip_first else words))
+        return found
 
 
 def _is_word_char(char: str) -> bool:
@@ -159,34 +173,28 @@ def extract_entities(text: str, title: str | None = None, dateline: str | None =
     >>> sorted(set(extract_entities(text)))
     ['geneva', 'ryabkov', 'sergei_ryabkov', 'sherman', 'wendy_sherman']
     """
-    return _extract_entities(text, title, dateline, {})
+    return _extract_entities(text, title, dateline, _NamePhrases())
 
 
-def _extract_entities(
-    text: str, title: str | None, dateline: str | None, names: dict[tuple[str, bool], tuple[str, ...]]
-) -> list[str]:
-    """:func:`extract_entities`, with ``names`` holding the features of each phrase found so
-    far (with its first word dropped or not), to be shared by the articles of a batch."""
+def _extract_entities(text: str, title: str | None, dateline: str | None, phrases: _NamePhrases) -> list[str]:
+    """:func:`extract_entities`, with the features of the name phrases kept in ``phrases``."""
     if title and _is_title_case(title):
         body_caps = set(" ".join(_ENTITY.findall(text)).lower().split())
         title = " ".join(w if w.lower() in body_caps else w.lower() for w in title.split())
     full = f"{title}\n{text}" if title else text
-    spans = _name_spans(full)
-    mid_sentence_caps = set(" ".join([phrase for phrase, at_start in spans if not at_start]).lower().split())
-    found: dict[tuple[str, bool], tuple[str, ...]] = {}  # a phrase's features, by its place
-    for span in dict.fromkeys(spans):
-        phrase, at_start = span
-        skip_first = False
-        if at_start:
-            first = _name_word(phrase.split(None, 1)[0]).lower()
-            skip_first = first not in mid_sentence_caps and (first in _STOP or _writes_in_lower_case(full, first))
-        key = (phrase, skip_first)
-        features = names.get(key)
-        if features is None:
-            words = [_name_word(w) for w in phrase.split()]
-            features = names[key] = tuple(_name_features(words[1:] if skip_first else words))
-        found[span] = features
-    entities = list(chain.from_iterable(map(found.__getitem__, spans)))
+    names = _opened_names(full)
+    mid_sentence_caps = set(" ".join([name for name in names if "A" <= name[0] <= "Z"]).lower().split())
+    known = phrases.whole  # never holds a phrase with its opening
+    found = {name: known[name] for name in dict.fromkeys(names) if name in known}
+    for name in [name for name in dict.fromkeys(names) if name not in found]:
+        if "A" <= name[0] <= "Z":
+            found[name] = phrases.features(name)
+            continue
+        phrase = _ENTITY.findall(name)[0]  # the phrase after its opening
+        first = _name_word(phrase.split(None, 1)[0]).lower()
+        skip_first = first not in mid_sentence_caps and (first in _STOP or _writes_in_lower_case(full, first))
+        found[name] = phrases.features(phrase, skip_first=skip_first)
+    entities = list(chain.from_iterable(map(found.__getitem__, names)))
     entities.extend(["#" + n.replace(",", "") for n in _NUMBER.findall(full)])
     if dateline:
         entities.extend(["_".join(dateline.lower().split())] * 3)
@@ -301,18 +309,22 @@ def _content_words(doc: str) -> list[str]:
 _WORD_RUNS = str.maketrans({chr(c): " " for c in range(128) if not _is_word_char(chr(c))})
 # Runs of ASCII letters that are no content word: stop words and single letters.
 _NOT_CONTENT = frozenset(w for w in _STOP if w.isalpha()) | frozenset("abcdefghijklmnopqrstuvwxyz")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 def _count_content_words(doc: str) -> Counter[str]:
     """How often ``doc`` holds each of its :func:`_content_words`.
 
-    In ASCII text a word never runs across a character other than a letter, digit, ``_``,
-    ``'`` or ``-``, and a run of such characters holds at most one word: the run itself when
-    it starts with a letter and ends with a letter or digit (single letters are no words);
-    else the pattern finds it, if any.
+    A word never runs across a character other than a letter, digit, ``_``, apostrophe or
+    hyphen, and a run of such characters holds at most one word: in ASCII text, the run itself
+    when it starts with a letter and ends with a letter or digit (single letters are no words);
+    else the pattern finds it, if any. Text whose other characters are all marks that cannot
+    be in a word (dashes, currency signs) is read as ASCII text with "?" for each of them.
     """
     if not doc.isascii():
-        return Counter(_content_words(doc))
+        if any(map(_is_word_char, set(_NON_ASCII.findall(doc)))):
+            return Counter(_content_words(doc))
+        doc = doc.encode("ascii", "replace").decode("ascii")
     counts = Counter(filterfalse(_NOT_CONTENT.__contains__, doc.lower().translate(_WORD_RUNS).split()))
     for run in [run for run in counts if not run.isalpha()]:
         if run[0].isalpha() and run[-1] not in "'-":  # the run is the word
@@ -350,10 +362,10 @@ def count_features(
     """
     firsts = [first_sentences(x, lead_sentences) for x in texts]
     leads = ["\n".join(([t] if t else []) + first) for t, first in zip(titles, firsts, strict=True)]
-    names: dict[tuple[str, bool], tuple[str, ...]] = {}  # the features of each phrase, for all articles
-    entities = [_extract_entities(x, t, d, names) for t, x, d in zip(titles, texts, datelines, strict=True)]
+    phrases = _NamePhrases()
+    entities = [_extract_entities(x, t, d, phrases) for t, x, d in zip(titles, texts, datelines, strict=True)]
     lead_entities = [
-        _extract_entities(" ".join(first), t, d, names) for t, first, d in zip(titles, firsts, datelines, strict=True)
+        _extract_entities(" ".join(first), t, d, phrases) for t, first, d in zip(titles, firsts, datelines, strict=True)
     ]
     places = [
         lead_places(lead) + (["@" + "_".join(d.lower().split())] if d else [])
