@@ -117,18 +117,29 @@ def _opened_names(text: str) -> list[str]:
 @dataclass
 class _NamePhrases:
     """The features of the name phrases met so far (:func:`_name_features` of their words),
-    of all their words and without the first one: shared by the articles of a batch."""
+    shared by the articles of a batch: ``whole`` by phrase; ``opened`` by phrase with its
+    sentence opening (see :func:`_opened_names`): the first word (lower-cased; None when
+    dropping it changes nothing), the features of all words and those without the first."""
 
     whole: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    without_first: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    opened: dict[str, tuple[str | None, tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
 
-    def features(self, phrase: str, *, skip_first: bool = False) -> tuple[str, ...]:
-        """The features of ``phrase`` (without its first word if ``skip_first``)."""
-        known = self.without_first if skip_first else self.whole
-        found = known.get(phrase)
+    def features(self, phrase: str) -> tuple[str, ...]:
+        """The features of ``phrase``."""
+        found = self.whole.get(phrase)
         if found is None:
+            found = self.whole[phrase] = tuple(_name_features([_name_word(w) for w in phrase.split()]))
+        return found
+
+    def opening(self, name: str) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:
+        """The first word and the features with and without it of the phrase of ``name``, a
+        phrase with its sentence opening."""
+        found = self.opened.get(name)
+        if found is None:
+            phrase = _ENTITY.findall(name)[0]  # the phrase after its opening
             words = [_name_word(w) for w in phrase.split()]
-            found = known[phrase] = tuple(_name_features(words[1:] if skip_first else words))
+            whole, rest = self.features(phrase), tuple(_name_features(words[1:]))
+            found = self.opened[name] = (words[0].lower() if whole != rest else None, whole, rest)
         return found
 
 
@@ -190,10 +201,13 @@ def _extract_entities(text: str, title: str | None, dateline: str | None, phrase
         if "A" <= name[0] <= "Z":
             found[name] = phrases.features(name)
             continue
-        phrase = _ENTITY.findall(name)[0]  # the phrase after its opening
-        first = _name_word(phrase.split(None, 1)[0]).lower()
-        skip_first = first not in mid_sentence_caps and (first in _STOP or _writes_in_lower_case(full, first))
-        found[name] = phrases.features(phrase, skip_first=skip_first)
+        first, whole, rest = phrases.opening(name)
+        skip_first = (
+            first is not None
+            and first not in mid_sentence_caps
+            and (first in _STOP or _writes_in_lower_case(full, first))
+        )
+        found[name] = rest if skip_first else whole
     entities = list(chain.from_iterable(map(found.__getitem__, names)))
     entities.extend(["#" + n.replace(",", "") for n in _NUMBER.findall(full)])
     if dateline:
