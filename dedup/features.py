@@ -149,9 +149,10 @@ def _is_word_char(char: str) -> bool:
 
 
 def _writes_in_lower_case(text: str, word: str) -> bool:
-    """Whether ``_LOWER_WORD`` finds ``word`` in ``text``: whether the text holds it as a run of
-    word characters (so it starts in lower case). Found by substring search; only when the word
-    ends a run after an apostrophe or hyphen are all words of the text found."""
+    """Whether ``word`` is one of the words ``_LOWER_WORD`` finds in ``text`` (the words that
+    start in lower case): whether the text holds it as a whole run of word characters, found
+    by substring search. Only where the word ends a run after an apostrophe or hyphen (the
+    pattern may have started earlier in that run) are all those words found."""
     if not _LOWER_WORD.fullmatch(word):
         return False
     at = text.find(word)
@@ -195,9 +196,9 @@ def _extract_entities(text: str, title: str | None, dateline: str | None, phrase
     full = f"{title}\n{text}" if title else text
     names = _opened_names(full)
     mid_sentence_caps = set(" ".join([name for name in names if "A" <= name[0] <= "Z"]).lower().split())
-    known = phrases.whole  # never holds a phrase with its opening
-    found = {name: known[name] for name in dict.fromkeys(names) if name in known}
-    for name in [name for name in dict.fromkeys(names) if name not in found]:
+    distinct, known = dict.fromkeys(names), phrases.whole  # known: phrases without an opening
+    found = {name: known[name] for name in distinct if name in known}
+    for name in [name for name in distinct if name not in found]:
         if "A" <= name[0] <= "Z":
             found[name] = phrases.features(name)
             continue
