@@ -261,11 +261,11 @@ def lead_places(lead: str) -> list[str]:
     return out
 
 
-def _primary_place(lead: str, dateline: str | None) -> str | None:
-    """Where an article puts its event: the dateline place, else the lead's first place."""
+def _primary_place(places: list[str], dateline: str | None) -> str | None:
+    """Where an article puts its event: the dateline place, else the lead's first place
+    (``places``: the lead places, then the dateline place when there is a dateline)."""
     if dateline:
-        return "@" + "_".join(dateline.lower().split())
-    places = lead_places(lead)
+        return places[-1]
     return places[0] if places else None
 
 
@@ -398,8 +398,7 @@ def count_features(
         blocks=(body, lead, ent, lead_ent, place),
         vocabularies=(body_vocab, lead_vocab, ent_vocab, lead_ent_vocab, place_vocab),
         entities=entities,
-        # The dateline place, else the lead's first place (what _primary_place gives).
-        primary_places=[p[-1] if d else (p[0] if p else None) for p, d in zip(places, datelines, strict=True)],
+        primary_places=[_primary_place(p, d) for p, d in zip(places, datelines, strict=True)],
     )
 
 

@@ -226,3 +226,10 @@ def test_batch_shares_phrase_features_but_not_what_depends_on_the_article() -> N
     assert counts.entities == [extract_entities(text) for text in texts]
     assert counts.entities[0] == ["teams"]
     assert counts.entities[1] == ["rescue_teams", "teams", "rescue_teams", "teams"]
+
+
+def test_a_blank_dateline_adds_no_empty_term() -> None:
+    counts = count_features([None], ["Fire in Leeds."], ["  "], lead_sentences=1)
+    assert counts.entities == [["leeds", "", "", ""]]  # the features as extracted
+    assert "" not in counts.vocabularies[BLOCKS.index("entities")].tolist()
+    assert "" not in counts.vocabularies[BLOCKS.index("lead_entities")].tolist()
