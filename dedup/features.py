@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from itertools import chain, filterfalse
 
 import numpy as np
 import scipy.sparse as sp
@@ -83,14 +84,18 @@ def lead_text(title: str | None, text: str, sentences: int) -> str:
     return "\n".join(([title] if title else []) + lead)
 
 
-_SENTENCE_START = re.compile(r"(?:[.!?]['\")\]]*\s+|\n\s*)['\"(\[]?")
+# A name phrase (what ``_ENTITY`` finds), with the sentence opening right before it if there
+# is one: a full stop, question or exclamation mark (with closing quotes or brackets) and a
+# space, or a line break; then an optional opening quote or bracket. No opening holds a capital
+# and none starts inside a name, so one scan finds the phrases ``_ENTITY`` finds and which ones
+# open a sentence. Every match starts with one character of a set, so the scan jumps from one
+# such character to the next.
+_OPENED_NAME = re.compile(
+    rf"[A-Z.!?\n](?:(?<=[A-Z])(?:[\w'’.-]*\w)?(?:[ ]+(?:{_NAME_LINK}[ ]+)?{_CAP_WORD})*"
+    rf"|(?<=[.!?])['\")\]]*\s+['\"(\[]?{_ENTITY.pattern}|(?<=\n)\s*['\"(\[]?{_ENTITY.pattern})"
+)
 _LOWER_WORD = re.compile(r"\b[a-z][\w'’-]*")
-
-
-def _sentence_initial_positions(text: str) -> set[int]:
-    starts = {0}
-    starts.update(match.end() for match in _SENTENCE_START.finditer(text))
-    return starts
+_TITLE_WORD = re.compile(r"[^\W\d_][\w'’-]*")
 
 
 def _name_word(word: str) -> str:
@@ -98,6 +103,69 @@ def _name_word(word: str) -> str:
     if word.endswith(("'s", "’s")):
         word = word[:-2]
     return word.strip(".'’-")
+
+
+def _opened_names(text: str) -> list[str]:
+    """The name phrases of ``text`` in order; one that opens a sentence comes with the opening
+    before it (a line break for one that opens the text), so it starts with no capital."""
+    names = _OPENED_NAME.findall(text)
+    if "A" <= text[:1] <= "Z":
+        names[0] = "\n" + names[0]
+    return names
+
+
+@dataclass
+class _NamePhrases:
+    """The features of the name phrases met so far (:func:`_name_features` of their words),
+    shared by the articles of a batch: ``whole`` by phrase; ``opened`` by phrase with its
+    sentence opening (see :func:`_opened_names`): the first word (lower-cased; None when
+    dropping it changes nothing), the features of all words and those without the first."""
+
+    whole: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    opened: dict[str, tuple[str | None, tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
+
+    def features(self, phrase: str) -> tuple[str, ...]:
+        """The features of ``phrase``."""
+        found = self.whole.get(phrase)
+        if found is None:
+            found = self.whole[phrase] = tuple(_name_features([_name_word(w) for w in phrase.split()]))
+        return found
+
+    def opening(self, name: str) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:
+        """The first word and the features with and without it of the phrase of ``name``, a
+        phrase with its sentence opening."""
+        found = self.opened.get(name)
+        if found is None:
+            phrase = _ENTITY.findall(name)[0]  # the phrase after its opening
+            words = [_name_word(w) for w in phrase.split()]
+            whole, rest = self.features(phrase), tuple(_name_features(words[1:]))
+            found = self.opened[name] = (words[0].lower() if whole != rest else None, whole, rest)
+        return found
+
+
+def _is_word_char(char: str) -> bool:
+    """Whether ``char`` can be in a word: a letter, digit, ``_``, apostrophe or hyphen."""
+    return char.isalnum() or char in "_'’-"
+
+
+def _writes_in_lower_case(text: str, word: str) -> bool:
+    """Whether ``word`` is one of the words ``_LOWER_WORD`` finds in ``text`` (the words that
+    start in lower case): whether the text holds it as a whole run of word characters, found
+    by substring search. Only where the word ends a run after an apostrophe or hyphen (the
+    pattern may have started earlier in that run) are all those words found."""
+    if not _LOWER_WORD.fullmatch(word):
+        return False
+    at = text.find(word)
+    while at >= 0:
+        end = at + len(word)
+        if end == len(text) or not _is_word_char(text[end]):
+            before = text[at - 1] if at else " "
+            if not _is_word_char(before):
+                return True
+            if before in "'’-":
+                return word in _LOWER_WORD.findall(text)
+        at = text.find(word, at + 1)
+    return False
 
 
 def extract_entities(text: str, title: str | None = None, dateline: str | None = None) -> list[str]:
@@ -117,38 +185,35 @@ def extract_entities(text: str, title: str | None = None, dateline: str | None =
     >>> sorted(set(extract_entities(text)))
     ['geneva', 'ryabkov', 'sergei_ryabkov', 'sherman', 'wendy_sherman']
     """
+    return _extract_entities(text, title, dateline, _NamePhrases())
+
+
+def _extract_entities(text: str, title: str | None, dateline: str | None, phrases: _NamePhrases) -> list[str]:
+    """:func:`extract_entities`, with the features of the name phrases kept in ``phrases``."""
     if title and _is_title_case(title):
-        body_caps = {w.lower() for m in _ENTITY.finditer(text) for w in m.group().split()}
+        body_caps = set(" ".join(_ENTITY.findall(text)).lower().split())
         title = " ".join(w if w.lower() in body_caps else w.lower() for w in title.split())
     full = f"{title}\n{text}" if title else text
-    starts = _sentence_initial_positions(full)
-    mid_sentence_caps: set[str] = set()
-    spans: list[tuple[str, bool]] = []
-    for match in _ENTITY.finditer(full):
-        phrase, at_start = match.group(), match.start() in starts
-        spans.append((phrase, at_start))
-        if not at_start:
-            mid_sentence_caps.update(phrase.lower().split())
-    lowered: set[str] | None = None  # the words the article writes in lower case, when needed
-    names_of: dict[tuple[str, bool], list[str]] = {}  # a phrase's features, by its place
-    features: list[str] = []
-    for span in spans:
-        found = names_of.get(span)
-        if found is None:
-            phrase, at_start = span
-            words = [_name_word(w) for w in phrase.split()]
-            if at_start and words:
-                first = words[0].lower()
-                if first not in mid_sentence_caps and first not in _STOP and lowered is None:
-                    lowered = set(_LOWER_WORD.findall(full))
-                if first not in mid_sentence_caps and (first in _STOP or (lowered is not None and first in lowered)):
-                    words = words[1:]
-            found = names_of[span] = _name_features(words)
-        features.extend(found)
-    features.extend("#" + n.replace(",", "") for n in _NUMBER.findall(full))
+    names = _opened_names(full)
+    mid_sentence_caps = set(" ".join([name for name in names if "A" <= name[0] <= "Z"]).lower().split())
+    distinct, known = dict.fromkeys(names), phrases.whole  # known: phrases without an opening
+    found = {name: known[name] for name in distinct if name in known}
+    for name in [name for name in distinct if name not in found]:
+        if "A" <= name[0] <= "Z":
+            found[name] = phrases.features(name)
+            continue
+        first, whole, rest = phrases.opening(name)
+        skip_first = (
+            first is not None
+            and first not in mid_sentence_caps
+            and (first in _STOP or _writes_in_lower_case(full, first))
+        )
+        found[name] = rest if skip_first else whole
+    entities = list(chain.from_iterable(map(found.__getitem__, names)))
+    entities.extend(["#" + n.replace(",", "") for n in _NUMBER.findall(full)])
     if dateline:
-        features.extend(["_".join(dateline.lower().split())] * 3)
-    return features
+        entities.extend(["_".join(dateline.lower().split())] * 3)
+    return entities
 
 
 def _name_features(words: list[str]) -> list[str]:
@@ -174,7 +239,7 @@ def _name_features(words: list[str]) -> list[str]:
 
 
 def _is_title_case(title: str) -> bool:
-    words = [w for w in re.findall(r"[^\W\d_][\w'’-]*", title) if len(w) > 3]
+    words = [w for w in _TITLE_WORD.findall(title) if len(w) > 3]
     return bool(words) and sum(w[0].isupper() for w in words) >= 0.8 * len(words)
 
 
@@ -196,11 +261,11 @@ def lead_places(lead: str) -> list[str]:
     return out
 
 
-def _primary_place(lead: str, dateline: str | None) -> str | None:
-    """Where an article puts its event: the dateline place, else the lead's first place."""
+def _primary_place(places: list[str], dateline: str | None) -> str | None:
+    """Where an article puts its event: the dateline place, else the lead's first place
+    (``places``: the lead places, then the dateline place when there is a dateline)."""
     if dateline:
-        return "@" + "_".join(dateline.lower().split())
-    places = lead_places(lead)
+        return places[-1]
     return places[0] if places else None
 
 
@@ -224,20 +289,19 @@ class FeatureCounts:
         return self.blocks[0].shape[0]
 
 
-def _count_tokens(token_lists: Iterable[Iterable[str]], n: int) -> tuple[sp.csr_matrix, np.ndarray]:
-    """Term counts of ``n`` token lists: a float32 CSR matrix with sorted indices over the
-    sorted vocabulary of the terms found (no column when no list holds a term)."""
+def _count_tokens(counts: Iterable[Mapping[str, int]], n: int) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The term counts of ``n`` articles as a float32 CSR matrix with sorted indices over the
+    sorted vocabulary of the terms found (no column when no article holds a term)."""
     column_of: defaultdict[str, int] = defaultdict()
     column_of.default_factory = column_of.__len__  # a new term gets the next column
     indices: list[int] = []
     data: list[int] = []
     indptr = [0]
-    for tokens in token_lists:
-        counts = Counter(tokens)
-        indices.extend(map(column_of.__getitem__, counts))
-        data.extend(counts.values())
+    for row in counts:
+        indices.extend(map(column_of.__getitem__, row))
+        data.extend(row.values())
         indptr.append(len(indices))
-    if not column_of:  # no list holds a term
+    if not column_of:  # no article holds a term
         return sp.csr_matrix((n, 0), dtype=np.float32), np.empty(0, dtype=object)
     terms = sorted(column_of)
     rank = np.empty(len(terms), dtype=np.int64)
@@ -255,6 +319,49 @@ def _content_words(doc: str) -> list[str]:
     return [w for w in _WORD_PATTERN.findall(doc.lower()) if w not in _STOP]
 
 
+# For ASCII text: every character that cannot be in a word (not a letter, digit, "_", "'" or
+# "-") mapped to a space, so that the text splits into runs of word characters.
+_WORD_RUNS = str.maketrans({chr(c): " " for c in range(128) if not _is_word_char(chr(c))})
+# Runs of ASCII letters that are no content word: stop words and single letters.
+_NOT_CONTENT = frozenset(w for w in _STOP if w.isalpha()) | frozenset("abcdefghijklmnopqrstuvwxyz")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _count_content_words(doc: str) -> Counter[str]:
+    """How often ``doc`` holds each of its :func:`_content_words`.
+
+    A word never runs across a character other than a letter, digit, ``_``, apostrophe or
+    hyphen, and a run of such characters holds at most one word: in ASCII text, the run itself
+    when it starts with a letter and ends with a letter or digit (single letters are no words);
+    else the pattern finds it, if any. Text whose other characters are all marks that cannot
+    be in a word (dashes, currency signs) is read as ASCII text with "?" for each of them.
+    """
+    if not doc.isascii():
+        if any(map(_is_word_char, set(_NON_ASCII.findall(doc)))):
+            return Counter(_content_words(doc))
+        doc = doc.encode("ascii", "replace").decode("ascii")
+    counts = Counter(filterfalse(_NOT_CONTENT.__contains__, doc.lower().translate(_WORD_RUNS).split()))
+    for run in [run for run in counts if not run.isalpha()]:
+        if run[0].isalpha() and run[-1] not in "'-":  # the run is the word
+            if run in _STOP:
+                dict.__delitem__(counts, run)
+            continue
+        times = dict.pop(counts, run)
+        if not run.isdigit():
+            for word in _WORD_PATTERN.findall(run):
+                if word not in _STOP:
+                    counts[word] += times
+    return counts
+
+
+def _count_entities(entities: list[str]) -> Counter[str]:
+    """How often an article holds each entity feature (features are finished tokens: their
+    case and marks kept; an empty one, of a blank dateline, left out)."""
+    counts = Counter(entities)
+    counts.pop("", None)
+    return counts
+
+
 def count_features(
     titles: Sequence[str | None],
     texts: Sequence[str],
@@ -270,9 +377,10 @@ def count_features(
     """
     firsts = [first_sentences(x, lead_sentences) for x in texts]
     leads = ["\n".join(([t] if t else []) + first) for t, first in zip(titles, firsts, strict=True)]
-    entities = [extract_entities(x, t, d) for t, x, d in zip(titles, texts, datelines, strict=True)]
+    phrases = _NamePhrases()
+    entities = [_extract_entities(x, t, d, phrases) for t, x, d in zip(titles, texts, datelines, strict=True)]
     lead_entities = [
-        extract_entities(" ".join(first), t, d) for t, first, d in zip(titles, firsts, datelines, strict=True)
+        _extract_entities(" ".join(first), t, d, phrases) for t, first, d in zip(titles, firsts, datelines, strict=True)
     ]
     places = [
         lead_places(lead) + (["@" + "_".join(d.lower().split())] if d else [])
@@ -280,18 +388,17 @@ def count_features(
     ]
     n = len(texts)
     body, body_vocab = _count_tokens(
-        (_content_words(f"{t or ''}\n{x}") for t, x in zip(titles, texts, strict=True)), n
+        (_count_content_words(f"{t or ''}\n{x}") for t, x in zip(titles, texts, strict=True)), n
     )
-    lead, lead_vocab = _count_tokens((_content_words(x) for x in leads), n)
-    # Entity features are finished tokens: split on spaces only, keep their case and marks.
-    ent, ent_vocab = _count_tokens((" ".join(e).split() for e in entities), n)
-    lead_ent, lead_ent_vocab = _count_tokens((" ".join(e).split() for e in lead_entities), n)
-    place, place_vocab = _count_tokens((" ".join(p).split() for p in places), n)
+    lead, lead_vocab = _count_tokens(map(_count_content_words, leads), n)
+    ent, ent_vocab = _count_tokens(map(_count_entities, entities), n)
+    lead_ent, lead_ent_vocab = _count_tokens(map(_count_entities, lead_entities), n)
+    place, place_vocab = _count_tokens(map(Counter, places), n)
     return FeatureCounts(
         blocks=(body, lead, ent, lead_ent, place),
         vocabularies=(body_vocab, lead_vocab, ent_vocab, lead_ent_vocab, place_vocab),
         entities=entities,
-        primary_places=[_primary_place(lead, d) for lead, d in zip(leads, datelines, strict=True)],
+        primary_places=[_primary_place(p, d) for p, d in zip(places, datelines, strict=True)],
     )
 
 

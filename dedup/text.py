@@ -261,15 +261,24 @@ def split_sentences(text: str) -> list[str]:
 
 
 def first_sentences(text: str, k: int) -> list[str]:
-    """``split_sentences(text)[:k]``, splitting only the paragraphs that hold them
-    (a sentence never runs across a line break).
+    """``split_sentences(text)[:k]`` for ``k >= 0``, splitting only as much of the text as
+    holds them (a sentence never runs across a line break).
 
     >>> first_sentences("One. Two.\\nThree.", 2)
     ['One.', 'Two.']
     """
     sentences: list[str] = []
-    for paragraph in text.split("\n"):
-        sentences.extend(split_sentences(paragraph))
-        if len(sentences) >= k:
-            break
-    return sentences[:k]
+    start = 0
+    while len(sentences) < k and start <= len(text):
+        end = text.find("\n", start)
+        if end < 0:
+            end = len(text)
+        paragraph = text[start:end].strip()
+        start = end + 1
+        for first, last in _iter_sentence_spans(paragraph):
+            sentence = paragraph[first:last].strip()
+            if sentence:
+                sentences.append(sentence)
+                if len(sentences) == k:
+                    break
+    return sentences

@@ -13,7 +13,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dedup import clean
-from dedup.text import ascii_token_lines, normalize, normalize_for_hash, tokenize
+from dedup.text import ascii_token_lines, first_sentences, normalize, normalize_for_hash, split_sentences, tokenize
 
 _TOKEN = re.compile(r"\w+(?:['\u2019]\w+)*")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -154,3 +154,16 @@ def test_the_long_body_line_shortcut_changes_nothing(text: str) -> None:
     finally:
         clean._TextWords.any_words = original  # type: ignore[method-assign]
     assert fast == slow
+
+
+# Sentences across paragraphs: marks, abbreviations, quotes, blank and indented lines.
+sentence_text = st.lists(
+    st.sampled_from(["One", " two", "Mr.", " Dr. ", ".", "!", "?", " ", "\n", " \n", "\n\n", '"', "A", "3", "U.S."]),
+    max_size=30,
+).map("".join)
+
+
+@_MANY
+@given(sentence_text, st.integers(min_value=0, max_value=4))
+def test_first_sentences_are_the_first_of_all_sentences(text: str, k: int) -> None:
+    assert first_sentences(text, k) == split_sentences(text)[:k]

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from dedup.features import (
+    _ENTITY,
     BLOCKS,
+    _count_content_words,
+    _opened_names,
+    _writes_in_lower_case,
     count_features,
     count_features_in_parallel,
     extract_entities,
@@ -197,3 +204,64 @@ def test_count_features_never_fails_and_counts_are_non_negative(texts: list[str]
     counts = count_features([None] * len(texts), texts, [None] * len(texts), lead_sentences=2)
     assert counts.n == len(texts)
     assert all(block.shape[0] == len(texts) and (block.data >= 0).all() for block in counts.blocks)
+
+
+# Text dense in what the shortcuts of feature counting have to get right: sentence openings
+# (marks, closing and opening quotes, line breaks), capitals, name links, apostrophes and
+# hyphens at word edges, digits, "_", and characters outside ASCII that are or are not word
+# characters.
+_FEATURE_PIECES = ["A", "Bo", "Cy", "a", "bo", "cy", "of", "3", "_", " ", "  ", "\n", ".", "!", "?", ",", "'", '"',
+                   "(", ")", "[", "-", "’", "—", "é", "½", "'s", "the"]  # fmt: skip
+feature_text = st.lists(st.sampled_from(_FEATURE_PIECES), max_size=40).map("".join)
+_SENTENCE_START = re.compile(r"(?:[.!?]['\")\]]*\s+|\n\s*)['\"(\[]?")
+_LOWER_WORD = re.compile(r"\b[a-z][\w'’-]*")
+_WORD = re.compile(r"(?u)\b[^\W\d_][\w'’-]+\b")
+
+
+@settings(max_examples=400, deadline=None)
+@given(feature_text)
+@example("Bo. Cy of A Bo\n'Cy. (Bo A. 'Bo!' Cy")
+def test_opened_names_are_the_names_with_whether_they_open_a_sentence(text: str) -> None:
+    starts = {0} | {m.end() for m in _SENTENCE_START.finditer(text)}
+    expected = [(m.group(), m.start() in starts) for m in _ENTITY.finditer(text)]
+    found = [
+        (name, False) if "A" <= name[0] <= "Z" else (_ENTITY.findall(name)[0], True) for name in _opened_names(text)
+    ]
+    assert found == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(feature_text, st.sampled_from(["bo", "cy", "a", "s", "the", "bo-cy", "bo's", "é", "", "A"]))
+@example("Bo-bo bo", "bo")
+@example("3-bo", "bo")
+@example("bo-cy", "cy")
+@example("A-cy", "cy")
+@example("bo'cy A's", "s")
+def test_lower_case_test_equals_finding_all_lower_case_words(text: str, word: str) -> None:
+    assert _writes_in_lower_case(text, word) == (word in set(_LOWER_WORD.findall(text)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(feature_text)
+@example("187-year-old 'hunger games' ladies' b52 x-ray 3-d _ab a--b it's the")
+@example("it’s a — bo")
+def test_content_word_counts_equal_counting_the_pattern_matches(text: str) -> None:
+    expected = Counter(w for w in _WORD.findall(text.lower()) if w not in ENGLISH_STOP_WORDS)
+    assert _count_content_words(text) == expected
+
+
+def test_batch_shares_phrase_features_but_not_what_depends_on_the_article() -> None:
+    # "Rescue Teams" opens a sentence in both; only the first also writes "rescue" in lower
+    # case, so only there is "Rescue" taken for an ordinary sentence-initial word.
+    texts = ["Rescue Teams arrived. The rescue took hours.", "Rescue Teams arrived. Officials thanked Rescue Teams."]
+    counts = count_features([None, None], texts, [None, None], lead_sentences=1)
+    assert counts.entities == [extract_entities(text) for text in texts]
+    assert counts.entities[0] == ["teams"]
+    assert counts.entities[1] == ["rescue_teams", "teams", "rescue_teams", "teams"]
+
+
+def test_a_blank_dateline_adds_no_empty_term() -> None:
+    counts = count_features([None], ["Fire in Leeds."], ["  "], lead_sentences=1)
+    assert counts.entities == [["leeds", "", "", ""]]  # the features as extracted
+    assert "" not in counts.vocabularies[BLOCKS.index("entities")].tolist()
+    assert "" not in counts.vocabularies[BLOCKS.index("lead_entities")].tolist()
