@@ -134,20 +134,19 @@ def ingest_articles(
 
     Articles are cleaned in batches, in worker processes once the input holds more than one
     batch (``workers``: default all CPUs); each cleaned batch is written to a file of its own
-    where it was cleaned. Memory is bounded by a few batches until the final step orders
-    ``documents.parquet`` by ``article_id``.
+    where it was cleaned, and :func:`_write_documents` puts their rows in ``article_id``
+    order. Memory is bounded by a few batches, the ids and the text sizes of all articles,
+    and the window of texts that the ordering gathers at a time (``_ORDER_WINDOW_BYTES``).
     ``progress(stage, done, total)`` is called after each batch (``total`` is 0: unknown
     while reading).
     """
     import os
     from collections import deque
 
-    import pyarrow.parquet as pq
-
     from dedup.minhash import default_workers, process_pool
 
     start = time.perf_counter()
-    batch_size, row_group = 1000, 10_000
+    batch_size = 1000
     n_workers = default_workers() if workers is None else max(1, workers)
     rejects: list[tuple[int, dict[str, Any]]] = []
     counts = {"read": 0, "accepted": 0, "rejected": 0, "noted": 0, "furniture_lines_removed": 0}
@@ -183,7 +182,7 @@ def ingest_articles(
         nonlocal pool
         if n_workers > 1 and pool is None and counts["read"] > batch_size:
             pool = process_pool(n_workers)
-        part = work / f".documents.part-{counts['read']:012d}.parquet"  # articles read so far: unique
+        part = work / f".documents.part-{counts['read']:012d}.arrow"  # articles read so far: unique
         if pool is None:
             absorb(batch, _clean_batch([raw for _, raw in batch], part))
             return
@@ -223,21 +222,8 @@ def ingest_articles(
         if pool is not None:
             pool.shutdown(cancel_futures=True)
 
-    # Order by article_id (byte order of UTF-8 is code point order, as Python sorts strings).
     tmp = work / f".{DOCUMENTS}.tmp"
-    with pq.ParquetWriter(tmp, schema.DOCUMENTS, compression="zstd") as sorted_writer:
-        if in_order:  # copied over batch by batch, compressed
-            for part in parts:
-                sorted_writer.write_table(pq.read_table(part), row_group_size=row_group)
-        elif parts:
-            table = _contiguous(pa.concat_tables([pq.read_table(part, memory_map=True) for part in parts]))
-            order = pc.sort_indices(table.column("article_id"))
-            for first in range(0, table.num_rows, row_group):
-                rows = table.take(order[first : first + row_group]).cast(schema.DOCUMENTS)
-                sorted_writer.write_table(rows, row_group_size=row_group)
-            del table
-    for part in parts:
-        part.unlink()
+    _write_documents(parts, in_order, tmp)
     with open(tmp, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(tmp, work / DOCUMENTS)
@@ -259,6 +245,119 @@ def _contiguous(table: pa.Table) -> pa.Table:
         [f.with_type(pa.large_string()) if pa.types.is_string(f.type) else f for f in table.schema]
     )
     return table.cast(wide).combine_chunks()
+
+
+# Rows per row group of ``documents.parquet`` when its rows are put in id order.
+_DOCUMENTS_ROW_GROUP = 10_000
+# Text bytes gathered from the part files at a time while putting rows in id order.
+_ORDER_WINDOW_BYTES = 1 << 27
+
+
+def _write_documents(parts: Sequence[Path], in_order: bool, path: Path) -> None:
+    """Write the rows of the cleaned batches' files ``parts`` (Arrow IPC, in input order,
+    each in id order) to ``path`` (``documents.parquet``, zstd) ordered by ``article_id``;
+    the parts are removed.
+
+    When the parts follow each other in id order (``in_order``), each is written as it is
+    (one row group: a batch is smaller than ``_DOCUMENTS_ROW_GROUP``). Otherwise the ids
+    alone are sorted (byte order of UTF-8 is code point order, as Python sorts strings), and
+    the sorted rows are written in row groups of ``_DOCUMENTS_ROW_GROUP`` rows, cut into
+    windows of consecutive row groups: at least one each, and as many more as keep a
+    window's texts within ``_ORDER_WINDOW_BYTES``. Each part is read once and its rows are
+    spread over one file per window (:func:`_spool_windows`);
+    then each window's file is read, its rows ordered and written.
+    """
+    import pyarrow.parquet as pq
+
+    with pq.ParquetWriter(path, schema.DOCUMENTS, compression="zstd") as writer:
+        if in_order:
+            for part in parts:
+                writer.write_table(_read_part(part), row_group_size=_DOCUMENTS_ROW_GROUP)
+                part.unlink()
+            return
+        if not parts:
+            return
+        starts, order, sizes = _id_order(parts)
+        windows = _order_windows(sizes[order], _DOCUMENTS_ROW_GROUP, _ORDER_WINDOW_BYTES)
+        window_of = np.empty(len(order), dtype=np.int64)
+        for w, (first, stop) in enumerate(windows):
+            window_of[order[first:stop]] = w
+        spools = [path.with_name(f"{path.name}.window-{w:06d}.arrow") for w in range(len(windows))]
+        _spool_windows(parts, starts, window_of, spools)
+        for (first, stop), spool in zip(windows, spools, strict=True):
+            window = _contiguous(_read_part(spool))  # its rows in row-number order
+            spool.unlink()
+            at = np.searchsorted(np.sort(order[first:stop]), order[first:stop])  # each sorted row in it
+            for k in range(0, len(at), _DOCUMENTS_ROW_GROUP):
+                group = window.take(pa.array(at[k : k + _DOCUMENTS_ROW_GROUP])).cast(schema.DOCUMENTS)
+                writer.write_table(group, row_group_size=_DOCUMENTS_ROW_GROUP)
+            del window
+
+
+def _write_part(table: pa.Table, part: Path) -> None:
+    """Write a cleaned batch's rows to ``part`` as an uncompressed Arrow IPC file."""
+    with pa.OSFile(str(part), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+
+
+def _read_part(part: Path) -> pa.Table:
+    """The rows of an Arrow IPC file (read into memory)."""
+    with pa.OSFile(str(part)) as source:
+        return pa.ipc.open_file(source).read_all()
+
+
+def _id_order(parts: Sequence[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of ``parts`` numbered one part after the other: the first row number of
+    each part (and the total at the end), the row numbers in ``article_id`` order, and each
+    row's text size in bytes. Only the ids and the texts' offsets are read."""
+    ids: list[pa.Array] = []
+    sizes: list[np.ndarray] = []
+    for part in parts:
+        with pa.memory_map(str(part)) as source:
+            table = pa.ipc.open_file(source).read_all()
+        ids.append(pa.concat_arrays(table.column("article_id").chunks))  # a copy: the map goes with the table
+        sizes.append(pc.binary_length(table.column("text")).to_numpy().astype(np.int64))
+        del table
+    starts = np.concatenate(([0], np.cumsum([len(a) for a in ids]))).astype(np.int64)
+    order = pc.sort_indices(pa.chunked_array(ids, type=pa.string())).to_numpy().astype(np.int64)
+    return starts, order, np.concatenate(sizes)
+
+
+def _order_windows(sizes: np.ndarray, row_group: int, budget: int) -> list[tuple[int, int]]:
+    """``(first, stop)`` of consecutive windows over rows of ``sizes`` bytes each: every
+    window is whole row groups of ``row_group`` rows (the last may be shorter), at least one,
+    and as many as keep its bytes within ``budget``."""
+    n = len(sizes)
+    bounds = np.arange(0, n, row_group)
+    ends = np.concatenate(([0], np.cumsum(sizes)))
+    windows, first = [], 0
+    while first < n:
+        stops = np.append(bounds[bounds > first], n)
+        fits = np.flatnonzero(ends[stops] - ends[first] <= budget)
+        stop = int(stops[fits[-1]]) if len(fits) else int(stops[0])
+        windows.append((first, stop))
+        first = stop
+    return windows
+
+
+def _spool_windows(parts: Sequence[Path], starts: np.ndarray, window_of: np.ndarray, spools: Sequence[Path]) -> None:
+    """Append the rows of each part, read one at a time and then removed, to the file of
+    their window (``spools[window_of[row]]``, Arrow IPC): a window's file holds its rows
+    part by part, each part's in the part's order."""
+    with contextlib.ExitStack() as stack:
+        writers = [stack.enter_context(pa.ipc.new_file(stack.enter_context(pa.OSFile(str(spool), "wb")),
+                                                       schema.DOCUMENTS)) for spool in spools]
+        for p, part in enumerate(parts):
+            table = _read_part(part)
+            target = window_of[starts[p] : starts[p + 1]]
+            grouped = np.argsort(target, kind="stable")
+            bounds = np.searchsorted(target[grouped], np.arange(len(spools) + 1))
+            for w in np.flatnonzero(np.diff(bounds)).tolist():
+                local = grouped[bounds[w] : bounds[w + 1]]
+                consecutive = local[-1] - local[0] + 1 == len(local)  # always, for a part in id order
+                writers[w].write_table(table.slice(int(local[0]), len(local)) if consecutive
+                                       else table.take(pa.array(local)))
+            part.unlink()
 
 
 def _skip_seen(work: Path, history: Path, rejects: list[tuple[int, dict[str, Any]]], counts: dict[str, int]) -> None:
@@ -302,9 +401,10 @@ def _skip_seen(work: Path, history: Path, rejects: list[tuple[int, dict[str, Any
 @dataclass(frozen=True, slots=True)
 class _CleanedBatch:
     """A batch of articles cleaned: the file holding the ``documents.parquet`` rows of those
-    with text left (in batch order; not written without rows), their number, the batch
-    positions of those without, the furniture lines removed from the rows' articles, and the
-    rows' first and last ids ("" without rows) and whether the rows are in id order."""
+    with text left (in id order; not written without rows), their number, the batch
+    positions of those without, the furniture lines removed from the rows' articles, and,
+    in batch order, the rows' first and last ids ("" without rows) and whether the batch
+    was in id order already."""
 
     part: Path
     n_rows: int
@@ -330,17 +430,17 @@ def _clean_columns(columns: tuple[list[Any], ...], part: str) -> _CleanedBatch:
 
 
 def _clean_batch(raws: Sequence[RawArticle], part: Path) -> _CleanedBatch:
-    """Clean each article and write the ``documents.parquet`` rows of those with text left to
-    ``part`` (uncompressed: it is read back once, soon)."""
-    import pyarrow.parquet as pq
-
+    """Clean each article and write the ``documents.parquet`` rows of those with text left,
+    ordered by id, to ``part`` (:func:`_write_part`)."""
     cleaned = [clean_article(raw) for raw in raws]
     empty = [k for k, article in enumerate(cleaned) if article.n_words == 0]
     kept = [article for article in cleaned if article.n_words != 0] if empty else cleaned
     ids = [article.article_id for article in kept]
+    ordered = ids == sorted(ids)
     if kept:
-        columns = {name: [getattr(article, name) for article in kept] for name in schema.DOCUMENTS.names}
-        pq.write_table(pa.Table.from_pydict(columns, schema=schema.DOCUMENTS), part, compression="none")
+        rows = kept if ordered else sorted(kept, key=lambda article: article.article_id)
+        columns = {name: [getattr(article, name) for article in rows] for name in schema.DOCUMENTS.names}
+        _write_part(pa.Table.from_pydict(columns, schema=schema.DOCUMENTS), part)
     return _CleanedBatch(
         part=part,
         n_rows=len(kept),
@@ -348,7 +448,7 @@ def _clean_batch(raws: Sequence[RawArticle], part: Path) -> _CleanedBatch:
         removed=sum(article.removed_lines for article in kept),
         first_id=ids[0] if ids else "",
         last_id=ids[-1] if ids else "",
-        ordered=ids == sorted(ids),
+        ordered=ordered,
     )
 
 
