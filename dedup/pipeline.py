@@ -549,11 +549,12 @@ def find_duplicates(
     the canonical one, and its similarity to the canonical article.
 
     LSH candidates whose signatures agree too little for the pair to pass verification are
-    dropped (:func:`dedup.duplicates.plausible_pairs`); the rest are verified at once on
-    the exact shingle sets the signatures stage stored. Without that file (signatures made
-    elsewhere), the texts of the candidates are read back and shingled instead (in
-    ``workers`` processes when there are many), and ``progress(stage, done, total)`` is
-    called per batch of them.
+    dropped (:func:`dedup.duplicates.plausible_pairs`); the rest are verified on the exact
+    shingle sets the signatures stage stored, ``_VERIFY_PAIRS`` at a time. Without that
+    file (signatures made elsewhere), the texts of the candidates are read back and shingled
+    instead (in ``workers`` processes when there are many), and ``progress(stage, done,
+    total)`` is called per batch of them. Texts are read back by row (:class:`_Texts`),
+    never all at once.
     """
     import pyarrow.parquet as pq
 
@@ -570,8 +571,7 @@ def find_duplicates(
     ids = id_column.to_pylist()
     published = _epoch_seconds(docs.column("published_at"))
     classes = pc.dictionary_encode(docs.column("content_hash")).combine_chunks().indices.to_numpy().astype(np.int64)
-    sigs = read_table(work / SIGNATURES).column("signature")
-    signatures = np.asarray(sigs.combine_chunks().flatten(), dtype=np.uint32).reshape(n, minhash.num_perm)
+    signatures = _read_signatures(work / SIGNATURES, n, minhash.num_perm)
 
     eligible = _lsh_eligible(docs.column("n_words").to_numpy(), config.min_shingles)
     n_exact_copies = n - len(np.unique(classes))
@@ -586,46 +586,35 @@ def find_duplicates(
         floor = jaccard_floor(config.jaccard_threshold, lowest_containment(config), config.min_length_ratio)
     plausible = candidates[plausible_pairs(candidates, signatures, floor)]
     n_workers = default_workers() if workers is None else max(1, workers)
-    texts = pq.read_table(path, columns=["text"]).column("text") if stored is None else None
+    texts = _Texts(path, work / ".texts.bin")
 
     def shingle_sets(rows: np.ndarray) -> ShingleSets:
         if stored is not None:
             return ShingleSets(np.arange(n, dtype=np.int64), *stored)
-        assert texts is not None
         batch = 4000
         chunks = [rows[k : k + batch] for k in range(0, len(rows), batch)]
         parts: list[tuple[np.ndarray, np.ndarray]] = []
         if len(rows) > 2 * batch and n_workers > 1:
             with process_pool(n_workers) as pool:
                 futures = [
-                    pool.submit(unique_shingles_of_texts, texts.take(chunk).to_pylist(), minhash.shingle_size)
+                    pool.submit(unique_shingles_of_texts, texts(chunk), minhash.shingle_size)
                     for chunk in chunks[: 2 * n_workers]
                 ]
                 for k in range(len(chunks)):
                     parts.append(futures[k].result())
                     if k + 2 * n_workers < len(chunks):
                         chunk = chunks[k + 2 * n_workers]
-                        futures.append(pool.submit(unique_shingles_of_texts, texts.take(chunk).to_pylist(),
-                                                   minhash.shingle_size))
+                        futures.append(pool.submit(unique_shingles_of_texts, texts(chunk), minhash.shingle_size))
                     if progress is not None:
                         progress("duplicates", min((k + 1) * batch, len(rows)), len(rows))
         else:
-            parts = [unique_shingles_of_texts(texts.take(chunk).to_pylist(), minhash.shingle_size) for chunk in chunks]
+            parts = [unique_shingles_of_texts(texts(chunk), minhash.shingle_size) for chunk in chunks]
         values = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, dtype=np.uint32)
         lengths = np.concatenate([np.diff(p[1]) for p in parts]) if parts else np.empty(0, dtype=np.int64)
         return ShingleSets(rows, values, np.concatenate(([0], np.cumsum(lengths))).astype(np.int64))
 
     sets = shingle_sets(np.unique(plausible))
-
-    contiguous: list[pa.Table] = []
-
-    def texts_of(rows: np.ndarray) -> list[str]:
-        if not contiguous:  # read once, on the first pair that needs the texts
-            table = pq.read_table(path, columns=["text"]) if texts is None else pa.table({"text": texts})
-            contiguous.append(_contiguous(table))
-        return list(contiguous[0].column("text").take(rows).to_pylist())
-
-    near, strong = verify_candidates(plausible, sets, config, texts_of, minhash.shingle_size)
+    near, strong = _verify_in_chunks(plausible, sets, config, texts, minhash.shingle_size)
     groups = group_duplicates(n, near, ids, published, classes=classes, strong=strong)
 
     canonical = groups.canonical
@@ -644,6 +633,7 @@ def find_duplicates(
         index = np.concatenate([np.arange(s, s + k) for s, k in zip(starts.tolist(), lengths.tolist(), strict=True)])
         sets = ShingleSets(merged[order], pooled[index.astype(np.int64)] if len(index) else pooled[:0],
                            np.concatenate(([0], np.cumsum(lengths))).astype(np.int64))
+    texts.close()
     similarity = np.ones(n, dtype=np.float32)
     similarity[near_rows] = _jaccard(pairs, sets)
     method = np.where(is_canonical, "canonical", np.where(same_content, "exact", "near"))
@@ -658,6 +648,70 @@ def find_duplicates(
         "duplicates": int(n - int(is_canonical.sum())),
     }
     return StageResult("duplicates", work / DEDUP, counts, time.perf_counter() - start)
+
+
+# Candidate pairs verified at a time: bounds the texts and shingle sequences that the
+# order-aware check of a step holds.
+_VERIFY_PAIRS = 200_000
+
+
+def _verify_in_chunks(pairs: np.ndarray, sets: Any, config: DuplicateConfig,
+                      texts_of: Callable[[np.ndarray], list[str]], shingle_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`~dedup.duplicates.verify_candidates` of ``pairs``, ``_VERIFY_PAIRS`` at a time
+    (each pair is decided on its own, so the result is the same as at once)."""
+    steps = [verify_candidates(pairs[k : k + _VERIFY_PAIRS], sets, config, texts_of, shingle_size)
+             for k in range(0, len(pairs), _VERIFY_PAIRS)]
+    if len(steps) == 1:
+        return steps[0]
+    if not steps:
+        return verify_candidates(pairs, sets, config, texts_of, shingle_size)
+    return np.concatenate([near for near, _ in steps]), np.concatenate([strong for _, strong in steps])
+
+
+class _Texts:
+    """The texts of a documents file by row number, without holding them all.
+
+    On first use the text column is copied, row group by row group, to ``scratch``: the
+    UTF-8 bytes of every text one after the other; only each row's offset stays in memory.
+    Calling the object with rows reads just those texts back. :meth:`close` removes the file.
+    """
+
+    def __init__(self, documents: Path, scratch: Path) -> None:
+        self.documents, self.scratch = documents, scratch
+        self.offsets: np.ndarray | None = None
+
+    def __call__(self, rows: np.ndarray) -> list[str]:
+        import os
+
+        offsets = self._offsets()
+        fd = os.open(self.scratch, os.O_RDONLY)
+        try:
+            return [os.pread(fd, int(offsets[r + 1] - offsets[r]), int(offsets[r])).decode("utf-8")
+                    for r in np.asarray(rows, dtype=np.int64).tolist()]
+        finally:
+            os.close(fd)
+
+    def _offsets(self) -> np.ndarray:
+        import pyarrow.parquet as pq
+
+        if self.offsets is not None:
+            return self.offsets
+        parquet = pq.ParquetFile(self.documents)
+        sizes = [np.zeros(1, dtype=np.int64)]
+        with open(self.scratch, "wb") as sink:
+            for g in range(parquet.num_row_groups):
+                for chunk in parquet.read_row_group(g, columns=["text"]).column("text").chunks:
+                    if len(chunk):
+                        sizes.append(pc.binary_length(chunk).to_numpy().astype(np.int64))
+                        flat = pa.concat_arrays([chunk])  # a copy whose first text starts its data buffer
+                        sink.write(memoryview(flat.buffers()[2])[: int(sizes[-1].sum())])
+        self.offsets = np.cumsum(np.concatenate(sizes))
+        return self.offsets
+
+    def close(self) -> None:
+        """Remove the scratch file (a later call writes it again)."""
+        self.scratch.unlink(missing_ok=True)
+        self.offsets = None
 
 
 def _write_dedup(work: Path, article_ids: Any, group_ids: Any, is_canonical: Any, similarity: Any, method: Any) -> None:
@@ -831,6 +885,23 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
         "duplicates_of_history": sum(1 for k in range(n_new) if not canonical[k] and group[k] in old_groups),
     }
     return StageResult("duplicates", work / DEDUP, counts, time.perf_counter() - start)
+
+
+def _read_signatures(path: Path, n: int, num_perm: int) -> np.ndarray:
+    """The ``(n, num_perm)`` uint32 signatures of a signatures file, read a batch of rows at
+    a time into one array (decoding the whole file at once takes several times its size)."""
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(path)
+    if parquet.metadata.num_rows != n:
+        raise ValueError(f"{path.name}: {parquet.metadata.num_rows} signatures for {n} documents")
+    signatures = np.empty((n, num_perm), dtype=np.uint32)
+    first = 0
+    for batch in parquet.iter_batches(batch_size=10_000, columns=["signature"]):
+        rows = np.asarray(batch.column(0).flatten(), dtype=np.uint32).reshape(-1, num_perm)
+        signatures[first : first + len(rows)] = rows
+        first += len(rows)
+    return signatures
 
 
 def _lsh_eligible(n_words: np.ndarray, min_shingles: int) -> np.ndarray:
