@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -37,6 +37,7 @@ from dedup.features import tfidf, top_entities
 from dedup.incremental import carry_cluster_ids
 from dedup.ingest import read_inputs
 from dedup.io import (
+    ROW_GROUP_SIZE,
     WORK_DIR,
     holds_lock,
     new_run_id,
@@ -491,44 +492,104 @@ def compute_signatures(
     hash) for the duplicates stage to verify candidates without reading texts again.
 
     Row groups of ``documents.parquet`` are the units of work, spread over ``workers``
-    processes (default all CPUs) when there are several; results keep the document order.
+    processes (default all CPUs) when there are several; results keep the document order
+    and are written as they come, so memory holds a few row groups' results, not all.
     ``progress(stage, done, total)`` is called per row group with documents done and total.
     """
     import pyarrow.parquet as pq
 
-    from dedup.minhash import SHINGLE_SETS, default_workers, process_pool, sketch_row_groups, write_shingles
+    from dedup.minhash import SHINGLE_SETS, ShingleSetsWriter, default_workers
 
     start = time.perf_counter()
     path = work / DOCUMENTS
-    parquet = pq.ParquetFile(path)
-    n_docs = parquet.metadata.num_rows
-    sizes = [parquet.metadata.row_group(g).num_rows for g in range(parquet.num_row_groups)]
+    n_docs = pq.ParquetFile(path).metadata.num_rows
     ids_and_hashes = pq.read_table(path, columns=["article_id", "content_hash"])
+    ids, hashes = ids_and_hashes.column("article_id"), ids_and_hashes.column("content_hash")
     n_workers = default_workers() if workers is None else max(1, workers)
-    args = (str(path), "text", config.num_perm, config.shingle_size, config.seed)
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    if n_docs < 5_000 or len(sizes) < 2 or n_workers < 2:
-        parts.append(sketch_row_groups(args[0], range(len(sizes)), *args[1:]))
-        if progress is not None:
-            progress("signatures", n_docs, n_docs)
-    else:
-        with process_pool(n_workers) as pool:
-            futures = [pool.submit(sketch_row_groups, args[0], [g], *args[1:]) for g in range(len(sizes))]
-            for g, future in enumerate(futures):
-                parts.append(future.result())
-                if progress is not None:
-                    progress("signatures", sum(sizes[: g + 1]), n_docs)
-    signatures = np.concatenate([p[0] for p in parts]) if parts else np.empty((0, config.num_perm), dtype=np.uint32)
-    values = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, dtype=np.uint32)
-    lengths = np.concatenate([np.diff(p[2]) for p in parts]) if parts else np.empty(0, dtype=np.int64)
-    offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
     sig_schema = schema.signature_schema(config.num_perm, config.metadata())
-    flat = pa.array(signatures.reshape(-1), type=pa.uint32())
-    table = pa.Table.from_arrays([ids_and_hashes.column("article_id"),
-                                  pa.FixedSizeListArray.from_arrays(flat, config.num_perm)], schema=sig_schema)
-    write_table(table, work / SIGNATURES, sig_schema)
-    write_shingles(work / SHINGLE_SETS, ids_and_hashes.column("content_hash"), values, offsets, config.shingle_size)
+    done = 0
+    with _SignaturesWriter(work / SIGNATURES, sig_schema) as signatures, \
+            ShingleSetsWriter(work / SHINGLE_SETS, config.shingle_size) as sets:
+        for sketch, values, offsets in _sketches(path, config, n_workers if n_docs >= 5_000 else 1):
+            signatures.write(ids.slice(done, len(sketch)), sketch)
+            sets.write(hashes.slice(done, len(sketch)), values, offsets)
+            done += len(sketch)
+            if progress is not None:
+                progress("signatures", done, n_docs)
     return StageResult("signatures", work / SIGNATURES, {"documents": n_docs}, time.perf_counter() - start)
+
+
+def _sketches(path: Path, config: MinHashConfig, workers: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`dedup.minhash.sketch_row_groups` of each row group of the documents file
+    ``path``, in order; in ``workers`` processes when there are several and more than one
+    row group, with at most two row groups per process under way."""
+    from collections import deque
+
+    import pyarrow.parquet as pq
+
+    from dedup.minhash import process_pool, sketch_row_groups
+
+    n_groups = pq.ParquetFile(path).num_row_groups
+    args = ("text", config.num_perm, config.shingle_size, config.seed)
+    if workers < 2 or n_groups < 2:
+        for g in range(n_groups):
+            yield sketch_row_groups(str(path), [g], *args)
+        return
+    with process_pool(workers) as pool:
+        pending: deque[Any] = deque()
+        for g in range(n_groups):
+            pending.append(pool.submit(sketch_row_groups, str(path), [g], *args))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+class _SignaturesWriter:
+    """Writes ``signatures.parquet`` a batch of documents at a time, in row groups of
+    :data:`dedup.io.ROW_GROUP_SIZE` rows (as :func:`dedup.io.write_table` does); the file
+    takes its name, flushed to disk, when the writer is closed without error."""
+
+    def __init__(self, path: Path, sig_schema: pa.Schema) -> None:
+        import pyarrow.parquet as pq
+
+        self.path, self.tmp, self.schema = path, path.with_name(f".{path.name}.tmp"), sig_schema
+        self.writer = pq.ParquetWriter(self.tmp, sig_schema, compression="zstd")
+        self.ids: list[pa.ChunkedArray] = []
+        self.rows: list[np.ndarray] = []
+
+    def write(self, ids: pa.ChunkedArray, signatures: np.ndarray) -> None:
+        """Append documents: ``ids[i]`` has the signature ``signatures[i]``."""
+        self.ids.append(ids)
+        self.rows.append(signatures)
+        while sum(len(r) for r in self.rows) >= ROW_GROUP_SIZE:
+            self._flush(ROW_GROUP_SIZE)
+
+    def _flush(self, count: int) -> None:
+        ids = pa.chunked_array([c for part in self.ids for c in part.chunks], type=pa.string())
+        rows = np.concatenate(self.rows) if len(self.rows) > 1 else self.rows[0]
+        num_perm = rows.shape[1]
+        flat = pa.array(rows[:count].reshape(-1), type=pa.uint32())
+        table = pa.Table.from_arrays([ids.slice(0, count), pa.FixedSizeListArray.from_arrays(flat, num_perm)],
+                                     schema=self.schema)
+        self.writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
+        self.ids, self.rows = ([ids.slice(count)], [rows[count:]]) if count < len(rows) else ([], [])
+
+    def __enter__(self) -> _SignaturesWriter:
+        return self
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        import os
+
+        if kind is None and self.rows:
+            self._flush(sum(len(r) for r in self.rows))
+        self.writer.close()
+        if kind is not None:
+            self.tmp.unlink(missing_ok=True)
+            return
+        with open(self.tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(self.tmp, self.path)
 
 
 def find_duplicates(
@@ -558,7 +619,7 @@ def find_duplicates(
     """
     import pyarrow.parquet as pq
 
-    from dedup.duplicates import ShingleSets, jaccard_floor, pair_floors, plausible_pairs
+    from dedup.duplicates import ShingleSets
     from dedup.minhash import SHINGLE_SETS, default_workers, process_pool, read_shingles, unique_shingles_of_texts
 
     if history is not None and pq.read_metadata(history / "documents.parquet").num_rows:
@@ -576,15 +637,10 @@ def find_duplicates(
     eligible = _lsh_eligible(docs.column("n_words").to_numpy(), config.min_shingles)
     n_exact_copies = n - len(np.unique(classes))
     candidates = band_candidates(signatures, config.bands, config.rows, eligible=eligible)
+    n_candidates = len(candidates)
     stored = read_shingles(work / SHINGLE_SETS, docs.column("content_hash"), minhash.shingle_size)
-    if stored is not None:  # exact set sizes: the floor of each pair
-        set_sizes = np.diff(stored[1])
-        floor: Any = pair_floors(set_sizes[candidates[:, 0]], set_sizes[candidates[:, 1]], config.jaccard_threshold,
-                                 lowest_containment(config), min_containment_shingles=config.min_containment_shingles,
-                                 min_length_ratio=config.min_length_ratio)
-    else:
-        floor = jaccard_floor(config.jaccard_threshold, lowest_containment(config), config.min_length_ratio)
-    plausible = candidates[plausible_pairs(candidates, signatures, floor)]
+    plausible = _plausible(candidates, signatures, np.diff(stored[1]) if stored is not None else None, config)
+    del candidates
     n_workers = default_workers() if workers is None else max(1, workers)
     texts = _Texts(path, work / ".texts.bin")
 
@@ -641,13 +697,39 @@ def find_duplicates(
     counts = {
         "documents": n,
         "exact_copies": n_exact_copies,
-        "lsh_candidates": len(candidates),
+        "lsh_candidates": n_candidates,
         "plausible_pairs": len(plausible),
         "verified_near_pairs": len(near),
         "groups": groups.n_groups,
         "duplicates": int(n - int(is_canonical.sum())),
     }
     return StageResult("duplicates", work / DEDUP, counts, time.perf_counter() - start)
+
+
+# Candidate pairs whose signatures are compared at a time.
+_PLAUSIBLE_PAIRS = 4_000_000
+
+
+def _plausible(candidates: np.ndarray, signatures: np.ndarray, set_sizes: np.ndarray | None,
+               config: DuplicateConfig) -> np.ndarray:
+    """The candidate pairs whose signatures agree enough for verification to keep them
+    (:func:`~dedup.duplicates.plausible_pairs`), ``_PLAUSIBLE_PAIRS`` at a time. With the
+    exact shingle set sizes of the documents, each pair's floor is the lowest Jaccard its
+    sizes allow (:func:`~dedup.duplicates.pair_floors`); without, one floor for all."""
+    from dedup.duplicates import jaccard_floor, pair_floors, plausible_pairs
+
+    kept = [candidates[:0]]
+    for first in range(0, len(candidates), _PLAUSIBLE_PAIRS):
+        pairs = candidates[first : first + _PLAUSIBLE_PAIRS]
+        if set_sizes is not None:
+            floor: Any = pair_floors(set_sizes[pairs[:, 0]], set_sizes[pairs[:, 1]], config.jaccard_threshold,
+                                     lowest_containment(config),
+                                     min_containment_shingles=config.min_containment_shingles,
+                                     min_length_ratio=config.min_length_ratio)
+        else:
+            floor = jaccard_floor(config.jaccard_threshold, lowest_containment(config), config.min_length_ratio)
+        kept.append(pairs[plausible_pairs(pairs, signatures, floor)])
+    return np.concatenate(kept)
 
 
 # Candidate pairs verified at a time: bounds the texts and shingle sequences that the

@@ -1,5 +1,6 @@
-"""The stages' work in bounded steps (texts read back by row, candidate pairs verified a
-batch at a time, signatures read a batch at a time) gives what one step over everything gives."""
+"""The stages' work in bounded steps (signatures and shingle sets written and read a batch
+at a time, texts read back by row, candidate pairs checked and verified a batch at a time)
+gives what one step over everything gives."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from dedup import pipeline
 from dedup.config import PipelineConfig
-from dedup.minhash import SHINGLE_SETS
+from dedup.minhash import SHINGLE_SETS, ShingleSetsWriter, read_shingles, signatures_of_texts, unique_shingles_of_texts
 from tests.corpus import QUAKE_A, QUAKE_B, UNRELATED
 from tests.test_duplicates import ORIGINAL, edited_copy, truncated
 
@@ -67,7 +68,58 @@ def test_duplicates_verified_pair_by_pair_equal_those_verified_at_once(tmp_path,
     assert len(set(groups.values())) == 4
     assert at_once.counts["plausible_pairs"] >= 4
     monkeypatch.setattr(pipeline, "_VERIFY_PAIRS", 1)
+    monkeypatch.setattr(pipeline, "_PLAUSIBLE_PAIRS", 2)
     one_by_one = pipeline.find_duplicates(work, config.minhash, config.duplicates, workers=1)
     assert pq.read_table(work / "dedup.parquet").equals(expected)
     assert one_by_one.counts == at_once.counts
     assert not (work / ".texts.bin").exists()
+
+
+def test_signatures_and_shingle_sets_are_written_a_row_group_at_a_time(tmp_path, monkeypatch):
+    texts = [QUAKE_A[0][1], QUAKE_A[1][1], QUAKE_B[0][1], QUAKE_B[1][1], UNRELATED[1], ORIGINAL, "Too short.",
+             edited_copy(ORIGINAL), truncated(ORIGINAL), QUAKE_A[0][1] + " More to follow."]
+    corpus = tmp_path / "in"
+    corpus.mkdir()
+    for i, text in enumerate(texts):
+        (corpus / f"doc{i:02d}.txt").write_text(f"Title {i}\n\n{text}\n", encoding="utf-8")
+    config = PipelineConfig()
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setattr(pipeline, "_DOCUMENTS_ROW_GROUP", 3)  # documents in row groups of 3
+    pipeline.ingest_articles([corpus], work, config.ingest, workers=1)
+    monkeypatch.setattr(pipeline, "ROW_GROUP_SIZE", 4)  # signatures in row groups of 4
+    pipeline.compute_signatures(work, config.minhash, workers=1)
+
+    docs = pq.read_table(work / "documents.parquet")
+    clean = docs.column("text").to_pylist()
+    mh = config.minhash
+    written = pq.ParquetFile(work / "signatures.parquet")
+    assert [written.metadata.row_group(g).num_rows for g in range(written.num_row_groups)] == [4, 4, 2]
+    table = written.read()
+    assert table.schema.metadata[b"minhash"] == str(mh).encode()
+    assert table.column("article_id").equals(docs.column("article_id"))
+    expected = signatures_of_texts(clean, mh.num_perm, mh.shingle_size, mh.seed)
+    assert np.array_equal(np.asarray(table.column("signature").combine_chunks().flatten()).reshape(-1, mh.num_perm),
+                          expected)
+    values, offsets = unique_shingles_of_texts(clean, mh.shingle_size)
+    stored = read_shingles(work / SHINGLE_SETS, docs.column("content_hash"), mh.shingle_size)
+    assert stored is not None
+    assert np.array_equal(stored[0], values) and np.array_equal(stored[1], offsets)
+    assert sorted(p.name for p in work.iterdir()) == ["documents.parquet", "rejects.parquet", "shingle_sets.arrow",
+                                                      "signatures.parquet"]
+
+
+def test_a_shingle_sets_file_left_unfinished_is_not_written(tmp_path):
+    path = tmp_path / SHINGLE_SETS
+    with pytest.raises(RuntimeError), ShingleSetsWriter(path, 5) as writer:
+        writer.write(pa.chunked_array([["h1"]]), np.array([3, 1], dtype=np.uint32), np.array([0, 2]))
+        raise RuntimeError("stopped")
+    assert list(tmp_path.iterdir()) == []
+    with ShingleSetsWriter(path, 5) as writer:
+        writer.write(pa.chunked_array([["h1", "h2"]]), np.array([1, 3, 2], dtype=np.uint32), np.array([0, 2, 3]))
+        writer.write(pa.chunked_array([[]], type=pa.string()), np.empty(0, dtype=np.uint32), np.array([0]))
+        writer.write(pa.chunked_array([["h3"]]), np.array([7], dtype=np.uint32), np.array([0, 1]))
+    hashes, offsets = read_shingles(path, pa.chunked_array([["h1", "h2", "h3"]]), 5)
+    assert hashes.tolist() == [1, 3, 2, 7] and offsets.tolist() == [0, 2, 3, 4]
+    assert read_shingles(path, pa.chunked_array([["h1", "h2", "other"]]), 5) is None
+    assert read_shingles(path, pa.chunked_array([["h1", "h2", "h3"]]), 4) is None
