@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -293,6 +293,7 @@ def _write_documents(parts: Sequence[Path], in_order: bool, path: Path) -> None:
                 group = window.take(pa.array(at[k : k + _DOCUMENTS_ROW_GROUP])).cast(schema.DOCUMENTS)
                 writer.write_table(group, row_group_size=_DOCUMENTS_ROW_GROUP)
             del window
+            pa.default_memory_pool().release_unused()  # the next window is as large: do not hold two
 
 
 def _write_part(table: pa.Table, part: Path) -> None:
@@ -815,14 +816,17 @@ def _epoch_seconds(column: pa.ChunkedArray) -> list[float | None]:
     return [float(us) / 1e6 if ok else None for us, ok in zip(micros.tolist(), dated.tolist(), strict=True)]
 
 
-def _shingle_sets_of(texts: Mapping[int, str], rows: np.ndarray, shingle_size: int) -> Any:
-    """Exact shingle sets of the documents ``rows`` (sorted, unique), from their texts."""
+def _shingle_sets_of(texts_of: Callable[[np.ndarray], list[str]], rows: np.ndarray, shingle_size: int) -> Any:
+    """Exact shingle sets of the documents ``rows`` (sorted, unique), from their texts
+    (``texts_of(rows)``), read and shingled 4,000 at a time."""
     from dedup.duplicates import ShingleSets
     from dedup.minhash import unique_shingles_of_texts
 
     rows = np.unique(np.asarray(rows, dtype=np.int64))
-    values, offsets = unique_shingles_of_texts([texts[int(r)] for r in rows], shingle_size)
-    return ShingleSets(rows, values, np.asarray(offsets, dtype=np.int64))
+    parts = [unique_shingles_of_texts(texts_of(rows[k : k + 4000]), shingle_size) for k in range(0, len(rows), 4000)]
+    values = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, dtype=np.uint32)
+    sizes = np.concatenate([np.diff(p[1]) for p in parts]) if parts else np.empty(0, dtype=np.int64)
+    return ShingleSets(rows, values, np.concatenate(([0], np.cumsum(sizes))).astype(np.int64))
 
 
 def _read_texts(path: Path, ids: Sequence[str]) -> dict[str, str]:
@@ -854,10 +858,10 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
     from dedup.duplicates import jaccard_floor, plausible_pairs
 
     start = time.perf_counter()
-    docs = pq.read_table(work / DOCUMENTS, columns=["article_id", "content_hash", "published_at", "text", "n_words"])
+    docs = pq.read_table(work / DOCUMENTS, columns=["article_id", "content_hash", "published_at", "n_words"])
     new_ids = docs.column("article_id").to_pylist()
     new_hash = docs.column("content_hash").to_pylist()
-    new_texts = docs.column("text").to_pylist()
+    new_texts = _Texts(work / DOCUMENTS, work / ".texts.bin")
     new_published = _epoch_seconds(docs.column("published_at"))
     new_sigs = read_table(work / SIGNATURES).column("signature").combine_chunks()
     old = pq.read_table(
@@ -922,11 +926,21 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
     candidates = candidates[plausible_pairs(candidates, signatures, floor)]
     old_needed = np.unique(candidates[candidates < k_old]) if len(candidates) else np.empty(0, dtype=np.int64)
     old_texts = _read_texts(history / "documents.parquet", [ids[int(r)] for r in old_needed])
-    texts: dict[int, str] = {int(r): old_texts[ids[int(r)]] for r in old_needed}
-    texts.update({k_old + j: new_texts[k] for j, k in enumerate(rest)})
-    sets = _shingle_sets_of(texts, np.unique(candidates), minhash.shingle_size)
-    near, strong = verify_candidates(candidates, sets, config, lambda rows: [texts[int(r)] for r in rows],
-                           minhash.shingle_size)
+    new_rows = np.asarray(rest, dtype=np.int64)
+
+    def texts_of(rows: np.ndarray) -> list[str]:
+        """Texts of universe rows: earlier ones from those read, new ones from the documents."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = [""] * len(rows)
+        new = np.flatnonzero(rows >= k_old)
+        for k, text in zip(new.tolist(), new_texts(new_rows[rows[new] - k_old]), strict=True):
+            out[k] = text
+        for k in np.flatnonzero(rows < k_old).tolist():
+            out[k] = old_texts[ids[int(rows[k])]]
+        return out
+
+    sets = _shingle_sets_of(texts_of, np.unique(candidates), minhash.shingle_size)
+    near, strong = _verify_in_chunks(candidates, sets, config, texts_of, minhash.shingle_size)
     classes = pc.dictionary_encode(pa.array(hashes, type=pa.string())).indices.to_numpy().astype(np.int64)
     # Earlier canonical articles keep their groups: only the groups of new documents, or new
     # documents as strays, may join one.
@@ -946,12 +960,12 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
             pairs.append((u, head))
     if pairs:
         pair_array = np.array(pairs, dtype=np.int64)
-        more = [int(r) for r in np.unique(pair_array) if int(r) not in texts]
-        extra = _read_texts(history / "documents.parquet", [ids[r] for r in more])
-        texts.update({r: extra[ids[r]] for r in more})
-        values = _jaccard(pair_array, _shingle_sets_of(texts, np.unique(pair_array), minhash.shingle_size))
+        more = [ids[int(r)] for r in np.unique(pair_array) if r < k_old and ids[int(r)] not in old_texts]
+        old_texts.update(_read_texts(history / "documents.parquet", more))
+        values = _jaccard(pair_array, _shingle_sets_of(texts_of, np.unique(pair_array), minhash.shingle_size))
         for (u, _), value in zip(pairs, values, strict=True):
             similarity[rest[u - k_old]] = value
+    new_texts.close()
     _write_dedup(work, new_ids, group, canonical, similarity, method)
     old_groups = set(old_ids)
     counts = {
@@ -971,7 +985,8 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
 
 def _read_signatures(path: Path, n: int, num_perm: int) -> np.ndarray:
     """The ``(n, num_perm)`` uint32 signatures of a signatures file, read a batch of rows at
-    a time into one array (decoding the whole file at once takes several times its size)."""
+    a time into one array (decoding the whole file at once takes several times its size);
+    the memory the decoding used is given back to the system."""
     import pyarrow.parquet as pq
 
     parquet = pq.ParquetFile(path)
@@ -983,6 +998,7 @@ def _read_signatures(path: Path, n: int, num_perm: int) -> np.ndarray:
         rows = np.asarray(batch.column(0).flatten(), dtype=np.uint32).reshape(-1, num_perm)
         signatures[first : first + len(rows)] = rows
         first += len(rows)
+    pa.default_memory_pool().release_unused()
     return signatures
 
 
