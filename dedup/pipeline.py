@@ -379,12 +379,11 @@ def _skip_seen(work: Path, history: Path, rejects: list[tuple[int, dict[str, Any
     counts["already_seen"] = 0
     if not known:
         return
-    docs = read_table(work / DOCUMENTS, schema.DOCUMENTS)
+    columns = ["article_id", "content_hash", "input", "record"]
+    docs = pq.read_table(work / DOCUMENTS, columns=columns)
     keep = []
     tail = len(rejects) + 10**12  # after every reject of the inputs, in document order
-    for k, (a, h, where, record) in enumerate(
-        zip(*(docs.column(c).to_pylist() for c in ("article_id", "content_hash", "input", "record")), strict=True)
-    ):
+    for k, (a, h, where, record) in enumerate(zip(*(docs.column(c).to_pylist() for c in columns), strict=True)):
         if a not in known:
             keep.append(k)
         elif known[a][0] == h:
@@ -396,8 +395,39 @@ def _skip_seen(work: Path, history: Path, rejects: list[tuple[int, dict[str, Any
                                        "dropped": True}))
             counts["rejected"] += 1
     if len(keep) < docs.num_rows:
-        write_table(docs.take(pa.array(keep, type=pa.int64())), work / DOCUMENTS, schema.DOCUMENTS)
+        _keep_rows(work / DOCUMENTS, np.asarray(keep, dtype=np.int64))
         counts["accepted"] = len(keep)
+
+
+def _keep_rows(path: Path, keep: np.ndarray) -> None:
+    """Rewrite the documents file ``path`` with only its rows ``keep`` (sorted row numbers),
+    a row group at a time, in row groups of :data:`dedup.io.ROW_GROUP_SIZE` rows as
+    :func:`dedup.io.write_table` writes them; the new file replaces the old one whole."""
+    import os
+
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pending: list[pa.Table] = []
+    first = 0
+    with pq.ParquetWriter(tmp, schema.DOCUMENTS, compression="zstd") as writer:
+        for g in range(parquet.num_row_groups):
+            stop = first + parquet.metadata.row_group(g).num_rows
+            rows = keep[np.searchsorted(keep, first) : np.searchsorted(keep, stop)] - first
+            first = stop
+            if len(rows):
+                pending.append(parquet.read_row_group(g).take(pa.array(rows)).cast(schema.DOCUMENTS))
+            while sum(t.num_rows for t in pending) >= ROW_GROUP_SIZE:
+                rest = pa.concat_tables(pending)
+                writer.write_table(rest.slice(0, ROW_GROUP_SIZE), row_group_size=ROW_GROUP_SIZE)
+                pending = [rest.slice(ROW_GROUP_SIZE)]
+        rest = pa.concat_tables(pending) if pending else schema.DOCUMENTS.empty_table()
+        if rest.num_rows or not len(keep):  # no rows at all: one empty row group, as write_table writes
+            writer.write_table(rest, row_group_size=ROW_GROUP_SIZE)
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
 
 
 @dataclass(frozen=True, slots=True)

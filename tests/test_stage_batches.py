@@ -123,3 +123,21 @@ def test_a_shingle_sets_file_left_unfinished_is_not_written(tmp_path):
     assert hashes.tolist() == [1, 3, 2, 7] and offsets.tolist() == [0, 2, 3, 4]
     assert read_shingles(path, pa.chunked_array([["h1", "h2", "other"]]), 5) is None
     assert read_shingles(path, pa.chunked_array([["h1", "h2", "h3"]]), 4) is None
+
+
+@pytest.mark.parametrize("keep", [[], list(range(23)), [0, 4, 5, 6, 11, 12, 13, 14, 15, 16, 22], [7]])
+def test_documents_left_after_skipping_seen_ones_are_rewritten_a_row_group_at_a_time(tmp_path, monkeypatch, keep):
+    from dedup import schema
+
+    rows = [{"article_id": f"a{k:02d}", "input": "in", "record": f"line {k}", "n_words": k, "content_hash": f"h{k}",
+             "text": f"text {k}"} for k in range(23)]
+    path = tmp_path / "documents.parquet"
+    table = pa.Table.from_pylist(rows, schema=schema.DOCUMENTS)
+    pq.write_table(table, path, row_group_size=5)
+    monkeypatch.setattr(pipeline, "ROW_GROUP_SIZE", 4)
+    pipeline._keep_rows(path, np.array(keep, dtype=np.int64))
+    written = pq.ParquetFile(path)
+    assert written.read().equals(table.take(pa.array(keep, type=pa.int64())))
+    sizes = [written.metadata.row_group(g).num_rows for g in range(written.num_row_groups)]
+    assert sizes == ([4] * (len(keep) // 4) + [len(keep) % 4] * (len(keep) % 4 > 0) if keep else [0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["documents.parquet"]
