@@ -815,9 +815,10 @@ class _Texts:
             for g in range(parquet.num_row_groups):
                 for chunk in parquet.read_row_group(g, columns=["text"]).column("text").chunks:
                     if len(chunk):
-                        sizes.append(pc.binary_length(chunk).to_numpy().astype(np.int64))
-                        flat = pa.concat_arrays([chunk])  # a copy whose first text starts its data buffer
-                        sink.write(memoryview(flat.buffers()[2])[: int(sizes[-1].sum())])
+                        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+                        ends = np.frombuffer(chunk.buffers()[1], dtype=width)[chunk.offset :][: len(chunk) + 1]
+                        sink.write(memoryview(chunk.buffers()[2])[int(ends[0]) : int(ends[-1])])
+                        sizes.append(np.diff(ends).astype(np.int64))
         self.offsets = np.cumsum(np.concatenate(sizes))
         return self.offsets
 
