@@ -539,8 +539,8 @@ def compute_signatures(
     n_workers = default_workers() if workers is None else max(1, workers)
     sig_schema = schema.signature_schema(config.num_perm, config.metadata())
     done = 0
-    with _SignaturesWriter(work / SIGNATURES, sig_schema) as signatures, \
-            ShingleSetsWriter(work / SHINGLE_SETS, config.shingle_size) as sets:
+    with (_SignaturesWriter(work / SIGNATURES, sig_schema) as signatures,
+          ShingleSetsWriter(work / SHINGLE_SETS, config.shingle_size) as sets):
         for sketch, values, offsets in _sketches(path, config, n_workers if n_docs >= 5_000 else 1):
             signatures.write(ids.slice(done, len(sketch)), sketch)
             sets.write(hashes.slice(done, len(sketch)), values, offsets)
@@ -578,8 +578,9 @@ def _sketches(path: Path, config: MinHashConfig, workers: int) -> Iterator[tuple
 
 class _SignaturesWriter:
     """Writes ``signatures.parquet`` a batch of documents at a time, in row groups of
-    :data:`dedup.io.ROW_GROUP_SIZE` rows (as :func:`dedup.io.write_table` does); the file
-    takes its name, flushed to disk, when the writer is closed without error."""
+    :data:`dedup.io.ROW_GROUP_SIZE` rows (one empty row group without documents), as
+    :func:`dedup.io.write_table` does; the file takes its name, flushed to disk, when the
+    writer is closed without error."""
 
     def __init__(self, path: Path, sig_schema: pa.Schema) -> None:
         import pyarrow.parquet as pq
@@ -588,6 +589,7 @@ class _SignaturesWriter:
         self.writer = pq.ParquetWriter(self.tmp, sig_schema, compression="zstd")
         self.ids: list[pa.ChunkedArray] = []
         self.rows: list[np.ndarray] = []
+        self.written = 0
 
     def write(self, ids: pa.ChunkedArray, signatures: np.ndarray) -> None:
         """Append documents: ``ids[i]`` has the signature ``signatures[i]``."""
@@ -597,14 +599,16 @@ class _SignaturesWriter:
             self._flush(ROW_GROUP_SIZE)
 
     def _flush(self, count: int) -> None:
+        """Write the first ``count`` documents held as one row group."""
         ids = pa.chunked_array([c for part in self.ids for c in part.chunks], type=pa.string())
-        rows = np.concatenate(self.rows) if len(self.rows) > 1 else self.rows[0]
-        num_perm = rows.shape[1]
+        num_perm = self.schema.field("signature").type.list_size
+        rows = np.concatenate(self.rows) if self.rows else np.empty((0, num_perm), dtype=np.uint32)
         flat = pa.array(rows[:count].reshape(-1), type=pa.uint32())
         table = pa.Table.from_arrays([ids.slice(0, count), pa.FixedSizeListArray.from_arrays(flat, num_perm)],
                                      schema=self.schema)
         self.writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
-        self.ids, self.rows = ([ids.slice(count)], [rows[count:]]) if count < len(rows) else ([], [])
+        self.written += count
+        self.ids, self.rows = [ids.slice(count)], [rows[count:]]
 
     def __enter__(self) -> _SignaturesWriter:
         return self
@@ -612,8 +616,9 @@ class _SignaturesWriter:
     def __exit__(self, kind: object, *_: object) -> None:
         import os
 
-        if kind is None and self.rows:
-            self._flush(sum(len(r) for r in self.rows))
+        held = sum(len(r) for r in self.rows)
+        if kind is None and (held or not self.written):
+            self._flush(held)
         self.writer.close()
         if kind is not None:
             self.tmp.unlink(missing_ok=True)

@@ -141,3 +141,18 @@ def test_documents_left_after_skipping_seen_ones_are_rewritten_a_row_group_at_a_
     sizes = [written.metadata.row_group(g).num_rows for g in range(written.num_row_groups)]
     assert sizes == ([4] * (len(keep) // 4) + [len(keep) % 4] * (len(keep) % 4 > 0) if keep else [0])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["documents.parquet"]
+
+
+def test_no_documents_give_files_of_no_rows(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "feed.jsonl").write_text('{"id": "x", "text": "Skip to content"}\n', encoding="utf-8")
+    config = PipelineConfig()
+    work = tmp_path / "work"
+    work.mkdir()
+    pipeline.ingest_articles([tmp_path / "in"], work, config.ingest, workers=1)
+    pipeline.compute_signatures(work, config.minhash, workers=1)
+    signatures = pq.ParquetFile(work / "signatures.parquet")
+    assert signatures.metadata.num_rows == 0 and signatures.num_row_groups == 1  # as write_table writes it
+    assert read_shingles(work / SHINGLE_SETS, pq.read_table(work / "documents.parquet").column("content_hash"),
+                         config.minhash.shingle_size)[1].tolist() == [0]
+    assert pipeline.find_duplicates(work, config.minhash, config.duplicates, workers=1).counts["documents"] == 0
