@@ -36,6 +36,7 @@ __all__ = [
     "MAX_HASH",
     "SCHEME",
     "SHINGLE_SETS",
+    "ShingleSetsWriter",
     "compute_signatures",
     "copy_spans",
     "default_workers",
@@ -559,40 +560,83 @@ def sketch_texts(
 def write_shingles(path: Path, content_hashes: object, hashes: np.ndarray, offsets: np.ndarray,
                    shingle_size: int) -> None:
     """Store each document's shingle set (``hashes[offsets[i]:offsets[i + 1]]``) next to its
-    content hash, as an uncompressed Arrow IPC file (read back by memory mapping).
+    content hash, as an uncompressed Arrow IPC file (see :class:`ShingleSetsWriter`)."""
+    with ShingleSetsWriter(path, shingle_size) as writer:
+        writer.write(content_hashes, hashes, offsets)
 
-    The content hash identifies the normalised text the shingles come from, so a reader can
-    check that the file belongs to its documents (:func:`read_shingles`).
+
+class ShingleSetsWriter:
+    """Writes the file of the documents' shingle sets a batch of documents at a time: each
+    document's set next to its content hash, as an uncompressed Arrow IPC file (read back by
+    :func:`read_shingles`). The content hash identifies the normalised text the shingles come
+    from, so a reader can check that the file belongs to its documents.
+
+    The file is written under a temporary name and takes ``path`` when the writer is closed
+    without error.
     """
-    import os
 
-    import pyarrow as pa
+    def __init__(self, path: Path, shingle_size: int) -> None:
+        import pyarrow as pa
 
-    lists = pa.LargeListArray.from_arrays(pa.array(offsets, type=pa.int64()), pa.array(hashes, type=pa.uint32()))
-    table = pa.table({"content_hash": content_hashes, "shingles": lists})
-    table = table.replace_schema_metadata({"shingle_size": str(shingle_size)})
-    tmp = path.with_name(f".{path.name}.tmp")
-    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
-    os.replace(tmp, path)
+        self.path, self.tmp = path, path.with_name(f".{path.name}.tmp")
+        self.schema = pa.schema([("content_hash", pa.string()), ("shingles", pa.large_list(pa.uint32()))],
+                                metadata={"shingle_size": str(shingle_size)})
+        self.sink = pa.OSFile(str(self.tmp), "wb")
+        self.writer = pa.ipc.new_file(self.sink, self.schema)
+
+    def write(self, content_hashes: object, hashes: np.ndarray, offsets: np.ndarray) -> None:
+        """Append documents: the ``i``-th has content hash ``content_hashes[i]`` and shingle set
+        ``hashes[offsets[i]:offsets[i + 1]]``."""
+        import pyarrow as pa
+
+        lists = pa.LargeListArray.from_arrays(pa.array(offsets, type=pa.int64()), pa.array(hashes, type=pa.uint32()))
+        self.writer.write_table(pa.table({"content_hash": content_hashes, "shingles": lists}, schema=self.schema))
+
+    def __enter__(self) -> ShingleSetsWriter:
+        return self
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        import os
+
+        self.writer.close()
+        self.sink.close()
+        if kind is None:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
 
 
 def read_shingles(path: Path, content_hashes: object, shingle_size: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """The ``(hashes, offsets)`` that :func:`write_shingles` stored, or ``None`` when there is no
-    such file or it was made for other documents or another shingle size."""
+    """The ``(hashes, offsets)`` that :class:`ShingleSetsWriter` stored, or ``None`` when there
+    is no such file or it was made for other documents or another shingle size.
+
+    The sets are copied into one array a batch at a time, each batch's pages of the file
+    mapped only while it is copied.
+    """
     import pyarrow as pa
 
     if not path.exists():
         return None
-    table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+    with pa.memory_map(str(path)) as source:
+        table = pa.ipc.open_file(source).read_all()  # mapped, not read: only what is looked at is
     if (table.schema.metadata or {}).get(b"shingle_size") != str(shingle_size).encode():
         return None
     if not table.column("content_hash").equals(pa.chunked_array(content_hashes)):  # type: ignore[call-overload]
         return None
-    lists = table.column("shingles").combine_chunks()
-    offsets = np.asarray(lists.offsets, dtype=np.int64)
-    hashes = np.asarray(lists.values, dtype=np.uint32)
-    return hashes[offsets[0] : offsets[-1]], offsets - offsets[0]
+    spans = [np.array(chunk.offsets, dtype=np.int64) for chunk in table.column("shingles").chunks]  # copies
+    del table
+    sizes = np.concatenate([np.diff(span) for span in spans]) if spans else np.empty(0, dtype=np.int64)
+    offsets = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+    hashes = np.empty(int(offsets[-1]), dtype=np.uint32)
+    first = 0
+    for k, span in enumerate(spans):
+        with pa.memory_map(str(path)) as source:
+            lists = pa.ipc.open_file(source).get_batch(k).column(1)
+        count = int(span[-1] - span[0])
+        hashes[first : first + count] = np.asarray(lists.values, dtype=np.uint32)[span[0] : span[-1]]
+        first += count
+        del lists
+    return hashes, offsets
 
 
 def default_workers() -> int:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -37,6 +37,7 @@ from dedup.features import tfidf, top_entities_of_groups
 from dedup.incremental import carry_cluster_ids
 from dedup.ingest import read_inputs
 from dedup.io import (
+    ROW_GROUP_SIZE,
     WORK_DIR,
     holds_lock,
     new_run_id,
@@ -134,20 +135,19 @@ def ingest_articles(
 
     Articles are cleaned in batches, in worker processes once the input holds more than one
     batch (``workers``: default all CPUs); each cleaned batch is written to a file of its own
-    where it was cleaned. Memory is bounded by a few batches until the final step orders
-    ``documents.parquet`` by ``article_id``.
+    where it was cleaned, and :func:`_write_documents` puts their rows in ``article_id``
+    order. Memory is bounded by a few batches, the ids and the text sizes of all articles,
+    and the window of texts that the ordering gathers at a time (``_ORDER_WINDOW_BYTES``).
     ``progress(stage, done, total)`` is called after each batch (``total`` is 0: unknown
     while reading).
     """
     import os
     from collections import deque
 
-    import pyarrow.parquet as pq
-
     from dedup.minhash import default_workers, process_pool
 
     start = time.perf_counter()
-    batch_size, row_group = 1000, 10_000
+    batch_size = 1000
     n_workers = default_workers() if workers is None else max(1, workers)
     rejects: list[tuple[int, dict[str, Any]]] = []
     counts = {"read": 0, "accepted": 0, "rejected": 0, "noted": 0, "furniture_lines_removed": 0}
@@ -183,7 +183,7 @@ def ingest_articles(
         nonlocal pool
         if n_workers > 1 and pool is None and counts["read"] > batch_size:
             pool = process_pool(n_workers)
-        part = work / f".documents.part-{counts['read']:012d}.parquet"  # articles read so far: unique
+        part = work / f".documents.part-{counts['read']:012d}.arrow"  # articles read so far: unique
         if pool is None:
             absorb(batch, _clean_batch([raw for _, raw in batch], part))
             return
@@ -223,21 +223,8 @@ def ingest_articles(
         if pool is not None:
             pool.shutdown(cancel_futures=True)
 
-    # Order by article_id (byte order of UTF-8 is code point order, as Python sorts strings).
     tmp = work / f".{DOCUMENTS}.tmp"
-    with pq.ParquetWriter(tmp, schema.DOCUMENTS, compression="zstd") as sorted_writer:
-        if in_order:  # copied over batch by batch, compressed
-            for part in parts:
-                sorted_writer.write_table(pq.read_table(part), row_group_size=row_group)
-        elif parts:
-            table = _contiguous(pa.concat_tables([pq.read_table(part, memory_map=True) for part in parts]))
-            order = pc.sort_indices(table.column("article_id"))
-            for first in range(0, table.num_rows, row_group):
-                rows = table.take(order[first : first + row_group]).cast(schema.DOCUMENTS)
-                sorted_writer.write_table(rows, row_group_size=row_group)
-            del table
-    for part in parts:
-        part.unlink()
+    _write_documents(parts, in_order, tmp)
     with open(tmp, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(tmp, work / DOCUMENTS)
@@ -261,6 +248,120 @@ def _contiguous(table: pa.Table) -> pa.Table:
     return table.cast(wide).combine_chunks()
 
 
+# Rows per row group of ``documents.parquet`` when its rows are put in id order.
+_DOCUMENTS_ROW_GROUP = 10_000
+# Text bytes gathered from the part files at a time while putting rows in id order.
+_ORDER_WINDOW_BYTES = 1 << 27
+
+
+def _write_documents(parts: Sequence[Path], in_order: bool, path: Path) -> None:
+    """Write the rows of the cleaned batches' files ``parts`` (Arrow IPC, in input order,
+    each in id order) to ``path`` (``documents.parquet``, zstd) ordered by ``article_id``;
+    the parts are removed.
+
+    When the parts follow each other in id order (``in_order``), each is written as it is
+    (one row group: a batch is smaller than ``_DOCUMENTS_ROW_GROUP``). Otherwise the ids
+    alone are sorted (byte order of UTF-8 is code point order, as Python sorts strings), and
+    the sorted rows are written in row groups of ``_DOCUMENTS_ROW_GROUP`` rows, cut into
+    windows of consecutive row groups: at least one each, and as many more as keep a
+    window's texts within ``_ORDER_WINDOW_BYTES``. Each part is read once and its rows are
+    spread over one file per window (:func:`_spool_windows`);
+    then each window's file is read, its rows ordered and written.
+    """
+    import pyarrow.parquet as pq
+
+    with pq.ParquetWriter(path, schema.DOCUMENTS, compression="zstd") as writer:
+        if in_order:
+            for part in parts:
+                writer.write_table(_read_part(part), row_group_size=_DOCUMENTS_ROW_GROUP)
+                part.unlink()
+            return
+        if not parts:
+            return
+        starts, order, sizes = _id_order(parts)
+        windows = _order_windows(sizes[order], _DOCUMENTS_ROW_GROUP, _ORDER_WINDOW_BYTES)
+        window_of = np.empty(len(order), dtype=np.int64)
+        for w, (first, stop) in enumerate(windows):
+            window_of[order[first:stop]] = w
+        spools = [path.with_name(f"{path.name}.window-{w:06d}.arrow") for w in range(len(windows))]
+        _spool_windows(parts, starts, window_of, spools)
+        for (first, stop), spool in zip(windows, spools, strict=True):
+            window = _contiguous(_read_part(spool))  # its rows in row-number order
+            spool.unlink()
+            at = np.searchsorted(np.sort(order[first:stop]), order[first:stop])  # each sorted row in it
+            for k in range(0, len(at), _DOCUMENTS_ROW_GROUP):
+                group = window.take(pa.array(at[k : k + _DOCUMENTS_ROW_GROUP])).cast(schema.DOCUMENTS)
+                writer.write_table(group, row_group_size=_DOCUMENTS_ROW_GROUP)
+            del window
+            pa.default_memory_pool().release_unused()  # the next window is as large: do not hold two
+
+
+def _write_part(table: pa.Table, part: Path) -> None:
+    """Write a cleaned batch's rows to ``part`` as an uncompressed Arrow IPC file."""
+    with pa.OSFile(str(part), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+
+
+def _read_part(part: Path) -> pa.Table:
+    """The rows of an Arrow IPC file (read into memory)."""
+    with pa.OSFile(str(part)) as source:
+        return pa.ipc.open_file(source).read_all()
+
+
+def _id_order(parts: Sequence[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of ``parts`` numbered one part after the other: the first row number of
+    each part (and the total at the end), the row numbers in ``article_id`` order, and each
+    row's text size in bytes. Only the ids and the texts' offsets are read."""
+    ids: list[pa.Array] = []
+    sizes: list[np.ndarray] = []
+    for part in parts:
+        with pa.memory_map(str(part)) as source:
+            table = pa.ipc.open_file(source).read_all()
+        ids.append(pa.concat_arrays(table.column("article_id").chunks))  # a copy: the map goes with the table
+        sizes.append(pc.binary_length(table.column("text")).to_numpy().astype(np.int64))
+        del table
+    starts = np.concatenate(([0], np.cumsum([len(a) for a in ids]))).astype(np.int64)
+    order = pc.sort_indices(pa.chunked_array(ids, type=pa.string())).to_numpy().astype(np.int64)
+    return starts, order, np.concatenate(sizes)
+
+
+def _order_windows(sizes: np.ndarray, row_group: int, budget: int) -> list[tuple[int, int]]:
+    """``(first, stop)`` of consecutive windows over rows of ``sizes`` bytes each: every
+    window is whole row groups of ``row_group`` rows (the last may be shorter), at least one,
+    and as many as keep its bytes within ``budget``."""
+    n = len(sizes)
+    bounds = np.arange(0, n, row_group)
+    ends = np.concatenate(([0], np.cumsum(sizes)))
+    windows, first = [], 0
+    while first < n:
+        stops = np.append(bounds[bounds > first], n)
+        fits = np.flatnonzero(ends[stops] - ends[first] <= budget)
+        stop = int(stops[fits[-1]]) if len(fits) else int(stops[0])
+        windows.append((first, stop))
+        first = stop
+    return windows
+
+
+def _spool_windows(parts: Sequence[Path], starts: np.ndarray, window_of: np.ndarray, spools: Sequence[Path]) -> None:
+    """Append the rows of each part, read one at a time and then removed, to the file of
+    their window (``spools[window_of[row]]``, Arrow IPC): a window's file holds its rows
+    part by part, each part's in the part's order."""
+    with contextlib.ExitStack() as stack:
+        writers = [stack.enter_context(pa.ipc.new_file(stack.enter_context(pa.OSFile(str(spool), "wb")),
+                                                       schema.DOCUMENTS)) for spool in spools]
+        for p, part in enumerate(parts):
+            table = _read_part(part)
+            target = window_of[starts[p] : starts[p + 1]]
+            grouped = np.argsort(target, kind="stable")
+            bounds = np.searchsorted(target[grouped], np.arange(len(spools) + 1))
+            for w in np.flatnonzero(np.diff(bounds)).tolist():
+                local = grouped[bounds[w] : bounds[w + 1]]
+                consecutive = local[-1] - local[0] + 1 == len(local)  # always, for a part in id order
+                writers[w].write_table(table.slice(int(local[0]), len(local)) if consecutive
+                                       else table.take(pa.array(local)))
+            part.unlink()
+
+
 def _skip_seen(work: Path, history: Path, rejects: list[tuple[int, dict[str, Any]]], counts: dict[str, int]) -> None:
     """Drop the documents whose id the history holds; reject those whose content changed."""
     import pyarrow.parquet as pq
@@ -278,12 +379,11 @@ def _skip_seen(work: Path, history: Path, rejects: list[tuple[int, dict[str, Any
     counts["already_seen"] = 0
     if not known:
         return
-    docs = read_table(work / DOCUMENTS, schema.DOCUMENTS)
+    columns = ["article_id", "content_hash", "input", "record"]
+    docs = pq.read_table(work / DOCUMENTS, columns=columns)
     keep = []
     tail = len(rejects) + 10**12  # after every reject of the inputs, in document order
-    for k, (a, h, where, record) in enumerate(
-        zip(*(docs.column(c).to_pylist() for c in ("article_id", "content_hash", "input", "record")), strict=True)
-    ):
+    for k, (a, h, where, record) in enumerate(zip(*(docs.column(c).to_pylist() for c in columns), strict=True)):
         if a not in known:
             keep.append(k)
         elif known[a][0] == h:
@@ -295,16 +395,48 @@ def _skip_seen(work: Path, history: Path, rejects: list[tuple[int, dict[str, Any
                                        "dropped": True}))
             counts["rejected"] += 1
     if len(keep) < docs.num_rows:
-        write_table(docs.take(pa.array(keep, type=pa.int64())), work / DOCUMENTS, schema.DOCUMENTS)
+        _keep_rows(work / DOCUMENTS, np.asarray(keep, dtype=np.int64))
         counts["accepted"] = len(keep)
+
+
+def _keep_rows(path: Path, keep: np.ndarray) -> None:
+    """Rewrite the documents file ``path`` with only its rows ``keep`` (sorted row numbers),
+    a row group at a time, in row groups of :data:`dedup.io.ROW_GROUP_SIZE` rows as
+    :func:`dedup.io.write_table` writes them; the new file replaces the old one whole."""
+    import os
+
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pending: list[pa.Table] = []
+    first = 0
+    with pq.ParquetWriter(tmp, schema.DOCUMENTS, compression="zstd") as writer:
+        for g in range(parquet.num_row_groups):
+            stop = first + parquet.metadata.row_group(g).num_rows
+            rows = keep[np.searchsorted(keep, first) : np.searchsorted(keep, stop)] - first
+            first = stop
+            if len(rows):
+                pending.append(parquet.read_row_group(g).take(pa.array(rows)).cast(schema.DOCUMENTS))
+            while sum(t.num_rows for t in pending) >= ROW_GROUP_SIZE:
+                rest = pa.concat_tables(pending)
+                writer.write_table(rest.slice(0, ROW_GROUP_SIZE), row_group_size=ROW_GROUP_SIZE)
+                pending = [rest.slice(ROW_GROUP_SIZE)]
+        rest = pa.concat_tables(pending) if pending else schema.DOCUMENTS.empty_table()
+        if rest.num_rows or not len(keep):  # no rows at all: one empty row group, as write_table writes
+            writer.write_table(rest, row_group_size=ROW_GROUP_SIZE)
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
 
 
 @dataclass(frozen=True, slots=True)
 class _CleanedBatch:
     """A batch of articles cleaned: the file holding the ``documents.parquet`` rows of those
-    with text left (in batch order; not written without rows), their number, the batch
-    positions of those without, the furniture lines removed from the rows' articles, and the
-    rows' first and last ids ("" without rows) and whether the rows are in id order."""
+    with text left (in id order; not written without rows), their number, the batch
+    positions of those without, the furniture lines removed from the rows' articles, and,
+    in batch order, the rows' first and last ids ("" without rows) and whether the batch
+    was in id order already."""
 
     part: Path
     n_rows: int
@@ -330,17 +462,17 @@ def _clean_columns(columns: tuple[list[Any], ...], part: str) -> _CleanedBatch:
 
 
 def _clean_batch(raws: Sequence[RawArticle], part: Path) -> _CleanedBatch:
-    """Clean each article and write the ``documents.parquet`` rows of those with text left to
-    ``part`` (uncompressed: it is read back once, soon)."""
-    import pyarrow.parquet as pq
-
+    """Clean each article and write the ``documents.parquet`` rows of those with text left,
+    ordered by id, to ``part`` (:func:`_write_part`)."""
     cleaned = [clean_article(raw) for raw in raws]
     empty = [k for k, article in enumerate(cleaned) if article.n_words == 0]
     kept = [article for article in cleaned if article.n_words != 0] if empty else cleaned
     ids = [article.article_id for article in kept]
+    ordered = ids == sorted(ids)
     if kept:
-        columns = {name: [getattr(article, name) for article in kept] for name in schema.DOCUMENTS.names}
-        pq.write_table(pa.Table.from_pydict(columns, schema=schema.DOCUMENTS), part, compression="none")
+        rows = kept if ordered else sorted(kept, key=lambda article: article.article_id)
+        columns = {name: [getattr(article, name) for article in rows] for name in schema.DOCUMENTS.names}
+        _write_part(pa.Table.from_pydict(columns, schema=schema.DOCUMENTS), part)
     return _CleanedBatch(
         part=part,
         n_rows=len(kept),
@@ -348,7 +480,7 @@ def _clean_batch(raws: Sequence[RawArticle], part: Path) -> _CleanedBatch:
         removed=sum(article.removed_lines for article in kept),
         first_id=ids[0] if ids else "",
         last_id=ids[-1] if ids else "",
-        ordered=ids == sorted(ids),
+        ordered=ordered,
     )
 
 
@@ -391,44 +523,109 @@ def compute_signatures(
     hash) for the duplicates stage to verify candidates without reading texts again.
 
     Row groups of ``documents.parquet`` are the units of work, spread over ``workers``
-    processes (default all CPUs) when there are several; results keep the document order.
+    processes (default all CPUs) when there are several; results keep the document order
+    and are written as they come, so memory holds a few row groups' results, not all.
     ``progress(stage, done, total)`` is called per row group with documents done and total.
     """
     import pyarrow.parquet as pq
 
-    from dedup.minhash import SHINGLE_SETS, default_workers, process_pool, sketch_row_groups, write_shingles
+    from dedup.minhash import SHINGLE_SETS, ShingleSetsWriter, default_workers
 
     start = time.perf_counter()
     path = work / DOCUMENTS
-    parquet = pq.ParquetFile(path)
-    n_docs = parquet.metadata.num_rows
-    sizes = [parquet.metadata.row_group(g).num_rows for g in range(parquet.num_row_groups)]
+    n_docs = pq.ParquetFile(path).metadata.num_rows
     ids_and_hashes = pq.read_table(path, columns=["article_id", "content_hash"])
+    ids, hashes = ids_and_hashes.column("article_id"), ids_and_hashes.column("content_hash")
     n_workers = default_workers() if workers is None else max(1, workers)
-    args = (str(path), "text", config.num_perm, config.shingle_size, config.seed)
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    if n_docs < 5_000 or len(sizes) < 2 or n_workers < 2:
-        parts.append(sketch_row_groups(args[0], range(len(sizes)), *args[1:]))
-        if progress is not None:
-            progress("signatures", n_docs, n_docs)
-    else:
-        with process_pool(n_workers) as pool:
-            futures = [pool.submit(sketch_row_groups, args[0], [g], *args[1:]) for g in range(len(sizes))]
-            for g, future in enumerate(futures):
-                parts.append(future.result())
-                if progress is not None:
-                    progress("signatures", sum(sizes[: g + 1]), n_docs)
-    signatures = np.concatenate([p[0] for p in parts]) if parts else np.empty((0, config.num_perm), dtype=np.uint32)
-    values = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, dtype=np.uint32)
-    lengths = np.concatenate([np.diff(p[2]) for p in parts]) if parts else np.empty(0, dtype=np.int64)
-    offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
     sig_schema = schema.signature_schema(config.num_perm, config.metadata())
-    flat = pa.array(signatures.reshape(-1), type=pa.uint32())
-    table = pa.Table.from_arrays([ids_and_hashes.column("article_id"),
-                                  pa.FixedSizeListArray.from_arrays(flat, config.num_perm)], schema=sig_schema)
-    write_table(table, work / SIGNATURES, sig_schema)
-    write_shingles(work / SHINGLE_SETS, ids_and_hashes.column("content_hash"), values, offsets, config.shingle_size)
+    done = 0
+    with (_SignaturesWriter(work / SIGNATURES, sig_schema) as signatures,
+          ShingleSetsWriter(work / SHINGLE_SETS, config.shingle_size) as sets):
+        for sketch, values, offsets in _sketches(path, config, n_workers if n_docs >= 5_000 else 1):
+            signatures.write(ids.slice(done, len(sketch)), sketch)
+            sets.write(hashes.slice(done, len(sketch)), values, offsets)
+            done += len(sketch)
+            if progress is not None:
+                progress("signatures", done, n_docs)
     return StageResult("signatures", work / SIGNATURES, {"documents": n_docs}, time.perf_counter() - start)
+
+
+def _sketches(path: Path, config: MinHashConfig, workers: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`dedup.minhash.sketch_row_groups` of each row group of the documents file
+    ``path``, in order; in ``workers`` processes when there are several and more than one
+    row group, with at most two row groups per process under way."""
+    from collections import deque
+
+    import pyarrow.parquet as pq
+
+    from dedup.minhash import process_pool, sketch_row_groups
+
+    n_groups = pq.ParquetFile(path).num_row_groups
+    args = ("text", config.num_perm, config.shingle_size, config.seed)
+    if workers < 2 or n_groups < 2:
+        for g in range(n_groups):
+            yield sketch_row_groups(str(path), [g], *args)
+        return
+    with process_pool(workers) as pool:
+        pending: deque[Any] = deque()
+        for g in range(n_groups):
+            pending.append(pool.submit(sketch_row_groups, str(path), [g], *args))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+class _SignaturesWriter:
+    """Writes ``signatures.parquet`` a batch of documents at a time, in row groups of
+    :data:`dedup.io.ROW_GROUP_SIZE` rows (one empty row group without documents), as
+    :func:`dedup.io.write_table` does; the file takes its name, flushed to disk, when the
+    writer is closed without error."""
+
+    def __init__(self, path: Path, sig_schema: pa.Schema) -> None:
+        import pyarrow.parquet as pq
+
+        self.path, self.tmp, self.schema = path, path.with_name(f".{path.name}.tmp"), sig_schema
+        self.writer = pq.ParquetWriter(self.tmp, sig_schema, compression="zstd")
+        self.ids: list[pa.ChunkedArray] = []
+        self.rows: list[np.ndarray] = []
+        self.written = 0
+
+    def write(self, ids: pa.ChunkedArray, signatures: np.ndarray) -> None:
+        """Append documents: ``ids[i]`` has the signature ``signatures[i]``."""
+        self.ids.append(ids)
+        self.rows.append(signatures)
+        while sum(len(r) for r in self.rows) >= ROW_GROUP_SIZE:
+            self._flush(ROW_GROUP_SIZE)
+
+    def _flush(self, count: int) -> None:
+        """Write the first ``count`` documents held as one row group."""
+        ids = pa.chunked_array([c for part in self.ids for c in part.chunks], type=pa.string())
+        num_perm = self.schema.field("signature").type.list_size
+        rows = np.concatenate(self.rows) if self.rows else np.empty((0, num_perm), dtype=np.uint32)
+        flat = pa.array(rows[:count].reshape(-1), type=pa.uint32())
+        table = pa.Table.from_arrays([ids.slice(0, count), pa.FixedSizeListArray.from_arrays(flat, num_perm)],
+                                     schema=self.schema)
+        self.writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
+        self.written += count
+        self.ids, self.rows = [ids.slice(count)], [rows[count:]]
+
+    def __enter__(self) -> _SignaturesWriter:
+        return self
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        import os
+
+        held = sum(len(r) for r in self.rows)
+        if kind is None and (held or not self.written):
+            self._flush(held)
+        self.writer.close()
+        if kind is not None:
+            self.tmp.unlink(missing_ok=True)
+            return
+        with open(self.tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(self.tmp, self.path)
 
 
 def find_duplicates(
@@ -449,15 +646,16 @@ def find_duplicates(
     the canonical one, and its similarity to the canonical article.
 
     LSH candidates whose signatures agree too little for the pair to pass verification are
-    dropped (:func:`dedup.duplicates.plausible_pairs`); the rest are verified at once on
-    the exact shingle sets the signatures stage stored. Without that file (signatures made
-    elsewhere), the texts of the candidates are read back and shingled instead (in
-    ``workers`` processes when there are many), and ``progress(stage, done, total)`` is
-    called per batch of them.
+    dropped (:func:`dedup.duplicates.plausible_pairs`); the rest are verified on the exact
+    shingle sets the signatures stage stored, ``_VERIFY_PAIRS`` at a time. Without that
+    file (signatures made elsewhere), the texts of the candidates are read back and shingled
+    instead (in ``workers`` processes when there are many), and ``progress(stage, done,
+    total)`` is called per batch of them. Texts are read back by row (:class:`_Texts`),
+    never all at once.
     """
     import pyarrow.parquet as pq
 
-    from dedup.duplicates import ShingleSets, jaccard_floor, pair_floors, plausible_pairs
+    from dedup.duplicates import ShingleSets
     from dedup.minhash import SHINGLE_SETS, default_workers, process_pool, read_shingles, unique_shingles_of_texts
 
     if history is not None and pq.read_metadata(history / "documents.parquet").num_rows:
@@ -470,62 +668,45 @@ def find_duplicates(
     ids = id_column.to_pylist()
     published = _epoch_seconds(docs.column("published_at"))
     classes = pc.dictionary_encode(docs.column("content_hash")).combine_chunks().indices.to_numpy().astype(np.int64)
-    sigs = read_table(work / SIGNATURES).column("signature")
-    signatures = np.asarray(sigs.combine_chunks().flatten(), dtype=np.uint32).reshape(n, minhash.num_perm)
+    signatures = _read_signatures(work / SIGNATURES, n, minhash.num_perm)
 
     eligible = _lsh_eligible(docs.column("n_words").to_numpy(), config.min_shingles)
     n_exact_copies = n - len(np.unique(classes))
     candidates = band_candidates(signatures, config.bands, config.rows, eligible=eligible)
+    n_candidates = len(candidates)
     stored = read_shingles(work / SHINGLE_SETS, docs.column("content_hash"), minhash.shingle_size)
-    if stored is not None:  # exact set sizes: the floor of each pair
-        set_sizes = np.diff(stored[1])
-        floor: Any = pair_floors(set_sizes[candidates[:, 0]], set_sizes[candidates[:, 1]], config.jaccard_threshold,
-                                 lowest_containment(config), min_containment_shingles=config.min_containment_shingles,
-                                 min_length_ratio=config.min_length_ratio)
-    else:
-        floor = jaccard_floor(config.jaccard_threshold, lowest_containment(config), config.min_length_ratio)
-    plausible = candidates[plausible_pairs(candidates, signatures, floor)]
+    plausible = _plausible(candidates, signatures, np.diff(stored[1]) if stored is not None else None, config)
+    del candidates
     n_workers = default_workers() if workers is None else max(1, workers)
-    texts = pq.read_table(path, columns=["text"]).column("text") if stored is None else None
+    texts = _Texts(path, work / ".texts.bin")
 
     def shingle_sets(rows: np.ndarray) -> ShingleSets:
         if stored is not None:
             return ShingleSets(np.arange(n, dtype=np.int64), *stored)
-        assert texts is not None
         batch = 4000
         chunks = [rows[k : k + batch] for k in range(0, len(rows), batch)]
         parts: list[tuple[np.ndarray, np.ndarray]] = []
         if len(rows) > 2 * batch and n_workers > 1:
             with process_pool(n_workers) as pool:
                 futures = [
-                    pool.submit(unique_shingles_of_texts, texts.take(chunk).to_pylist(), minhash.shingle_size)
+                    pool.submit(unique_shingles_of_texts, texts(chunk), minhash.shingle_size)
                     for chunk in chunks[: 2 * n_workers]
                 ]
                 for k in range(len(chunks)):
                     parts.append(futures[k].result())
                     if k + 2 * n_workers < len(chunks):
                         chunk = chunks[k + 2 * n_workers]
-                        futures.append(pool.submit(unique_shingles_of_texts, texts.take(chunk).to_pylist(),
-                                                   minhash.shingle_size))
+                        futures.append(pool.submit(unique_shingles_of_texts, texts(chunk), minhash.shingle_size))
                     if progress is not None:
                         progress("duplicates", min((k + 1) * batch, len(rows)), len(rows))
         else:
-            parts = [unique_shingles_of_texts(texts.take(chunk).to_pylist(), minhash.shingle_size) for chunk in chunks]
+            parts = [unique_shingles_of_texts(texts(chunk), minhash.shingle_size) for chunk in chunks]
         values = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, dtype=np.uint32)
         lengths = np.concatenate([np.diff(p[1]) for p in parts]) if parts else np.empty(0, dtype=np.int64)
         return ShingleSets(rows, values, np.concatenate(([0], np.cumsum(lengths))).astype(np.int64))
 
     sets = shingle_sets(np.unique(plausible))
-
-    contiguous: list[pa.Table] = []
-
-    def texts_of(rows: np.ndarray) -> list[str]:
-        if not contiguous:  # read once, on the first pair that needs the texts
-            table = pq.read_table(path, columns=["text"]) if texts is None else pa.table({"text": texts})
-            contiguous.append(_contiguous(table))
-        return list(contiguous[0].column("text").take(rows).to_pylist())
-
-    near, strong = verify_candidates(plausible, sets, config, texts_of, minhash.shingle_size)
+    near, strong = _verify_in_chunks(plausible, sets, config, texts, minhash.shingle_size)
     groups = group_duplicates(n, near, ids, published, classes=classes, strong=strong)
 
     canonical = groups.canonical
@@ -544,6 +725,7 @@ def find_duplicates(
         index = np.concatenate([np.arange(s, s + k) for s, k in zip(starts.tolist(), lengths.tolist(), strict=True)])
         sets = ShingleSets(merged[order], pooled[index.astype(np.int64)] if len(index) else pooled[:0],
                            np.concatenate(([0], np.cumsum(lengths))).astype(np.int64))
+    texts.close()
     similarity = np.ones(n, dtype=np.float32)
     similarity[near_rows] = _jaccard(pairs, sets)
     method = np.where(is_canonical, "canonical", np.where(same_content, "exact", "near"))
@@ -551,13 +733,104 @@ def find_duplicates(
     counts = {
         "documents": n,
         "exact_copies": n_exact_copies,
-        "lsh_candidates": len(candidates),
+        "lsh_candidates": n_candidates,
         "plausible_pairs": len(plausible),
         "verified_near_pairs": len(near),
         "groups": groups.n_groups,
         "duplicates": int(n - int(is_canonical.sum())),
     }
     return StageResult("duplicates", work / DEDUP, counts, time.perf_counter() - start)
+
+
+# Candidate pairs whose signatures are compared at a time.
+_PLAUSIBLE_PAIRS = 4_000_000
+
+
+def _plausible(candidates: np.ndarray, signatures: np.ndarray, set_sizes: np.ndarray | None,
+               config: DuplicateConfig) -> np.ndarray:
+    """The candidate pairs whose signatures agree enough for verification to keep them
+    (:func:`~dedup.duplicates.plausible_pairs`), ``_PLAUSIBLE_PAIRS`` at a time. With the
+    exact shingle set sizes of the documents, each pair's floor is the lowest Jaccard its
+    sizes allow (:func:`~dedup.duplicates.pair_floors`); without, one floor for all."""
+    from dedup.duplicates import jaccard_floor, pair_floors, plausible_pairs
+
+    kept = [candidates[:0]]
+    for first in range(0, len(candidates), _PLAUSIBLE_PAIRS):
+        pairs = candidates[first : first + _PLAUSIBLE_PAIRS]
+        if set_sizes is not None:
+            floor: Any = pair_floors(set_sizes[pairs[:, 0]], set_sizes[pairs[:, 1]], config.jaccard_threshold,
+                                     lowest_containment(config),
+                                     min_containment_shingles=config.min_containment_shingles,
+                                     min_length_ratio=config.min_length_ratio)
+        else:
+            floor = jaccard_floor(config.jaccard_threshold, lowest_containment(config), config.min_length_ratio)
+        kept.append(pairs[plausible_pairs(pairs, signatures, floor)])
+    return np.concatenate(kept)
+
+
+# Candidate pairs verified at a time: bounds the texts and shingle sequences that the
+# order-aware check of a step holds.
+_VERIFY_PAIRS = 200_000
+
+
+def _verify_in_chunks(pairs: np.ndarray, sets: Any, config: DuplicateConfig,
+                      texts_of: Callable[[np.ndarray], list[str]], shingle_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`~dedup.duplicates.verify_candidates` of ``pairs``, ``_VERIFY_PAIRS`` at a time
+    (each pair is decided on its own, so the result is the same as at once)."""
+    steps = [verify_candidates(pairs[k : k + _VERIFY_PAIRS], sets, config, texts_of, shingle_size)
+             for k in range(0, len(pairs), _VERIFY_PAIRS)]
+    if len(steps) == 1:
+        return steps[0]
+    if not steps:
+        return verify_candidates(pairs, sets, config, texts_of, shingle_size)
+    return np.concatenate([near for near, _ in steps]), np.concatenate([strong for _, strong in steps])
+
+
+class _Texts:
+    """The texts of a documents file by row number, without holding them all.
+
+    On first use the text column is copied, row group by row group, to ``scratch``: the
+    UTF-8 bytes of every text one after the other; only each row's offset stays in memory.
+    Calling the object with rows reads just those texts back. :meth:`close` removes the file.
+    """
+
+    def __init__(self, documents: Path, scratch: Path) -> None:
+        self.documents, self.scratch = documents, scratch
+        self.offsets: np.ndarray | None = None
+
+    def __call__(self, rows: np.ndarray) -> list[str]:
+        import os
+
+        offsets = self._offsets()
+        fd = os.open(self.scratch, os.O_RDONLY)
+        try:
+            return [os.pread(fd, int(offsets[r + 1] - offsets[r]), int(offsets[r])).decode("utf-8")
+                    for r in np.asarray(rows, dtype=np.int64).tolist()]
+        finally:
+            os.close(fd)
+
+    def _offsets(self) -> np.ndarray:
+        import pyarrow.parquet as pq
+
+        if self.offsets is not None:
+            return self.offsets
+        parquet = pq.ParquetFile(self.documents)
+        sizes = [np.zeros(1, dtype=np.int64)]
+        with open(self.scratch, "wb") as sink:
+            for g in range(parquet.num_row_groups):
+                for chunk in parquet.read_row_group(g, columns=["text"]).column("text").chunks:
+                    if len(chunk):
+                        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+                        ends = np.frombuffer(chunk.buffers()[1], dtype=width)[chunk.offset :][: len(chunk) + 1]
+                        sink.write(memoryview(chunk.buffers()[2])[int(ends[0]) : int(ends[-1])])
+                        sizes.append(np.diff(ends).astype(np.int64))
+        self.offsets = np.cumsum(np.concatenate(sizes))
+        return self.offsets
+
+    def close(self) -> None:
+        """Remove the scratch file (a later call writes it again)."""
+        self.scratch.unlink(missing_ok=True)
+        self.offsets = None
 
 
 def _write_dedup(work: Path, article_ids: Any, group_ids: Any, is_canonical: Any, similarity: Any, method: Any) -> None:
@@ -579,14 +852,17 @@ def _epoch_seconds(column: pa.ChunkedArray) -> list[float | None]:
     return [float(us) / 1e6 if ok else None for us, ok in zip(micros.tolist(), dated.tolist(), strict=True)]
 
 
-def _shingle_sets_of(texts: Mapping[int, str], rows: np.ndarray, shingle_size: int) -> Any:
-    """Exact shingle sets of the documents ``rows`` (sorted, unique), from their texts."""
+def _shingle_sets_of(texts_of: Callable[[np.ndarray], list[str]], rows: np.ndarray, shingle_size: int) -> Any:
+    """Exact shingle sets of the documents ``rows`` (sorted, unique), from their texts
+    (``texts_of(rows)``), read and shingled 4,000 at a time."""
     from dedup.duplicates import ShingleSets
     from dedup.minhash import unique_shingles_of_texts
 
     rows = np.unique(np.asarray(rows, dtype=np.int64))
-    values, offsets = unique_shingles_of_texts([texts[int(r)] for r in rows], shingle_size)
-    return ShingleSets(rows, values, np.asarray(offsets, dtype=np.int64))
+    parts = [unique_shingles_of_texts(texts_of(rows[k : k + 4000]), shingle_size) for k in range(0, len(rows), 4000)]
+    values = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, dtype=np.uint32)
+    sizes = np.concatenate([np.diff(p[1]) for p in parts]) if parts else np.empty(0, dtype=np.int64)
+    return ShingleSets(rows, values, np.concatenate(([0], np.cumsum(sizes))).astype(np.int64))
 
 
 def _read_texts(path: Path, ids: Sequence[str]) -> dict[str, str]:
@@ -618,10 +894,10 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
     from dedup.duplicates import jaccard_floor, plausible_pairs
 
     start = time.perf_counter()
-    docs = pq.read_table(work / DOCUMENTS, columns=["article_id", "content_hash", "published_at", "text", "n_words"])
+    docs = pq.read_table(work / DOCUMENTS, columns=["article_id", "content_hash", "published_at", "n_words"])
     new_ids = docs.column("article_id").to_pylist()
     new_hash = docs.column("content_hash").to_pylist()
-    new_texts = docs.column("text").to_pylist()
+    new_texts = _Texts(work / DOCUMENTS, work / ".texts.bin")
     new_published = _epoch_seconds(docs.column("published_at"))
     new_sigs = read_table(work / SIGNATURES).column("signature").combine_chunks()
     old = pq.read_table(
@@ -686,11 +962,21 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
     candidates = candidates[plausible_pairs(candidates, signatures, floor)]
     old_needed = np.unique(candidates[candidates < k_old]) if len(candidates) else np.empty(0, dtype=np.int64)
     old_texts = _read_texts(history / "documents.parquet", [ids[int(r)] for r in old_needed])
-    texts: dict[int, str] = {int(r): old_texts[ids[int(r)]] for r in old_needed}
-    texts.update({k_old + j: new_texts[k] for j, k in enumerate(rest)})
-    sets = _shingle_sets_of(texts, np.unique(candidates), minhash.shingle_size)
-    near, strong = verify_candidates(candidates, sets, config, lambda rows: [texts[int(r)] for r in rows],
-                           minhash.shingle_size)
+    new_rows = np.asarray(rest, dtype=np.int64)
+
+    def texts_of(rows: np.ndarray) -> list[str]:
+        """Texts of universe rows: earlier ones from those read, new ones from the documents."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = [""] * len(rows)
+        new = np.flatnonzero(rows >= k_old)
+        for k, text in zip(new.tolist(), new_texts(new_rows[rows[new] - k_old]), strict=True):
+            out[k] = text
+        for k in np.flatnonzero(rows < k_old).tolist():
+            out[k] = old_texts[ids[int(rows[k])]]
+        return out
+
+    sets = _shingle_sets_of(texts_of, np.unique(candidates), minhash.shingle_size)
+    near, strong = _verify_in_chunks(candidates, sets, config, texts_of, minhash.shingle_size)
     classes = pc.dictionary_encode(pa.array(hashes, type=pa.string())).indices.to_numpy().astype(np.int64)
     # Earlier canonical articles keep their groups: only the groups of new documents, or new
     # documents as strays, may join one.
@@ -710,12 +996,12 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
             pairs.append((u, head))
     if pairs:
         pair_array = np.array(pairs, dtype=np.int64)
-        more = [int(r) for r in np.unique(pair_array) if int(r) not in texts]
-        extra = _read_texts(history / "documents.parquet", [ids[r] for r in more])
-        texts.update({r: extra[ids[r]] for r in more})
-        values = _jaccard(pair_array, _shingle_sets_of(texts, np.unique(pair_array), minhash.shingle_size))
+        more = [ids[int(r)] for r in np.unique(pair_array) if r < k_old and ids[int(r)] not in old_texts]
+        old_texts.update(_read_texts(history / "documents.parquet", more))
+        values = _jaccard(pair_array, _shingle_sets_of(texts_of, np.unique(pair_array), minhash.shingle_size))
         for (u, _), value in zip(pairs, values, strict=True):
             similarity[rest[u - k_old]] = value
+    new_texts.close()
     _write_dedup(work, new_ids, group, canonical, similarity, method)
     old_groups = set(old_ids)
     counts = {
@@ -731,6 +1017,25 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
         "duplicates_of_history": sum(1 for k in range(n_new) if not canonical[k] and group[k] in old_groups),
     }
     return StageResult("duplicates", work / DEDUP, counts, time.perf_counter() - start)
+
+
+def _read_signatures(path: Path, n: int, num_perm: int) -> np.ndarray:
+    """The ``(n, num_perm)`` uint32 signatures of a signatures file, read a batch of rows at
+    a time into one array (decoding the whole file at once takes several times its size);
+    the memory the decoding used is given back to the system."""
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(path)
+    if parquet.metadata.num_rows != n:
+        raise ValueError(f"{path.name}: {parquet.metadata.num_rows} signatures for {n} documents")
+    signatures = np.empty((n, num_perm), dtype=np.uint32)
+    first = 0
+    for batch in parquet.iter_batches(batch_size=10_000, columns=["signature"]):
+        rows = np.asarray(batch.column(0).flatten(), dtype=np.uint32).reshape(-1, num_perm)
+        signatures[first : first + len(rows)] = rows
+        first += len(rows)
+    pa.default_memory_pool().release_unused()
+    return signatures
 
 
 def _lsh_eligible(n_words: np.ndarray, min_shingles: int) -> np.ndarray:

@@ -833,3 +833,77 @@ def test_sorting_takes_rows_from_one_contiguous_copy():
     assert table.schema.field("article_id").type == pa.large_string()  # 64-bit offsets: no 2 GiB limit
     assert table.take([1, 0, 2]).column("article_id").to_pylist() == ["a", "b", "c"]
     assert table.column("n").to_pylist() == [1, 2, 3]
+
+
+def test_order_windows_are_whole_row_groups_within_the_budget():
+    import numpy as np
+
+    from dedup.pipeline import _order_windows
+
+    sizes = np.full(10, 10, dtype=np.int64)
+    assert _order_windows(sizes, 3, 65) == [(0, 6), (6, 10)]
+    assert _order_windows(sizes, 3, 25) == [(0, 3), (3, 6), (6, 9), (9, 10)]  # one row group when none fits
+    assert _order_windows(sizes, 3, 1000) == [(0, 10)]
+    assert _order_windows(np.array([100, 1, 1, 1], dtype=np.int64), 1, 2) == [(0, 1), (1, 3), (3, 4)]
+    assert _order_windows(np.empty(0, dtype=np.int64), 3, 10) == []
+
+
+@pytest.mark.parametrize("in_id_order", [False, True])
+def test_documents_are_written_in_id_order_window_by_window(tmp_path, monkeypatch, in_id_order):
+    """Three batches of articles (ids out of order unless ``in_id_order``, some left without
+    text), ordered in windows of a few small row groups: every row keeps its own values."""
+    from dedup import pipeline
+
+    monkeypatch.setattr(pipeline, "_DOCUMENTS_ROW_GROUP", 170)
+    monkeypatch.setattr(pipeline, "_ORDER_WINDOW_BYTES", 40_000)
+    n = 2300
+    keys = range(n) if in_id_order else ((k * 7919) % n for k in range(n))  # 7919 is prime: a permutation
+    lines = []
+    for k in keys:
+        text = "Skip to content" if k % 97 == 5 else f"Story {k} tells of event {k % 13} in town {k % 31}. " * (1 + k % 5)
+        lines.append(json.dumps({"id": f"art-{k:05d}", "title": f"Title {k}", "text": text}))
+    write(tmp_path / "in" / "feed.jsonl", "\n".join(lines) + "\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    result = pipeline.ingest_articles([tmp_path / "in"], work, IngestConfig(), workers=1)
+
+    documents = pq.ParquetFile(work / "documents.parquet")
+    table = documents.read()
+    ids = table.column("article_id").to_pylist()
+    kept = sorted(json.loads(line)["id"] for line in lines if "Skip to content" not in line)
+    assert ids == kept
+    assert result.counts["accepted"] == len(kept) and result.counts["rejected"] == n - len(kept)
+    for article_id, title, record in zip(ids, table.column("title").to_pylist(), table.column("record").to_pylist(),
+                                         strict=True):
+        assert title == f"Title {int(article_id[4:])}"
+        assert json.loads(lines[int(record.split()[-1]) - 1])["id"] == article_id
+    def groups(rows: int) -> list[int]:
+        return [170] * (rows // 170) + [rows % 170] * (rows % 170 > 0)
+
+    sizes = [documents.metadata.row_group(g).num_rows for g in range(documents.num_row_groups)]
+    if in_id_order:  # each batch of 1000 as it is
+        assert sizes == [size for s in range(0, n, 1000)
+                         for size in groups(sum(k % 97 != 5 for k in range(s, min(s + 1000, n))))]
+    else:
+        assert sizes == groups(len(kept))
+    assert sorted(p.name for p in work.iterdir()) == ["documents.parquet", "rejects.parquet"]
+
+
+def test_rows_of_parts_not_in_id_order_are_ordered_too(tmp_path, monkeypatch):
+    import pyarrow.compute as pc
+
+    from dedup import pipeline, schema
+
+    monkeypatch.setattr(pipeline, "_DOCUMENTS_ROW_GROUP", 2)
+    monkeypatch.setattr(pipeline, "_ORDER_WINDOW_BYTES", 8)
+    rows = [{"article_id": a, "input": "in", "record": a, "n_words": 1, "content_hash": a, "text": a * 3}
+            for a in ("e", "b", "f", "a", "d", "c", "g")]
+    parts = [tmp_path / "p0.arrow", tmp_path / "p1.arrow"]
+    pipeline._write_part(pa.Table.from_pylist(rows[:4], schema=schema.DOCUMENTS), parts[0])
+    pipeline._write_part(pa.Table.from_pylist(rows[4:], schema=schema.DOCUMENTS), parts[1])
+    pipeline._write_documents(parts, False, tmp_path / "documents.parquet")
+    every = pa.Table.from_pylist(rows, schema=schema.DOCUMENTS)
+    written = pq.ParquetFile(tmp_path / "documents.parquet")
+    assert written.read().equals(every.take(pc.sort_indices(every.column("article_id"))))
+    assert [written.metadata.row_group(g).num_rows for g in range(written.num_row_groups)] == [2, 2, 2, 1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["documents.parquet"]
