@@ -57,18 +57,21 @@ class ShingleSequences(FlatDocuments):
     what = "shingle sequence"
 
 
-def shingle_sequences(texts: list[str], docs: np.ndarray, shingle_size: int) -> ShingleSequences:
-    """Shingle sequences of raw ``texts`` belonging to the sorted document indices ``docs``.
+def shingle_sequences(
+    texts: list[str], docs: np.ndarray, shingle_size: int, *, normalized: bool = False
+) -> ShingleSequences:
+    """Shingle sequences of ``texts`` belonging to the sorted document indices ``docs``.
 
-    Texts are normalised as for the shingle sets (:func:`dedup.text.normalize_for_hash`).
+    The texts are raw, or with ``normalized`` as :func:`dedup.text.normalize_for_hash`
+    returns them; either way their tokens are those of ``normalize_for_hash``, as for the
+    shingle sets (:func:`dedup.minhash.shingles_of_texts`).
     """
-    from dedup.minhash import split_shingles
-    from dedup.text import normalize_for_hash
+    from dedup.minhash import shingles_of_texts
 
     docs = np.asarray(docs, dtype=np.int64)
     if len(texts) != len(docs):
         raise ValueError(f"{len(texts)} texts for {len(docs)} documents")
-    values, offsets = split_shingles([normalize_for_hash(t) for t in texts], shingle_size)
+    values, offsets = shingles_of_texts(texts, shingle_size, normalized=normalized)
     return ShingleSequences(docs, values, np.asarray(offsets, dtype=np.int64))
 
 
@@ -87,8 +90,9 @@ class CoverageCheck:
     """The order-aware test of :func:`apply_coverage`, and where its shingle sequences come from.
 
     Attributes:
-        sequences_of: returns the :class:`ShingleSequences` of sorted document indices; it is
-            called once per verification, for the documents of the pairs that need the test.
+        sequences_of: returns :class:`ShingleSequences` that hold (at least) the given sorted
+            document indices; it is called once per verification, for the documents of the
+            pairs that need the test.
         shingle_size: tokens per shingle.
         threshold: coverage of the shorter document that makes a pair a copy (None: coverage
             keeps no pair).
