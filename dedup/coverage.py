@@ -179,16 +179,8 @@ def _coverage_chunk(
     k: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     n_pairs = len(seq_rows)
-    index_a, owner_a = _gather(seq_rows, sequences.offsets)
-    index_b, owner_b = _gather(set_rows, set_offsets)
-    # Tag every value with its pair: one sorted array holds all the sets of the chunk.
-    keys_a = (owner_a.astype(np.uint64) << np.uint64(32)) | sequences.values[index_a].astype(np.uint64)
-    keys_b = (owner_b.astype(np.uint64) << np.uint64(32)) | set_values[index_b].astype(np.uint64)
-    if len(keys_b):
-        at = np.minimum(np.searchsorted(keys_b, keys_a), len(keys_b) - 1)
-        hit = keys_b[at] == keys_a
-    else:
-        hit = np.zeros(len(keys_a), dtype=bool)
+    _, owner_a = _gather(seq_rows, sequences.offsets)
+    hit = _shared(seq_rows, sequences, set_rows, set_values, set_offsets)
     # Lay each document's tokens out one after the other: shingle j of a document starts at
     # its token j, and the k - 1 tokens after its last shingle end its slot, so a shingle's
     # k tokens never reach the next document's slot.
@@ -214,6 +206,27 @@ def _coverage_chunk(
     gap = np.zeros(n_pairs, dtype=np.int64)
     np.maximum.at(gap, run_owner[inner], run_length[inner])
     return coverage, gap
+
+
+def _shared(seq_rows: np.ndarray, sequences: ShingleSequences, set_rows: np.ndarray, set_values: np.ndarray,
+            set_offsets: np.ndarray) -> np.ndarray:
+    """Whether each shingle of the documents ``seq_rows`` (their sequences one after the other)
+    is in the set ``set_rows`` of its pair.
+
+    One binary search per pair in that set alone: a set of a few hundred values stays in the
+    cache, where one search of all pairs' tagged values at once would not.
+    """
+    values, bounds = sequences.values, sequences.offsets
+    parts = [np.zeros(0, dtype=bool)]
+    for first, stop, set_first, set_stop in zip(bounds[seq_rows].tolist(), bounds[seq_rows + 1].tolist(),
+                                                set_offsets[set_rows].tolist(), set_offsets[set_rows + 1].tolist(),
+                                                strict=True):
+        shingles, other = values[first:stop], set_values[set_first:set_stop]
+        if set_stop > set_first:
+            parts.append(other[np.minimum(np.searchsorted(other, shingles), set_stop - set_first - 1)] == shingles)
+        else:
+            parts.append(np.zeros(stop - first, dtype=bool))
+    return np.concatenate(parts)
 
 
 def _runs(flags: np.ndarray, slot: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
