@@ -209,3 +209,12 @@ def test_verification_takes_the_sequences_or_the_texts_alike():
     assert [0, 1] in from_texts[0].tolist()  # the edited, cut copy: by coverage
     with pytest.raises(ValueError):
         verify_candidates(pairs, sets, config, None, 5)
+
+
+def test_nothing_is_covered_by_an_empty_set_and_an_empty_document_has_no_coverage():
+    docs = [np.arange(10, dtype=np.uint32), np.empty(0, dtype=np.uint32)]
+    sequences = sequences_from_hashes(docs)
+    values = np.arange(10, dtype=np.uint32)
+    offsets = np.array([0, 10, 10], dtype=np.int64)  # set 0: the document's shingles; set 1: empty
+    cov, gap = token_coverage(np.array([0, 0, 1]), sequences, np.array([1, 0, 0]), values, offsets, 5)
+    assert cov.tolist() == [0.0, 1.0, 0.0] and gap.tolist() == [0, 0, 0]
