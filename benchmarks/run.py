@@ -149,7 +149,7 @@ def _ours(texts: list[str], processes: int) -> dict[str, Any]:
 
     mh, dup = MinHashConfig(), DuplicateConfig()
     args = (mh.num_perm, mh.shingle_size, mh.seed)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     if processes > 1:
         half = len(texts) // 2
         with process_pool(1) as pool:
@@ -172,6 +172,7 @@ def _ours(texts: list[str], processes: int) -> dict[str, Any]:
     near, _ = verify_candidates(plausible, sets, dup, None, mh.shingle_size, sequences=sequences)
     return {
         "seconds": time.perf_counter() - start,
+        **({"cpu_seconds": time.process_time() - cpu} if processes == 1 else {}),
         "processes": processes,
         "candidate_pairs": len(candidates),
         "plausible_pairs": len(plausible),
@@ -212,7 +213,7 @@ def compare_dedup(n: int, count: int) -> dict[str, Any]:
         return sum(len(lsh.query(m)) - 1 for m in minhashes) // 2
 
     def update_loop() -> dict[str, Any]:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         documented = []
         for doc in _datasketch_shingles(texts, k):
             m = MinHash(num_perm=perm, seed=mh.seed)
@@ -220,13 +221,15 @@ def compare_dedup(n: int, count: int) -> dict[str, Any]:
                 m.update(s)
             documented.append(m)
         pairs = lsh_pairs(documented)
-        return {"seconds": time.perf_counter() - start, "candidate_pairs": pairs}
+        return {"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu,
+                "candidate_pairs": pairs}
 
     def bulk() -> dict[str, Any]:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         minhashes = MinHash.bulk(_datasketch_shingles(texts, k), num_perm=perm, seed=mh.seed)
         pairs = lsh_pairs(minhashes)
-        return {"seconds": time.perf_counter() - start, "candidate_pairs": pairs}
+        return {"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu,
+                "candidate_pairs": pairs}
 
     results["ours"] = _ours(texts, 1)
     results["ours_2_processes"] = _ours(texts, 2)
@@ -243,6 +246,14 @@ def compare_dedup(n: int, count: int) -> dict[str, Any]:
 def _mean_seconds(compare: dict[str, Any], key: str) -> float:
     """Mean seconds of the two runs of one method of :func:`compare_dedup` (one in older results)."""
     return float((compare[key]["seconds"] + compare.get(f"{key}_again", compare[key])["seconds"]) / 2)
+
+
+def _mean_cpu(compare: dict[str, Any], key: str) -> str:
+    """Mean CPU seconds (of the timing process) of the two runs of one method, when measured."""
+    runs = [compare[k] for k in (key, f"{key}_again") if k in compare]
+    if not runs or any("cpu_seconds" not in r for r in runs):
+        return "n/a"
+    return f"{sum(r['cpu_seconds'] for r in runs) / len(runs):.2f}"
 
 
 def _child(args: list[str], timeout: float | None) -> dict[str, Any] | None:
@@ -374,11 +385,13 @@ def report(results: list[dict[str, Any]]) -> None:
         "  of the pairs the coverage check needs and shingles them again; here the texts are in memory.",
         "",
         "Each method runs twice (ours before and after datasketch, in one process and in two: a second",
-        "process, started inside the timing, sketches half of the texts); seconds are the mean of the",
-        "two runs.",
+        "process, started inside the timing, sketches half of the texts); seconds (wall) and CPU",
+        "seconds (of the timing process, so n/a with two processes) are the means of the two runs. On",
+        "a shared machine CPU seconds vary less than wall seconds.",
         "",
-        "| N (corpus) | method | docs | seconds | docs/s | time / ours (1 process) | time / ours (2 processes) |",
-        "|---:|---|---:|---:|---:|---:|---:|",
+        "| N (corpus) | method | docs | seconds | CPU s | docs/s | time / ours (1 process) "
+        "| time / ours (2 processes) |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         c = r.get("compare")
@@ -400,12 +413,12 @@ def report(results: list[dict[str, Any]]) -> None:
             sec = seconds[key]
             two = f"{sec / seconds['ours_2_processes']:.1f}x" if "ours_2_processes" in seconds else "n/a"
             lines.append(
-                f"| {r['n']:,} | {label} | {c['docs']:,} | {sec:.2f} | {c['docs'] / sec:,.0f} | "
+                f"| {r['n']:,} | {label} | {c['docs']:,} | {sec:.2f} | {_mean_cpu(c, key)} | {c['docs'] / sec:,.0f} | "
                 f"{sec / seconds['ours']:.1f}x | {two} |"
             )
         if "load_before" in c:
             lines.append(f"| {r['n']:,} | load average before / after | | {c['load_before']:.1f} / "
-                         f"{c['load_after']:.1f} | | | |")
+                         f"{c['load_after']:.1f} | | | | |")
     lines += [
         "",
         "Extrapolated to the full corpus at the measured rate (labelled as extrapolation, not measured):",
