@@ -157,13 +157,11 @@ def _ours(texts: list[str], processes: int) -> dict[str, Any]:
             parts = [sketch_texts_with_sequences(texts[:half], *args, normalized=True), future.result()]
     else:
         parts = [sketch_texts_with_sequences(texts, *args, normalized=True)]
-    sigs = np.concatenate([p[0] for p in parts])
+    sigs, values, offsets, hashes, hash_offsets = parts[0] if len(parts) == 1 else _joined(parts)
     docs = np.arange(len(texts))
-    lengths = np.concatenate([np.diff(p[2]) for p in parts])
-    sets = ShingleSets(docs, np.concatenate([p[1] for p in parts]), np.concatenate(([0], np.cumsum(lengths))))
-    in_order = np.concatenate([np.diff(p[4]) for p in parts])
-    sequences = ShingleSequences(docs, np.concatenate([p[3] for p in parts]),
-                                 np.concatenate(([0], np.cumsum(in_order))))
+    lengths = np.diff(offsets)
+    sets = ShingleSets(docs, values, offsets)
+    sequences = ShingleSequences(docs, hashes, hash_offsets)
     candidates = band_candidates(sigs, dup.bands, dup.rows)
     floor = pair_floors(lengths[candidates[:, 0]], lengths[candidates[:, 1]], dup.jaccard_threshold,
                         lowest_containment(dup), min_containment_shingles=dup.min_containment_shingles,
@@ -178,6 +176,18 @@ def _ours(texts: list[str], processes: int) -> dict[str, Any]:
         "plausible_pairs": len(plausible),
         "verified_pairs": len(near),
     }
+
+
+def _joined(parts: list[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """The results of :func:`dedup.minhash.sketch_texts_with_sequences` on consecutive parts of
+    the texts, as one result of all of them."""
+    import numpy as np
+
+    def offsets(k: int) -> Any:
+        return np.concatenate(([0], np.cumsum(np.concatenate([np.diff(p[k]) for p in parts]))))
+
+    return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), offsets(2),
+            np.concatenate([p[3] for p in parts]), offsets(4))
 
 
 def _datasketch_shingles(texts: list[str], k: int) -> list[list[bytes]]:

@@ -114,15 +114,6 @@ class CoverageCheck:
     inside_coverage: float = 0.98
 
 
-def _gather(rows: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the values of ``rows`` one after the other, and the position (in ``rows``) of each."""
-    starts, lengths = offsets[rows], offsets[rows + 1] - offsets[rows]
-    total = int(lengths.sum())
-    owner = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
-    first = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
-    return np.arange(total, dtype=np.int64) - first[owner] + starts[owner], owner
-
-
 def token_coverage(
     seq_rows: np.ndarray,
     sequences: ShingleSequences,
@@ -179,7 +170,7 @@ def _coverage_chunk(
     k: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     n_pairs = len(seq_rows)
-    _, owner_a = _gather(seq_rows, sequences.offsets)
+    owner_a = np.repeat(np.arange(n_pairs, dtype=np.int64), np.diff(sequences.offsets)[seq_rows])
     hit = _shared(seq_rows, sequences, set_rows, set_values, set_offsets)
     # Lay each document's tokens out one after the other: shingle j of a document starts at
     # its token j, and the k - 1 tokens after its last shingle end its slot, so a shingle's
