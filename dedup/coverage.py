@@ -57,18 +57,21 @@ class ShingleSequences(FlatDocuments):
     what = "shingle sequence"
 
 
-def shingle_sequences(texts: list[str], docs: np.ndarray, shingle_size: int) -> ShingleSequences:
-    """Shingle sequences of raw ``texts`` belonging to the sorted document indices ``docs``.
+def shingle_sequences(
+    texts: list[str], docs: np.ndarray, shingle_size: int, *, normalized: bool = False
+) -> ShingleSequences:
+    """Shingle sequences of ``texts`` belonging to the sorted document indices ``docs``.
 
-    Texts are normalised as for the shingle sets (:func:`dedup.text.normalize_for_hash`).
+    The texts are raw, or with ``normalized`` as :func:`dedup.text.normalize_for_hash`
+    returns them; either way their tokens are those of ``normalize_for_hash``, as for the
+    shingle sets (:func:`dedup.minhash.shingles_of_texts`).
     """
-    from dedup.minhash import split_shingles
-    from dedup.text import normalize_for_hash
+    from dedup.minhash import shingles_of_texts
 
     docs = np.asarray(docs, dtype=np.int64)
     if len(texts) != len(docs):
         raise ValueError(f"{len(texts)} texts for {len(docs)} documents")
-    values, offsets = split_shingles([normalize_for_hash(t) for t in texts], shingle_size)
+    values, offsets = shingles_of_texts(texts, shingle_size, normalized=normalized)
     return ShingleSequences(docs, values, np.asarray(offsets, dtype=np.int64))
 
 
@@ -87,8 +90,9 @@ class CoverageCheck:
     """The order-aware test of :func:`apply_coverage`, and where its shingle sequences come from.
 
     Attributes:
-        sequences_of: returns the :class:`ShingleSequences` of sorted document indices; it is
-            called once per verification, for the documents of the pairs that need the test.
+        sequences_of: returns :class:`ShingleSequences` that hold (at least) the given sorted
+            document indices; it is called once per verification, for the documents of the
+            pairs that need the test.
         shingle_size: tokens per shingle.
         threshold: coverage of the shorter document that makes a pair a copy (None: coverage
             keeps no pair).
@@ -108,15 +112,6 @@ class CoverageCheck:
     min_containment: float = 0.5
     max_inner_gap: int | None = 45
     inside_coverage: float = 0.98
-
-
-def _gather(rows: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the values of ``rows`` one after the other, and the position (in ``rows``) of each."""
-    starts, lengths = offsets[rows], offsets[rows + 1] - offsets[rows]
-    total = int(lengths.sum())
-    owner = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
-    first = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
-    return np.arange(total, dtype=np.int64) - first[owner] + starts[owner], owner
 
 
 def token_coverage(
@@ -175,16 +170,8 @@ def _coverage_chunk(
     k: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     n_pairs = len(seq_rows)
-    index_a, owner_a = _gather(seq_rows, sequences.offsets)
-    index_b, owner_b = _gather(set_rows, set_offsets)
-    # Tag every value with its pair: one sorted array holds all the sets of the chunk.
-    keys_a = (owner_a.astype(np.uint64) << np.uint64(32)) | sequences.values[index_a].astype(np.uint64)
-    keys_b = (owner_b.astype(np.uint64) << np.uint64(32)) | set_values[index_b].astype(np.uint64)
-    if len(keys_b):
-        at = np.minimum(np.searchsorted(keys_b, keys_a), len(keys_b) - 1)
-        hit = keys_b[at] == keys_a
-    else:
-        hit = np.zeros(len(keys_a), dtype=bool)
+    owner_a = np.repeat(np.arange(n_pairs, dtype=np.int64), np.diff(sequences.offsets)[seq_rows])
+    hit = _shared(seq_rows, sequences, set_rows, set_values, set_offsets)
     # Lay each document's tokens out one after the other: shingle j of a document starts at
     # its token j, and the k - 1 tokens after its last shingle end its slot, so a shingle's
     # k tokens never reach the next document's slot.
@@ -210,6 +197,27 @@ def _coverage_chunk(
     gap = np.zeros(n_pairs, dtype=np.int64)
     np.maximum.at(gap, run_owner[inner], run_length[inner])
     return coverage, gap
+
+
+def _shared(seq_rows: np.ndarray, sequences: ShingleSequences, set_rows: np.ndarray, set_values: np.ndarray,
+            set_offsets: np.ndarray) -> np.ndarray:
+    """Whether each shingle of the documents ``seq_rows`` (their sequences one after the other)
+    is in the set ``set_rows`` of its pair.
+
+    One binary search per pair in that set alone: a set of a few hundred values stays in the
+    cache, where one search of all pairs' tagged values at once would not.
+    """
+    values, bounds = sequences.values, sequences.offsets
+    parts = [np.zeros(0, dtype=bool)]
+    for first, stop, set_first, set_stop in zip(bounds[seq_rows].tolist(), bounds[seq_rows + 1].tolist(),
+                                                set_offsets[set_rows].tolist(), set_offsets[set_rows + 1].tolist(),
+                                                strict=True):
+        shingles, other = values[first:stop], set_values[set_first:set_stop]
+        if set_stop > set_first:
+            parts.append(other[np.minimum(np.searchsorted(other, shingles), set_stop - set_first - 1)] == shingles)
+        else:
+            parts.append(np.zeros(stop - first, dtype=bool))
+    return np.concatenate(parts)
 
 
 def _runs(flags: np.ndarray, slot: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -17,13 +17,14 @@ import numpy as np
 from scipy.sparse import coo_matrix
 
 from dedup.config import DuplicateConfig
-from dedup.coverage import CoverageCheck, FlatDocuments, apply_coverage
+from dedup.coverage import CoverageCheck, FlatDocuments, ShingleSequences, apply_coverage
 
 __all__ = [
     "DuplicateGroups",
     "ShingleSets",
     "band_candidates",
     "group_duplicates",
+    "intersection_bounds",
     "jaccard_floor",
     "lowest_containment",
     "pair_floors",
@@ -223,6 +224,10 @@ def verify_pairs(
     kept pair is dropped when a document has a long stretch of its own inside it (two
     articles sharing passages).
 
+    The exact intersection is counted only for pairs whose upper bound
+    (:func:`intersection_bounds`) could reach one of these thresholds; no other pair can
+    be kept, so the result is that of counting every pair.
+
     Args:
         pairs: ``(m, 2)`` candidate index pairs.
         sets: sorted unique shingle hashes by document index (a sequence, or a mapping that
@@ -235,19 +240,90 @@ def verify_pairs(
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     values, offsets, rows = _as_csr(pairs, sets)
     size_a, size_b = np.diff(offsets)[rows[:, 0]], np.diff(offsets)[rows[:, 1]]
-    inter = pair_intersections(rows, values, offsets)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        jaccard = inter / (size_a + size_b - inter)
-        small, large = np.minimum(size_a, size_b), np.maximum(size_a, size_b)
-        containment = inter / small
+    small, large = np.minimum(size_a, size_b), np.maximum(size_a, size_b)
     sized = (small >= min_containment_shingles) & (small >= min_length_ratio * large)
+    lowest = containment_threshold
+    if coverage is not None and coverage.threshold is not None:
+        lowest = min(lowest, coverage.min_containment)
+    # Only pairs whose bound reaches a threshold can be kept: the others need no exact count.
+    jaccard, containment = _overlap_ratios(intersection_bounds(rows, values, offsets), size_a, size_b)
+    possible = (small > 0) & ((jaccard >= jaccard_threshold) | (sized & (containment >= lowest)))
+    inter = np.zeros(len(pairs), dtype=np.int64)
+    inter[possible] = pair_intersections(rows[possible], values, offsets)
+    jaccard, containment = _overlap_ratios(inter, size_a, size_b)
     contained = (containment >= containment_threshold) & sized
-    keep = (small > 0) & ((jaccard >= jaccard_threshold) | contained)
+    keep = possible & ((jaccard >= jaccard_threshold) | contained)
     if coverage is not None:
-        keep = apply_coverage(pairs, rows, values, offsets, keep, sized & (small > 0) & ~keep & (
+        keep = apply_coverage(pairs, rows, values, offsets, keep, possible & sized & ~keep & (
             containment >= coverage.min_containment), coverage)
     score = np.where(keep, jaccard, 0.0).astype(np.float32)
     return pairs[keep], score[keep]
+
+
+def _overlap_ratios(inter: np.ndarray, size_a: np.ndarray, size_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Jaccard similarity and containment of the smaller set for intersections of ``inter``
+    shingles (both grow with ``inter``, also as rounded floats)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return inter / (size_a + size_b - inter), inter / np.minimum(size_a, size_b)
+
+
+def intersection_bounds(rows: np.ndarray, values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """An upper bound of the intersection size of the two sorted sets of each pair, at a
+    small part of the cost of counting it.
+
+    Each set is mapped to the buckets of ``2**_BOUND_BITS`` that the top bits of its values
+    fill (a bitmap). A shared value lies in a bucket that both sets fill, and a bucket holds
+    at most one shared value besides the set's other values in it; so two sets share at most
+    the buckets they both fill plus the values either set has beyond the first in its
+    buckets (the smaller of the two such counts).
+
+    Args:
+        rows: ``(m, 2)`` rows (of ``offsets``) of the two sets of each pair.
+        values, offsets: the sets, stored flat.
+
+    Returns:
+        ``int64`` bounds, at least the exact intersection sizes.
+    """
+    rows = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
+    if not len(rows):
+        return np.zeros(0, dtype=np.int64)
+    docs, inverse = np.unique(rows, return_inverse=True)
+    inverse = inverse.reshape(-1, 2)
+    maps = _bucket_maps(np.asarray(values, dtype=np.uint32), offsets[docs], np.diff(offsets)[docs])
+    spare = np.diff(offsets)[docs] - _set_bits(maps)
+    out = np.empty(len(rows), dtype=np.int64)
+    step = 1 << 14
+    for first in range(0, len(rows), step):
+        a, b = inverse[first : first + step, 0], inverse[first : first + step, 1]
+        out[first : first + step] = _set_bits(maps[a] & maps[b]) + np.minimum(spare[a], spare[b])
+    return out
+
+
+_BOUND_BITS = 12  # 4096 buckets: a 512-byte bitmap per set
+_BYTE_BITS = np.array([bin(b).count("1") for b in range(256)], dtype=np.int64)
+
+
+def _bucket_maps(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The bitmap (``uint64`` words) of the buckets that each set ``values[starts[r]:][:lengths[r]]`` fills."""
+    buckets = 1 << _BOUND_BITS
+    maps = np.empty((len(starts), buckets // 64), dtype=np.uint64)
+    step = 4096  # sets per block: a block's flags take 16 MB
+    for first in range(0, len(starts), step):
+        start, length = starts[first : first + step], lengths[first : first + step]
+        total = int(length.sum())
+        position = np.repeat(start - (np.cumsum(length) - length), length) + np.arange(total, dtype=np.int64)
+        owner = np.repeat(np.arange(len(start), dtype=np.int64) * buckets, length)
+        flags = np.zeros(len(start) * buckets, dtype=bool)
+        flags[owner + (values[position] >> np.uint32(32 - _BOUND_BITS))] = True
+        maps[first : first + step] = np.packbits(flags).view(np.uint64).reshape(len(start), -1)
+    return maps
+
+
+def _set_bits(words: np.ndarray) -> np.ndarray:
+    """Number of set bits of each row of a 2-D ``uint64`` array."""
+    if hasattr(np, "bitwise_count"):  # numpy >= 2
+        return np.bitwise_count(words).sum(axis=1, dtype=np.int64)
+    return _BYTE_BITS[words.view(np.uint8)].sum(axis=1)
 
 
 def _as_csr(
@@ -426,20 +502,41 @@ def lowest_containment(config: DuplicateConfig) -> float:
     return min(config.containment_threshold, config.coverage_min_containment)
 
 
-def verify_candidates(candidates: np.ndarray, sets: Any, config: DuplicateConfig,
-            texts_of: Callable[[np.ndarray], list[str]], shingle_size: int) -> tuple[np.ndarray, np.ndarray]:
+def verify_candidates(
+    candidates: np.ndarray,
+    sets: Any,
+    config: DuplicateConfig,
+    texts_of: Callable[[np.ndarray], list[str]] | None,
+    shingle_size: int,
+    *,
+    sequences: ShingleSequences | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """The candidate pairs that exact shingle overlap (and order) confirms as copies, and
     which of them reach the Jaccard threshold (whole-text similarity).
 
-    ``texts_of(rows)`` returns the texts of sorted document rows: the order-aware test
-    shingles them again, in text order.
+    The order-aware test takes the documents' shingles in text order from ``sequences``
+    when given (it must hold every document of the pairs); otherwise ``texts_of(rows)``
+    returns the raw texts of sorted document rows, which it shingles again, only for the
+    pairs that need the test.
     """
     from dedup.coverage import shingle_sequences
 
     coverage = None
     if config.coverage_threshold is not None or config.max_inner_gap is not None:
+        if sequences is not None:
+            stored = sequences
+
+            def sequences_of(rows: np.ndarray) -> ShingleSequences:
+                return stored
+        elif texts_of is not None:
+            read = texts_of
+
+            def sequences_of(rows: np.ndarray) -> ShingleSequences:
+                return shingle_sequences(read(rows), rows, shingle_size)
+        else:
+            raise ValueError("the coverage check needs the texts or the shingle sequences")
         coverage = CoverageCheck(
-            sequences_of=lambda rows: shingle_sequences(texts_of(rows), rows, shingle_size),
+            sequences_of=sequences_of,
             shingle_size=shingle_size,
             threshold=config.coverage_threshold,
             min_containment=config.coverage_min_containment,

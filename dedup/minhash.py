@@ -54,6 +54,7 @@ __all__ = [
     "signatures_of_texts",
     "sketch_row_groups",
     "sketch_texts",
+    "sketch_texts_with_sequences",
     "split_shingles",
     "unique_per_document",
     "unique_shingles",
@@ -555,6 +556,15 @@ def sketch_texts(
     :func:`unique_per_document`."""
     signatures, hashes, offsets = _sketch(texts, num_perm, shingle_size, seed, normalized=normalized)
     return (signatures, *unique_per_document(hashes, offsets))
+
+
+def sketch_texts_with_sequences(
+    texts: Sequence[str], num_perm: int, shingle_size: int, seed: int, *, normalized: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`sketch_texts`, and each text's shingle hashes in text order (repeats kept, as
+    :func:`shingles_of_texts` gives them): ``(signatures, values, offsets, hashes, hash_offsets)``."""
+    signatures, hashes, offsets = _sketch(texts, num_perm, shingle_size, seed, normalized=normalized)
+    return (signatures, *unique_per_document(hashes, offsets), hashes, offsets)
 
 
 def write_shingles(path: Path, content_hashes: object, hashes: np.ndarray, offsets: np.ndarray,

@@ -174,3 +174,47 @@ def test_the_pipeline_groups_an_edited_cut_copy_with_its_original(tmp_path):
     off = PipelineConfig(duplicates=replace(PipelineConfig().duplicates, coverage_threshold=None))
     apart = groups(off)
     assert apart["copy"] != apart["original"]  # Jaccard and containment alone miss it
+
+
+def test_raw_texts_and_their_normalised_forms_give_the_same_sequences():
+    from dedup.coverage import shingle_sequences
+    from dedup.text import normalize_for_hash
+
+    texts = ["The Mayor’s office said — on Monday — that it’s «fine».", "Ça va? Déjà vu, NAÏVE café!", "", "a b"]
+    raw = shingle_sequences(texts, np.arange(4), 2)
+    normalised = shingle_sequences([normalize_for_hash(t) for t in texts], np.arange(4), 2, normalized=True)
+    assert np.array_equal(raw.values, normalised.values) and np.array_equal(raw.offsets, normalised.offsets)
+    assert raw.offsets.tolist()[-2:] == [raw.offsets[-3], raw.offsets[-3] + 1]  # "" has none, "a b" one
+
+
+def test_verification_takes_the_sequences_or_the_texts_alike():
+    from dedup.config import DuplicateConfig
+    from dedup.coverage import ShingleSequences
+    from dedup.duplicates import ShingleSets, verify_candidates
+    from dedup.minhash import sketch_texts_with_sequences
+    from tests.corpus import QUAKE_A, QUAKE_B, UNRELATED
+
+    original = QUAKE_A[0][1] + " " + QUAKE_B[0][1]
+    texts = [original, _edited_cut(original), UNRELATED[1], original + " " + UNRELATED[1]]
+    _, values, offsets, hashes, hash_offsets = sketch_texts_with_sequences(texts, 32, 5, 1)
+    docs = np.arange(len(texts))
+    sets = ShingleSets(docs, values, offsets)
+    pairs = np.array([(i, j) for i in range(len(texts)) for j in range(i + 1, len(texts))])
+    config = DuplicateConfig()
+    from_texts = verify_candidates(pairs, sets, config, lambda rows: [texts[int(r)] for r in rows], 5)
+    from_sequences = verify_candidates(pairs, sets, config, None, 5,
+                                       sequences=ShingleSequences(docs, hashes, hash_offsets))
+    assert from_texts[0].tolist() == from_sequences[0].tolist()
+    assert from_texts[1].tolist() == from_sequences[1].tolist()
+    assert [0, 1] in from_texts[0].tolist()  # the edited, cut copy: by coverage
+    with pytest.raises(ValueError):
+        verify_candidates(pairs, sets, config, None, 5)
+
+
+def test_nothing_is_covered_by_an_empty_set_and_an_empty_document_has_no_coverage():
+    docs = [np.arange(10, dtype=np.uint32), np.empty(0, dtype=np.uint32)]
+    sequences = sequences_from_hashes(docs)
+    values = np.arange(10, dtype=np.uint32)
+    offsets = np.array([0, 10, 10], dtype=np.int64)  # set 0: the document's shingles; set 1: empty
+    cov, gap = token_coverage(np.array([0, 0, 1]), sequences, np.array([1, 0, 0]), values, offsets, 5)
+    assert cov.tolist() == [0.0, 1.0, 0.0] and gap.tolist() == [0, 0, 0]

@@ -182,3 +182,65 @@ def test_a_group_strongly_verified_against_a_member_of_an_earlier_group_joins_it
     fixed = group_duplicates(4, pairs, ids, published, strong=np.array([True, True, True]),
                              movable=np.array([True, False, True, True]))
     assert fixed.canonical.tolist() == [0, 1, 0, 1]
+
+
+def test_intersection_bounds_are_at_least_the_intersections():
+    from dedup.duplicates import intersection_bounds, pair_intersections
+
+    rng = np.random.default_rng(11)
+    base = np.unique(rng.integers(0, 2**32, 400, dtype=np.uint64)).astype(np.uint32)
+    sets = [
+        base,
+        np.unique(rng.integers(0, 2**32, 400, dtype=np.uint64)).astype(np.uint32),  # unrelated to base
+        np.unique(np.concatenate([base[:200], rng.integers(0, 2**32, 200, dtype=np.uint64).astype(np.uint32)])),
+        np.arange(0, 60, dtype=np.uint32),  # all in one bucket
+        np.arange(30, 90, dtype=np.uint32),  # the same bucket, half shared
+        np.empty(0, dtype=np.uint32),
+        np.array([0xFFFFFFFF], dtype=np.uint32),
+    ]
+    values = np.concatenate(sets)
+    offsets = np.concatenate(([0], np.cumsum([len(s) for s in sets]))).astype(np.int64)
+    pairs = np.array([(i, j) for i in range(len(sets)) for j in range(len(sets))])
+    bounds = intersection_bounds(pairs, values, offsets)
+    exact = pair_intersections(pairs, values, offsets)
+    assert (bounds >= exact).all()
+    same = pairs[:, 0] == pairs[:, 1]
+    assert bounds[same].tolist() == [len(s) for s in sets]  # a set against itself: its size
+    by_pair = dict(zip(map(tuple, pairs.tolist()), bounds.tolist(), strict=True))
+    assert by_pair[(0, 1)] < 100  # unrelated sets: far below their sizes
+    assert 200 <= by_pair[(0, 2)] < 300  # half shared: near the truth
+    assert by_pair[(3, 4)] == 60 and by_pair[(3, 5)] == 0
+
+
+def test_verification_keeps_what_exact_counting_keeps(monkeypatch):
+    """Pairs whose bound falls short are never counted, and the result is that of counting all."""
+    import dedup.duplicates as duplicates
+
+    rng = np.random.default_rng(5)
+    base = np.unique(rng.integers(0, 2**32, 500, dtype=np.uint64)).astype(np.uint32)
+    sets = [base]
+    for shared in (0.1, 0.3, 0.45, 0.55, 0.62, 0.7, 0.8, 0.85, 0.95, 1.0):
+        for size in (120, 300, 500, 700):
+            own = rng.integers(0, 2**32, size - int(shared * min(size, 500)), dtype=np.uint64).astype(np.uint32)
+            sets.append(np.unique(np.concatenate([rng.permutation(base)[: int(shared * min(size, 500))], own])))
+    pairs = np.array([(0, j) for j in range(1, len(sets))])
+    counted: list[int] = []
+    original = duplicates.pair_intersections
+
+    def counting(rows, values, offsets):
+        counted.append(len(rows))
+        return original(rows, values, offsets)
+
+    monkeypatch.setattr(duplicates, "pair_intersections", counting)
+    kept, score = verify_pairs(pairs, sets, 0.5, 0.8, min_containment_shingles=20, min_length_ratio=0.5)
+    expected = []
+    for j in range(1, len(sets)):
+        inter = len(set(base.tolist()) & set(sets[j].tolist()))
+        small, large = min(len(base), len(sets[j])), max(len(base), len(sets[j]))
+        jaccard = inter / (len(base) + len(sets[j]) - inter)
+        if jaccard >= 0.5 or (small >= 20 and small >= 0.5 * large and inter / small >= 0.8):
+            expected.append((j, jaccard))
+    assert [j for _, j in kept.tolist()] == [j for j, _ in expected]
+    assert np.allclose(score, [s for _, s in expected])
+    # Some pairs were counted and still dropped; most were never counted.
+    assert 0 < len(expected) < counted[0] < len(pairs) / 2

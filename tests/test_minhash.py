@@ -117,3 +117,16 @@ def test_unique_per_document_sorts_and_dedupes_each_document():
     assert values.tolist() == [3, 5, 9, 1, 7]
     some, some_offsets = unique_per_document(hashes, np.array([0, 4, 4, 7]), np.array([2]))
     assert some.tolist() == [1, 7] and some_offsets.tolist() == [0, 2]
+
+
+def test_sketching_with_sequences_adds_the_shingles_in_text_order():
+    from dedup.minhash import sketch_texts, sketch_texts_with_sequences
+
+    texts = [TEXT, "", "Short one.", TEXT.upper() + " And more words, repeated: the the the the the the."]
+    signatures, values, offsets, hashes, hash_offsets = sketch_texts_with_sequences(texts, 32, 5, 3)
+    expected = sketch_texts(texts, 32, 5, 3)
+    assert np.array_equal(signatures, expected[0]) and np.array_equal(values, expected[1])
+    assert np.array_equal(offsets, expected[2])
+    in_order = shingles_of_texts(texts, 5)
+    assert np.array_equal(hashes, in_order[0]) and np.array_equal(hash_offsets, in_order[1])
+    assert hash_offsets[-1] > offsets[-1]  # repeats kept
