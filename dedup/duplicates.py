@@ -38,6 +38,7 @@ __all__ = [
 MAX_HASH = np.uint32(0xFFFFFFFF)
 _BAND_MULTIPLIER = np.uint64(0xFF51AFD7ED558CCD)
 _FULL_PAIRS_BUCKET = 64  # larger buckets are chained instead of fully paired (they are mostly noise)
+_BANDS_MERGED = 8  # bands whose pairs are gathered before they are merged into the distinct pairs
 
 
 def band_candidates(signatures: np.ndarray, bands: int, rows: int, eligible: np.ndarray | None = None) -> np.ndarray:
@@ -70,6 +71,7 @@ def band_candidates(signatures: np.ndarray, bands: int, rows: int, eligible: np.
     positions = np.arange(m, dtype=np.uint64)
     sig = signatures[index, : bands * rows]
     codes: list[np.ndarray] = []
+    found = np.empty(0, dtype=np.int64)  # the pairs of the bands done so far, sorted and unique
     for band in range(bands):
         key = np.full(m, band, dtype=np.uint64)
         for r in range(band * rows, (band + 1) * rows):
@@ -81,12 +83,21 @@ def band_candidates(signatures: np.ndarray, bands: int, rows: int, eligible: np.
         first, second = _bucket_pairs(packed >> np.uint64(position_bits))
         members = index[(packed & low).astype(np.int64)]
         codes.append(members[first] * np.int64(n) + members[second])
-    code = np.concatenate(codes)
-    if not len(code):
-        return np.empty((0, 2), dtype=np.int64)
-    code.sort()
-    code = code[np.concatenate(([True], code[1:] != code[:-1]))]
-    return np.stack([code // n, code % n], axis=1)
+        if (band + 1) % _BANDS_MERGED == 0 or band == bands - 1:
+            # Most pairs come back in band after band: merging every few bands keeps memory
+            # near the number of distinct pairs, not the number of collisions.
+            found = _merge_unique(found, np.concatenate(codes))
+            codes = []
+    return np.stack([found // n, found % n], axis=1)
+
+
+def _merge_unique(done: np.ndarray, more: np.ndarray) -> np.ndarray:
+    """The sorted unique values of ``done`` (sorted, unique) and ``more`` (any order)."""
+    more.sort()
+    more = more[np.concatenate(([True], more[1:] != more[:-1]))] if len(more) else more
+    merged = np.concatenate((done, more))
+    merged.sort(kind="stable")  # two sorted runs: a merge
+    return merged[np.concatenate(([True], merged[1:] != merged[:-1]))] if len(merged) else merged
 
 
 def _bucket_pairs(keys: np.ndarray) -> np.ndarray:
