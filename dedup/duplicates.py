@@ -38,7 +38,6 @@ __all__ = [
 MAX_HASH = np.uint32(0xFFFFFFFF)
 _BAND_MULTIPLIER = np.uint64(0xFF51AFD7ED558CCD)
 _FULL_PAIRS_BUCKET = 64  # larger buckets are chained instead of fully paired (they are mostly noise)
-_BANDS_MERGED = 8  # bands whose pairs are gathered before they are merged into the distinct pairs
 
 
 def band_candidates(signatures: np.ndarray, bands: int, rows: int, eligible: np.ndarray | None = None) -> np.ndarray:
@@ -69,35 +68,27 @@ def band_candidates(signatures: np.ndarray, bands: int, rows: int, eligible: np.
     position_bits = max(1, (m - 1).bit_length())
     low = np.uint64((1 << position_bits) - 1)
     positions = np.arange(m, dtype=np.uint64)
-    sig = signatures[index, : bands * rows]
     codes: list[np.ndarray] = []
-    found = np.empty(0, dtype=np.int64)  # the pairs of the bands done so far, sorted and unique
     for band in range(bands):
         key = np.full(m, band, dtype=np.uint64)
         for r in range(band * rows, (band + 1) * rows):
             np.multiply(key, _BAND_MULTIPLIER, out=key)
-            np.add(key, sig[:, r], out=key, casting="unsafe")
+            np.add(key, signatures[index, r], out=key, casting="unsafe")  # one column at a time
         np.multiply(key, _BAND_MULTIPLIER, out=key)  # the high bits now depend on every value
         packed = (key & ~low) | positions
         packed.sort()
         first, second = _bucket_pairs(packed >> np.uint64(position_bits))
         members = index[(packed & low).astype(np.int64)]
         codes.append(members[first] * np.int64(n) + members[second])
-        if (band + 1) % _BANDS_MERGED == 0 or band == bands - 1:
-            # Most pairs come back in band after band: merging every few bands keeps memory
-            # near the number of distinct pairs, not the number of collisions.
-            found = _merge_unique(found, np.concatenate(codes))
-            codes = []
-    return np.stack([found // n, found % n], axis=1)
-
-
-def _merge_unique(done: np.ndarray, more: np.ndarray) -> np.ndarray:
-    """The sorted unique values of ``done`` (sorted, unique) and ``more`` (any order)."""
-    more.sort()
-    more = more[np.concatenate(([True], more[1:] != more[:-1]))] if len(more) else more
-    merged = np.concatenate((done, more))
-    merged.sort(kind="stable")  # two sorted runs: a merge
-    return merged[np.concatenate(([True], merged[1:] != merged[:-1]))] if len(merged) else merged
+    code = np.concatenate(codes)
+    del codes  # the bands' pairs are held once, not twice
+    code.sort()
+    if len(code):
+        code = code[np.concatenate(([True], code[1:] != code[:-1]))]
+    pairs = np.empty((len(code), 2), dtype=np.int64)
+    np.floor_divide(code, n, out=pairs[:, 0])
+    np.remainder(code, n, out=pairs[:, 1])
+    return pairs
 
 
 def _bucket_pairs(keys: np.ndarray) -> np.ndarray:
