@@ -18,6 +18,17 @@ from tests.corpus import QUAKE_A, QUAKE_B, UNRELATED
 from tests.test_duplicates import ORIGINAL, edited_copy, truncated
 
 
+def _input_and_work(tmp_path: Path, texts: list[str]) -> tuple[Path, Path]:
+    """An input folder holding one titled text file per text (``doc00.txt``, ...) and an
+    empty work directory."""
+    corpus, work = tmp_path / "in", tmp_path / "work"
+    corpus.mkdir()
+    work.mkdir()
+    for i, text in enumerate(texts):
+        (corpus / f"doc{i:02d}.txt").write_text(f"Title {i}\n\n{text}\n", encoding="utf-8")
+    return corpus, work
+
+
 def test_texts_are_read_back_by_row_from_the_scratch_copy(tmp_path: Path) -> None:
     texts = ["Plain text.", "Curly ‘quotes’ — and ünïcödé", "x" * 5000, "Zürich 北京", "last"]
     path = tmp_path / "documents.parquet"
@@ -49,13 +60,8 @@ def test_duplicates_verified_pair_by_pair_equal_those_verified_at_once(tmp_path,
     other = QUAKE_A[1][1]
     texts = [ORIGINAL, edited_copy(ORIGINAL), truncated(ORIGINAL), other, edited_copy(other), QUAKE_B[1][1],
              UNRELATED[1]]
-    corpus = tmp_path / "in"
-    corpus.mkdir()
-    for i, text in enumerate(texts):
-        (corpus / f"doc{i}.txt").write_text(f"Title {i}\n\n{text}\n", encoding="utf-8")
+    corpus, work = _input_and_work(tmp_path, texts)
     config = PipelineConfig()
-    work = tmp_path / "work"
-    work.mkdir()
     pipeline.ingest_articles([corpus], work, config.ingest, workers=1)
     pipeline.compute_signatures(work, config.minhash, workers=1)
     if not stored_sets:
@@ -64,7 +70,7 @@ def test_duplicates_verified_pair_by_pair_equal_those_verified_at_once(tmp_path,
     expected = pq.read_table(work / "dedup.parquet")
     groups = dict(zip(expected.column("article_id").to_pylist(), expected.column("dup_group_id").to_pylist(),
                       strict=True))
-    assert groups["doc1"] == groups["doc2"] == groups["doc0"] and groups["doc4"] == groups["doc3"]
+    assert groups["doc01"] == groups["doc02"] == groups["doc00"] and groups["doc04"] == groups["doc03"]
     assert len(set(groups.values())) == 4
     assert at_once.counts["plausible_pairs"] >= 4
     monkeypatch.setattr(pipeline, "_VERIFY_PAIRS", 1)
@@ -78,13 +84,8 @@ def test_duplicates_verified_pair_by_pair_equal_those_verified_at_once(tmp_path,
 def test_signatures_and_shingle_sets_are_written_a_row_group_at_a_time(tmp_path, monkeypatch):
     texts = [QUAKE_A[0][1], QUAKE_A[1][1], QUAKE_B[0][1], QUAKE_B[1][1], UNRELATED[1], ORIGINAL, "Too short.",
              edited_copy(ORIGINAL), truncated(ORIGINAL), QUAKE_A[0][1] + " More to follow."]
-    corpus = tmp_path / "in"
-    corpus.mkdir()
-    for i, text in enumerate(texts):
-        (corpus / f"doc{i:02d}.txt").write_text(f"Title {i}\n\n{text}\n", encoding="utf-8")
+    corpus, work = _input_and_work(tmp_path, texts)
     config = PipelineConfig()
-    work = tmp_path / "work"
-    work.mkdir()
     monkeypatch.setattr(pipeline, "_DOCUMENTS_ROW_GROUP", 3)  # documents in row groups of 3
     pipeline.ingest_articles([corpus], work, config.ingest, workers=1)
     monkeypatch.setattr(pipeline, "ROW_GROUP_SIZE", 4)  # signatures in row groups of 4
