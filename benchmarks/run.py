@@ -137,14 +137,7 @@ def _ours(texts: list[str], processes: int) -> dict[str, Any]:
 
     from dedup.config import DuplicateConfig, MinHashConfig
     from dedup.coverage import ShingleSequences
-    from dedup.duplicates import (
-        ShingleSets,
-        band_candidates,
-        lowest_containment,
-        pair_floors,
-        plausible_pairs,
-        verify_candidates,
-    )
+    from dedup.duplicates import ShingleSets, band_candidates, plausible_candidates, verify_candidates
     from dedup.minhash import process_pool, sketch_texts_with_sequences
 
     mh, dup = MinHashConfig(), DuplicateConfig()
@@ -163,10 +156,7 @@ def _ours(texts: list[str], processes: int) -> dict[str, Any]:
     sets = ShingleSets(docs, values, offsets)
     sequences = ShingleSequences(docs, hashes, hash_offsets)
     candidates = band_candidates(sigs, dup.bands, dup.rows)
-    floor = pair_floors(lengths[candidates[:, 0]], lengths[candidates[:, 1]], dup.jaccard_threshold,
-                        lowest_containment(dup), min_containment_shingles=dup.min_containment_shingles,
-                        min_length_ratio=dup.min_length_ratio)
-    plausible = candidates[plausible_pairs(candidates, sigs, floor)]
+    plausible = plausible_candidates(candidates, sigs, lengths, dup)
     near, _ = verify_candidates(plausible, sets, dup, None, mh.shingle_size, sequences=sequences)
     return {
         "seconds": time.perf_counter() - start,
@@ -317,9 +307,9 @@ def _target_lines(results: list[dict[str, Any]]) -> list[str]:
         c = r.get("compare")
         if not c or "ours" not in c:
             continue
-        ours = (c["ours"]["seconds"] + c.get("ours_again", c["ours"])["seconds"]) / 2
+        ours = _mean_seconds(c, "ours")
         for key, label, factor in (("datasketch_update", "update loop", 50), ("datasketch_bulk", "`MinHash.bulk`", 5)):
-            theirs = (c[key]["seconds"] + c.get(f"{key}_again", c[key])["seconds"]) / 2
+            theirs = _mean_seconds(c, key)
             lines.append(f"| dedup >= {factor}x faster than datasketch's {label} (N = {r['n']:,} corpus, 1 process) | "
                          f"{theirs / ours:.1f}x | {met(theirs / ours >= factor)} |")
     small, large = totals.get(10_000), totals.get(100_000)

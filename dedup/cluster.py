@@ -186,7 +186,7 @@ def link_pairs(
     dates = published[order]
     dated = int(np.count_nonzero(~np.isnan(dates)))
     rare, common = _split_columns(matrix.tocsr()[order], _PROPOSING_DF)
-    rare_t = rare.T.tocsr()
+    rare_t = rare.T.tocsr() if dated < n else None  # every row, for the rows without a date
     reach = _date_window(threshold, max_days_apart) * 86400.0
 
     def compare(start: int, stop: int, columns: sp.csr_matrix, lo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -207,9 +207,12 @@ def link_pairs(
     def dated_block(start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         stop = min(start + _ROW_BLOCK, dated)
         hi = int(np.searchsorted(dates[:dated], dates[stop - 1] + reach, side="right"))
-        return compare(start, stop, rare_t[:, start:hi], start)
+        # The window's own rows, transposed: slicing columns of the transposed whole would
+        # read all of it for every block.
+        return compare(start, stop, rare[start:hi].T.tocsr(), start)
 
     def undated_block(start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        assert rare_t is not None
         return compare(start, min(start + _ROW_BLOCK, n), rare_t, 0)
 
     # Blocks are independent and spend their time in NumPy and SciPy calls that release the
@@ -403,19 +406,11 @@ def _absorb_small(
             kept.add(label)
 
 
-def split_story(
-    counts: FeatureCounts, rows: np.ndarray, published: np.ndarray, config: ClusterConfig
-) -> np.ndarray:
-    """Stage two: event labels (0..k-1) of the articles ``rows`` of one story (story-local IDF)."""
-    if len(rows) < 3:
-        return np.zeros(len(rows), dtype=np.int64)
-    matrix = weigh(counts, rows, config.event_weights, offset=config.event_idf_offset)
-    return _split_weighed(matrix, published[rows], counts.places(rows), config)
-
-
-def _split_weighed(matrix: sp.csr_matrix, published: np.ndarray, places: list[set[str]], config: ClusterConfig
-                   ) -> np.ndarray:
-    """:func:`split_story` of a story whose rows are already weighed with story-local IDF."""
+def split_story(matrix: sp.csr_matrix, published: np.ndarray, places: list[set[str]], config: ClusterConfig
+                ) -> np.ndarray:
+    """Stage two: event labels (0..k-1) of the articles of one story of three or more,
+    whose rows ``matrix`` are weighed with story-local IDF (:func:`dedup.features.weigh_within`),
+    with their publication times and lead places."""
     similarity = None
     if matrix.shape[0] <= _DENSE_ROWS:
         similarity = _similarities(matrix)
@@ -480,7 +475,7 @@ def cluster_events(counts: FeatureCounts, published: np.ndarray, config: Cluster
         if len(rows) < 3:
             events = np.zeros(len(rows), dtype=np.int64)
         else:
-            events = _split_weighed(weighed[start:stop], published[rows], counts.places(rows), config)
+            events = split_story(weighed[start:stop], published[rows], counts.places(rows), config)
         labels[rows] = events + offset
         offset += int(events.max()) + 1
     if config.place_split_share:

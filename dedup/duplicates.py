@@ -17,7 +17,8 @@ import numpy as np
 from scipy.sparse import coo_matrix
 
 from dedup.config import DuplicateConfig
-from dedup.coverage import CoverageCheck, FlatDocuments, ShingleSequences, apply_coverage
+from dedup.coverage import CoverageCheck, FlatDocuments, ShingleSequences, apply_coverage, shingle_sequences
+from dedup.minhash import MAX_HASH, copy_spans, length_chunks
 
 __all__ = [
     "DuplicateGroups",
@@ -29,13 +30,13 @@ __all__ = [
     "lowest_containment",
     "pair_floors",
     "pair_intersections",
+    "plausible_candidates",
     "plausible_pairs",
     "shingle_sets",
     "verify_candidates",
     "verify_pairs",
 ]
 
-MAX_HASH = np.uint32(0xFFFFFFFF)
 _BAND_MULTIPLIER = np.uint64(0xFF51AFD7ED558CCD)
 _FULL_PAIRS_BUCKET = 64  # larger buckets are chained instead of fully paired (they are mostly noise)
 
@@ -169,21 +170,49 @@ def plausible_pairs(
     of 1e-5; a banding with two rows per band misses far more of them.
     """
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    return _agree_enough(pairs, signatures.astype(np.uint8), _filled_bins(signatures), floor, z)
+
+
+def _agree_enough(pairs: np.ndarray, low_bytes: np.ndarray, filled: np.ndarray, floor: float | np.ndarray,
+                  z: float) -> np.ndarray:
+    """:func:`plausible_pairs` given the signatures' low bytes and filled bins."""
     floor = np.broadcast_to(np.asarray(floor, dtype=np.float64), (len(pairs),))
     if not len(pairs):
         return np.ones(0, dtype=bool)
-    num_perm = signatures.shape[1]
-    filled = _filled_bins(signatures)
+    num_perm = low_bytes.shape[1]
     trials = np.minimum(filled[pairs[:, 0]], filled[pairs[:, 1]])
     need = num_perm * (floor - z * np.sqrt(floor * (1.0 - floor) / trials))
     # Agreement is counted on the low byte of each value: it can only count too many.
-    low_bytes = signatures.astype(np.uint8)
     agree = np.empty(len(pairs), dtype=np.int64)
     step = max(1, (1 << 21) // num_perm)
     for first in range(0, len(pairs), step):
         chunk = pairs[first : first + step]
         agree[first : first + step] = np.count_nonzero(low_bytes[chunk[:, 0]] == low_bytes[chunk[:, 1]], axis=1)
     return agree >= need
+
+
+# Candidate pairs whose signatures are compared at a time.
+_PLAUSIBLE_PAIRS = 4_000_000
+
+
+def plausible_candidates(candidates: np.ndarray, signatures: np.ndarray, set_sizes: np.ndarray | None,
+                         config: DuplicateConfig) -> np.ndarray:
+    """The candidate pairs whose signatures agree enough for verification to keep them
+    (:func:`plausible_pairs`), ``_PLAUSIBLE_PAIRS`` at a time. With the exact shingle set
+    sizes of the documents, each pair's floor is the lowest Jaccard its sizes allow
+    (:func:`pair_floors`); without, one floor for all."""
+    low_bytes, filled = signatures.astype(np.uint8), _filled_bins(signatures)
+    kept = [candidates[:0]]
+    for first in range(0, len(candidates), _PLAUSIBLE_PAIRS):
+        pairs = candidates[first : first + _PLAUSIBLE_PAIRS]
+        if set_sizes is not None:
+            floor: float | np.ndarray = pair_floors(
+                set_sizes[pairs[:, 0]], set_sizes[pairs[:, 1]], config.jaccard_threshold, lowest_containment(config),
+                min_containment_shingles=config.min_containment_shingles, min_length_ratio=config.min_length_ratio)
+        else:
+            floor = jaccard_floor(config.jaccard_threshold, lowest_containment(config), config.min_length_ratio)
+        kept.append(pairs[_agree_enough(pairs, low_bytes, filled, floor, 4.5)])
+    return np.concatenate(kept)
 
 
 def _filled_bins(signatures: np.ndarray) -> np.ndarray:
@@ -356,7 +385,6 @@ def pair_intersections(rows: np.ndarray, values: np.ndarray, offsets: np.ndarray
     of a padded 2-D array of 32-bit values, the rows are sorted, and a value present in both
     sets shows up as two equal neighbours (each set holds it once).
     """
-    from dedup.minhash import copy_spans, length_chunks
 
     rows = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
     values = np.asarray(values, dtype=np.uint32)
@@ -521,7 +549,6 @@ def verify_candidates(
     returns the raw texts of sorted document rows, which it shingles again, only for the
     pairs that need the test.
     """
-    from dedup.coverage import shingle_sequences
 
     coverage = None
     if config.coverage_threshold is not None or config.max_inner_gap is not None:

@@ -31,7 +31,13 @@ from dedup import schema
 from dedup.clean import clean_article
 from dedup.cluster import cluster_events, cluster_id
 from dedup.config import ClusterConfig, DuplicateConfig, IngestConfig, MinHashConfig, PipelineConfig, SummaryConfig
-from dedup.duplicates import band_candidates, group_duplicates, lowest_containment, verify_candidates
+from dedup.duplicates import (
+    band_candidates,
+    group_duplicates,
+    lowest_containment,
+    plausible_candidates,
+    verify_candidates,
+)
 from dedup.errors import OutputError
 from dedup.features import tfidf, top_entities_of_groups
 from dedup.incremental import carry_cluster_ids
@@ -675,7 +681,8 @@ def find_duplicates(
     candidates = band_candidates(signatures, config.bands, config.rows, eligible=eligible)
     n_candidates = len(candidates)
     stored = read_shingles(work / SHINGLE_SETS, docs.column("content_hash"), minhash.shingle_size)
-    plausible = _plausible(candidates, signatures, np.diff(stored[1]) if stored is not None else None, config)
+    plausible = plausible_candidates(candidates, signatures, np.diff(stored[1]) if stored is not None else None,
+                                     config)
     del candidates
     n_workers = default_workers() if workers is None else max(1, workers)
     texts = _Texts(path, work / ".texts.bin")
@@ -740,32 +747,6 @@ def find_duplicates(
         "duplicates": int(n - int(is_canonical.sum())),
     }
     return StageResult("duplicates", work / DEDUP, counts, time.perf_counter() - start)
-
-
-# Candidate pairs whose signatures are compared at a time.
-_PLAUSIBLE_PAIRS = 4_000_000
-
-
-def _plausible(candidates: np.ndarray, signatures: np.ndarray, set_sizes: np.ndarray | None,
-               config: DuplicateConfig) -> np.ndarray:
-    """The candidate pairs whose signatures agree enough for verification to keep them
-    (:func:`~dedup.duplicates.plausible_pairs`), ``_PLAUSIBLE_PAIRS`` at a time. With the
-    exact shingle set sizes of the documents, each pair's floor is the lowest Jaccard its
-    sizes allow (:func:`~dedup.duplicates.pair_floors`); without, one floor for all."""
-    from dedup.duplicates import jaccard_floor, pair_floors, plausible_pairs
-
-    kept = [candidates[:0]]
-    for first in range(0, len(candidates), _PLAUSIBLE_PAIRS):
-        pairs = candidates[first : first + _PLAUSIBLE_PAIRS]
-        if set_sizes is not None:
-            floor: Any = pair_floors(set_sizes[pairs[:, 0]], set_sizes[pairs[:, 1]], config.jaccard_threshold,
-                                     lowest_containment(config),
-                                     min_containment_shingles=config.min_containment_shingles,
-                                     min_length_ratio=config.min_length_ratio)
-        else:
-            floor = jaccard_floor(config.jaccard_threshold, lowest_containment(config), config.min_length_ratio)
-        kept.append(pairs[plausible_pairs(pairs, signatures, floor)])
-    return np.concatenate(kept)
 
 
 # Candidate pairs verified at a time: bounds the texts and shingle sequences that the

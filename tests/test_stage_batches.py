@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dedup import pipeline
+from dedup import duplicates, pipeline
 from dedup.config import PipelineConfig
 from dedup.minhash import SHINGLE_SETS, ShingleSetsWriter, read_shingles, signatures_of_texts, unique_shingles_of_texts
 from tests.corpus import QUAKE_A, QUAKE_B, UNRELATED
@@ -74,7 +74,7 @@ def test_duplicates_verified_pair_by_pair_equal_those_verified_at_once(tmp_path,
     assert len(set(groups.values())) == 4
     assert at_once.counts["plausible_pairs"] >= 4
     monkeypatch.setattr(pipeline, "_VERIFY_PAIRS", 1)
-    monkeypatch.setattr(pipeline, "_PLAUSIBLE_PAIRS", 2)
+    monkeypatch.setattr(duplicates, "_PLAUSIBLE_PAIRS", 2)
     one_by_one = pipeline.find_duplicates(work, config.minhash, config.duplicates, workers=1)
     assert pq.read_table(work / "dedup.parquet").equals(expected)
     assert one_by_one.counts == at_once.counts
