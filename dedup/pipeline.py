@@ -34,7 +34,6 @@ from dedup.config import ClusterConfig, DuplicateConfig, IngestConfig, MinHashCo
 from dedup.duplicates import (
     band_candidates,
     group_duplicates,
-    lowest_containment,
     plausible_candidates,
     verify_candidates,
 )
@@ -872,7 +871,6 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
     """
     import pyarrow.parquet as pq
 
-    from dedup.duplicates import jaccard_floor, plausible_pairs
 
     start = time.perf_counter()
     docs = pq.read_table(work / DOCUMENTS, columns=["article_id", "content_hash", "published_at", "n_words"])
@@ -880,7 +878,7 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
     new_hash = docs.column("content_hash").to_pylist()
     new_texts = _Texts(work / DOCUMENTS, work / ".texts.bin")
     new_published = _epoch_seconds(docs.column("published_at"))
-    new_sigs = read_table(work / SIGNATURES).column("signature").combine_chunks()
+    new_sigs = _read_signatures(work / SIGNATURES, len(new_ids), minhash.num_perm)
     old = pq.read_table(
         history / "documents.parquet",
         columns=["article_id", "content_hash", "published_at", "n_words", "dup_group_id", "is_canonical",
@@ -929,8 +927,7 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
     num_perm = minhash.num_perm
     signatures = np.concatenate([
         np.asarray(stored_sigs.take(take_old).flatten(), dtype=np.uint32).reshape(k_old, num_perm),
-        np.asarray(new_sigs.take(pa.array(rest, type=pa.int64())).flatten(), dtype=np.uint32).reshape(len(rest),
-                                                                                                       num_perm),
+        new_sigs[np.asarray(rest, dtype=np.int64)],
     ])
     old_words = old.column("n_words").to_numpy()[np.asarray(canon_rows, dtype=np.int64)]
     new_words = docs.column("n_words").to_numpy()[np.asarray(rest, dtype=np.int64)]
@@ -939,8 +936,7 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
     candidates = band_candidates(signatures, config.bands, config.rows, eligible=eligible)
     candidates = candidates[candidates[:, 1] >= k_old]  # pairs of two earlier articles were decided before
     n_candidates = len(candidates)
-    floor = jaccard_floor(config.jaccard_threshold, lowest_containment(config), config.min_length_ratio)
-    candidates = candidates[plausible_pairs(candidates, signatures, floor)]
+    candidates = plausible_candidates(candidates, signatures, None, config)
     old_needed = np.unique(candidates[candidates < k_old]) if len(candidates) else np.empty(0, dtype=np.int64)
     old_texts = _read_texts(history / "documents.parquet", [ids[int(r)] for r in old_needed])
     new_rows = np.asarray(rest, dtype=np.int64)
