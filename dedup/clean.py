@@ -21,7 +21,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from dedup.records import RawArticle
 from dedup.text import ascii_token_lines, normalize, normalize_for_hash, tokenize
 
-__all__ = ["CleanArticle", "clean_article", "clean_articles", "content_hash", "find_date", "split_title_source"]
+__all__ = ["CleanArticle", "clean_article", "content_hash", "find_date", "split_title_source"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -604,8 +604,3 @@ def clean_article(raw: RawArticle) -> CleanArticle:
         content_hash=_hash_of_parts(hash_parts),
         removed_lines=removed,
     )
-
-
-def clean_articles(raws: list[RawArticle]) -> list[CleanArticle]:
-    """:func:`clean_article` of each article, in order (a unit of parallel work)."""
-    return [clean_article(raw) for raw in raws]

@@ -42,6 +42,7 @@ __all__ = [
     "count_features",
     "count_features_in_parallel",
     "extract_entities",
+    "flatten_groups",
     "lead_places",
     "lead_text",
     "merge_counts",
@@ -520,9 +521,6 @@ def weigh_within(
     total = float(sum(weights))
     sizes = np.bincount(groups)
     n_rows = len(groups)
-    membership = sp.csr_matrix(
-        (np.ones(n_rows, dtype=np.int32), (groups, np.arange(n_rows))), shape=(len(sizes), n_rows)
-    )
     parts = []
     for block, weight in zip(counts.blocks, weights, strict=True):
         block = block.tocsr()
@@ -532,11 +530,10 @@ def weigh_within(
             continue
         rows = np.repeat(np.arange(block.shape[0]), np.diff(block.indptr))
         # Document frequency of every (group, term): the group's count of rows holding it.
-        holds = sp.csr_matrix((np.ones(block.nnz, dtype=np.int32), block.indices, block.indptr), shape=block.shape)
-        df_of = (membership @ holds).tocsr()
-        df_of.sort_indices()
-        df = np.asarray(df_of[groups[rows], block.indices]).ravel()
-        n = sizes[groups[rows]]
+        df_of = _rows_holding(block, groups, np.arange(n_rows), len(sizes))
+        group_of = groups[rows]
+        df = np.asarray(df_of[group_of, block.indices]).ravel()
+        n = sizes[group_of]
         idf = (np.log((1.0 + n) / (1.0 + df)) + offset).astype(np.float32)
         data = (1.0 + np.log(block.data)).astype(np.float32) * idf
         weighted = sp.csr_matrix((data, block.indices, block.indptr), shape=block.shape)
@@ -560,12 +557,8 @@ def top_entities_of_groups(counts: FeatureCounts, groups: Sequence[Sequence[int]
     block, vocabulary = counts.blocks[2].tocsr(), counts.vocabularies[2]
     if not groups:
         return []
-    sizes = np.fromiter(map(len, groups), dtype=np.int64, count=len(groups))
-    rows = np.fromiter((r for g in groups for r in g), dtype=np.int64, count=int(sizes.sum()))
-    owner = np.repeat(np.arange(len(groups)), sizes)
-    membership = sp.csr_matrix((np.ones(len(rows), dtype=np.int32), (owner, rows)), shape=(len(groups), block.shape[0]))
-    holds = sp.csr_matrix((np.ones(block.nnz, dtype=np.int32), block.indices, block.indptr), shape=block.shape)
-    articles = (membership @ holds).tocsr()  # articles of each group mentioning each term
+    _, rows, owner = flatten_groups(groups)
+    articles = _rows_holding(block, owner, rows, len(groups))  # articles of each group mentioning each term
     terms = vocabulary.tolist()
     is_name = np.fromiter((not t.startswith(("#", "@")) for t in terms), dtype=bool, count=len(terms))
     parts = np.fromiter((t.count("_") for t in terms), dtype=np.int64, count=len(terms))
@@ -579,3 +572,21 @@ def top_entities_of_groups(counts: FeatureCounts, groups: Sequence[Sequence[int]
         [terms[c].replace("_", " ").title() for c in columns[starts[g] : min(starts[g] + k, starts[g + 1])].tolist()]
         for g in range(len(groups))
     ]
+
+
+def flatten_groups(groups: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Groups of rows as flat arrays: each group's size, all rows group after group, and
+    the group of each of those rows."""
+    sizes = np.fromiter(map(len, groups), dtype=np.int64, count=len(groups))
+    rows = np.fromiter((r for g in groups for r in g), dtype=np.int64, count=int(sizes.sum()))
+    return sizes, rows, np.repeat(np.arange(len(groups)), sizes)
+
+
+def _rows_holding(block: sp.csr_matrix, owner: np.ndarray, rows: np.ndarray, n_groups: int) -> sp.csr_matrix:
+    """``(n_groups, terms)`` counts: how many of the rows ``rows`` of each group (``owner``)
+    hold each term of ``block``; sorted indices."""
+    membership = sp.csr_matrix((np.ones(len(rows), dtype=np.int32), (owner, rows)), shape=(n_groups, block.shape[0]))
+    holds = sp.csr_matrix((np.ones(block.nnz, dtype=np.int32), block.indices, block.indptr), shape=block.shape)
+    counts = (membership @ holds).tocsr()
+    counts.sort_indices()
+    return counts

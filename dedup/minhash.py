@@ -49,7 +49,6 @@ __all__ = [
     "shingle_hashes",
     "shingles_of_texts",
     "signatures_of_normalized",
-    "signatures_of_row_groups",
     "signatures_of_shingles",
     "signatures_of_texts",
     "sketch_row_groups",
@@ -523,17 +522,6 @@ def signatures_of_texts(texts: Sequence[str], num_perm: int, shingle_size: int, 
 def unique_shingles_of_texts(texts: Sequence[str], shingle_size: int) -> tuple[np.ndarray, np.ndarray]:
     """:func:`unique_shingles` of raw texts (tokens of :func:`dedup.text.normalize_for_hash`)."""
     return unique_per_document(*shingles_of_texts(texts, shingle_size))
-
-
-def signatures_of_row_groups(
-    path: str, row_groups: Sequence[int], column: str, num_perm: int, shingle_size: int, seed: int
-) -> np.ndarray:
-    """Signatures of the texts in ``column`` of some row groups of a Parquet file (a unit of
-    parallel work: the worker reads its own rows, nothing large crosses processes)."""
-    import pyarrow.parquet as pq
-
-    table = pq.ParquetFile(path).read_row_groups(list(row_groups), columns=[column])
-    return signatures_of_texts(table.column(column).to_pylist(), num_perm, shingle_size, seed)
 
 
 def sketch_row_groups(

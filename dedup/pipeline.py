@@ -56,7 +56,6 @@ from dedup.io import (
 from dedup.records import RawArticle, Reject
 from dedup.state import RUNS, run_time
 from dedup.summarize import ClusterSummary
-from dedup.text import normalize_for_hash
 
 __all__ = [
     "OUTPUT_FILES",
@@ -510,10 +509,6 @@ def _clean_row(raw: RawArticle, article: Any = None) -> dict[str, Any] | None:
         "text": article.text,
         "_removed": article.removed_lines,
     }
-
-
-def _tokens(text: str) -> list[str]:
-    return normalize_for_hash(text).split()
 
 
 def compute_signatures(

@@ -9,7 +9,6 @@ reading order (the representative's first).
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 from collections import Counter
@@ -26,6 +25,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from dedup.config import SummaryConfig
+from dedup.features import flatten_groups
 from dedup.text import first_sentences, tokenize
 
 __all__ = ["ClusterSummary", "SummaryArticles", "summarize_cluster", "summarize_clusters"]
@@ -171,13 +171,11 @@ def _centroids(clusters: Sequence[Sequence[int]], body: sp.csr_matrix) -> list[_
     by member, so a cluster's centroid is the same whichever clusters it is computed with.
     """
     k = len(clusters)
-    sizes = np.fromiter(map(len, clusters), dtype=np.int64, count=k)
     if k == 0:
         return []
+    sizes, rows, owner = flatten_groups(clusters)
     if sizes.min() == 0:
         raise ValueError("a cluster without members has no centroid")
-    rows = np.fromiter(itertools.chain.from_iterable(clusters), dtype=np.int64, count=int(sizes.sum()))
-    owner = np.repeat(np.arange(k), sizes)
     members = body[rows].astype(np.float64)
     averaging = sp.csr_matrix((1.0 / sizes[owner], (owner, np.arange(len(rows)))), shape=(k, len(rows)))
     mean = (averaging @ members).tocsr()

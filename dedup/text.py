@@ -248,16 +248,7 @@ def split_sentences(text: str) -> list[str]:
     >>> split_sentences("Mr. Smith went to Washington. He met Dr. Jones!\\nNew line")
     ['Mr. Smith went to Washington.', 'He met Dr. Jones!', 'New line']
     """
-    sentences: list[str] = []
-    for paragraph in text.split("\n"):
-        paragraph = paragraph.strip()
-        if not paragraph:
-            continue
-        for start, end in _iter_sentence_spans(paragraph):
-            sentence = paragraph[start:end].strip()
-            if sentence:
-                sentences.append(sentence)
-    return sentences
+    return first_sentences(text, len(text))  # every sentence holds at least one character
 
 
 def first_sentences(text: str, k: int) -> list[str]:
