@@ -24,7 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
 import tempfile
 from collections.abc import Hashable, Mapping, Sequence
@@ -38,6 +37,7 @@ from dedup.cluster import cluster_events
 from dedup.config import ClusterConfig, PipelineConfig
 from dedup.errors import InputError
 from dedup.evaluation.ecbplus import LabelledArticle, natural_key
+from dedup.evaluation.harness import REJECTED_PREFIX, check_ids, write_jsonl
 from dedup.evaluation.metrics import bcubed
 from dedup.features import FeatureCounts, count_features
 from dedup.pipeline import run_pipeline
@@ -127,16 +127,10 @@ def prepare_batch(articles: Sequence[LabelledArticle], config: PipelineConfig | 
     Raises:
         InputError: No articles, or repeated ids.
     """
-    if not articles:
-        raise InputError("no articles given: there is nothing to cluster")
-    if len({a.id for a in articles}) != len(articles):
-        raise InputError("article ids must be unique")
+    check_ids([a.id for a in articles])
     with tempfile.TemporaryDirectory(prefix="newsdedup-cv-") as tmp:
         source = Path(tmp) / "articles.jsonl"
-        with source.open("w", encoding="utf-8") as handle:
-            for a in articles:
-                record = {"id": a.id, "text": a.text} | ({"url": a.url} if a.url else {})
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        write_jsonl(source, ((a.id, a.text, a.url) for a in articles))
         return _run_batch([source], {a.id: a.event for a in articles}, config, Path(tmp) / "output")
 
 
@@ -181,7 +175,7 @@ def _run_batch(
             [table["published_at"][k].timestamp() if table["published_at"][k] else math.nan for k in rows],
             dtype=np.float64,
         ),
-        pipeline_clusters=[table["cluster_id"][accepted[i]] if i in accepted else "" for i in ids],
+        pipeline_clusters=[table["cluster_id"][accepted[i]] if i in accepted else REJECTED_PREFIX + i for i in ids],
     )
 
 
@@ -189,7 +183,7 @@ def cluster_batch(batch: Batch, config: ClusterConfig) -> list[Hashable]:
     """The event of every article of ``batch`` under ``config``: copies share their canonical
     article's event, a rejected article is an event of its own (as the harness scores it)."""
     labels = cluster_events(batch.counts(config.lead_sentences), batch.published, config).tolist()
-    return [labels[r] if r >= 0 else f"rejected:{article_id}"
+    return [labels[r] if r >= 0 else REJECTED_PREFIX + article_id
             for r, article_id in zip(batch.canonical.tolist(), batch.ids, strict=True)]
 
 

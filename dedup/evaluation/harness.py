@@ -37,7 +37,7 @@ import json
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,7 +94,8 @@ class _Run:
         return self.dup_group.get(article_id, REJECTED_PREFIX + article_id)
 
 
-def _check_ids(ids: Sequence[str]) -> None:
+def check_ids(ids: Sequence[str]) -> None:
+    """Refuse an empty, blank, padded or repeated article id (:class:`InputError`)."""
     if not ids:
         raise InputError("no articles given: there is nothing to evaluate")
     for article_id in ids:
@@ -107,15 +108,20 @@ def _check_ids(ids: Sequence[str]) -> None:
         raise InputError(f"article ids must be unique; repeated: {repeated[:5]}")
 
 
+def write_jsonl(path: Path, rows: Iterable[tuple[str, str, str | None]]) -> None:
+    """Write ``(id, text, url)`` rows as the JSON Lines input the pipeline reads."""
+    with path.open("w", encoding="utf-8") as handle:
+        for article_id, text, url in rows:
+            record = {"id": article_id, "text": text} | ({"url": url} if url else {})
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
 def _run(rows: Sequence[tuple[str, str, str | None]], config: PipelineConfig) -> _Run:
     """Run the pipeline on ``(id, text, url)`` rows in a temporary directory."""
-    _check_ids([article_id for article_id, _, _ in rows])
+    check_ids([article_id for article_id, _, _ in rows])
     with tempfile.TemporaryDirectory(prefix="newsdedup-eval-") as tmp:
         source = Path(tmp) / "articles.jsonl"
-        with source.open("w", encoding="utf-8") as handle:
-            for article_id, text, url in rows:
-                record = {"id": article_id, "text": text} | ({"url": url} if url else {})
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        write_jsonl(source, rows)
         output = Path(tmp) / "output"
         start = time.perf_counter()
         report = run_pipeline([source], output, config)
@@ -516,7 +522,7 @@ def evaluate_real_copies(
     start = time.perf_counter()
     config = config or PipelineConfig()
     pairs = [_id_text(a) for a in articles]
-    _check_ids([article_id for article_id, _ in pairs])
+    check_ids([article_id for article_id, _ in pairs])
     reference = find_copies(pairs, threshold=threshold)
     run = _run([(*pair, None) for pair in pairs], config)
     text_of = dict(pairs)
