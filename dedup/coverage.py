@@ -277,19 +277,23 @@ def apply_coverage(
     if not len(todo):
         return keep.copy()
     sequences = check.sequences_of(np.unique(pairs[todo]))
-    length = np.diff(sequences.offsets)[sequences.rows(pairs[todo])]
+    rows = sequences.rows(pairs[todo])  # (len(todo), 2) rows of the two documents' sequences
+    length = np.diff(sequences.offsets)[rows]
     short = (length[:, 1] < length[:, 0]).astype(np.int64)
     mine = np.arange(len(todo))
-    seq_short = sequences.rows(pairs[todo][mine, short])
-    seq_long = sequences.rows(pairs[todo][mine, 1 - short])
-    coverage, gap_short = token_coverage(seq_short, sequences, set_rows[todo][mine, 1 - short], set_values,
+    sets_of = set_rows[todo]
+    coverage, gap_short = token_coverage(rows[mine, short], sequences, sets_of[mine, 1 - short], set_values,
                                          set_offsets, check.shingle_size)
     out = keep.copy()
     if check.threshold is not None:
         out[todo] |= may_cover[todo] & (coverage >= check.threshold)
     if check.max_inner_gap is not None:
-        _, gap_long = token_coverage(seq_long, sequences, set_rows[todo][mine, short], set_values, set_offsets,
-                                     check.shingle_size)
-        inside = coverage >= check.inside_coverage
-        out[todo] &= (gap_short <= check.max_inner_gap) & ((gap_long <= check.max_inner_gap) | inside)
+        out[todo] &= gap_short <= check.max_inner_gap
+        # The longer document's stretches matter only for pairs still kept whose shorter
+        # document is not almost wholly covered.
+        longer = np.flatnonzero(out[todo] & (coverage < check.inside_coverage))
+        if len(longer):
+            _, gap_long = token_coverage(rows[longer, 1 - short[longer]], sequences, sets_of[longer, short[longer]],
+                                         set_values, set_offsets, check.shingle_size)
+            out[todo[longer]] &= gap_long <= check.max_inner_gap
     return out
