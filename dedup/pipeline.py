@@ -656,7 +656,7 @@ def find_duplicates(
     import pyarrow.parquet as pq
 
     from dedup.duplicates import ShingleSets
-    from dedup.minhash import SHINGLE_SETS, default_workers, process_pool, read_shingles, unique_shingles_of_texts
+    from dedup.minhash import SHINGLE_SETS, default_workers, read_shingles
 
     if history is not None and pq.read_metadata(history / "documents.parquet").num_rows:
         return _find_duplicates_with_history(work, history, minhash, config)
@@ -684,27 +684,7 @@ def find_duplicates(
     def shingle_sets(rows: np.ndarray) -> ShingleSets:
         if stored is not None:
             return ShingleSets(np.arange(n, dtype=np.int64), *stored)
-        batch = 4000
-        chunks = [rows[k : k + batch] for k in range(0, len(rows), batch)]
-        parts: list[tuple[np.ndarray, np.ndarray]] = []
-        if len(rows) > 2 * batch and n_workers > 1:
-            with process_pool(n_workers) as pool:
-                futures = [
-                    pool.submit(unique_shingles_of_texts, texts(chunk), minhash.shingle_size)
-                    for chunk in chunks[: 2 * n_workers]
-                ]
-                for k in range(len(chunks)):
-                    parts.append(futures[k].result())
-                    if k + 2 * n_workers < len(chunks):
-                        chunk = chunks[k + 2 * n_workers]
-                        futures.append(pool.submit(unique_shingles_of_texts, texts(chunk), minhash.shingle_size))
-                    if progress is not None:
-                        progress("duplicates", min((k + 1) * batch, len(rows)), len(rows))
-        else:
-            parts = [unique_shingles_of_texts(texts(chunk), minhash.shingle_size) for chunk in chunks]
-        values = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, dtype=np.uint32)
-        lengths = np.concatenate([np.diff(p[1]) for p in parts]) if parts else np.empty(0, dtype=np.int64)
-        return ShingleSets(rows, values, np.concatenate(([0], np.cumsum(lengths))).astype(np.int64))
+        return _shingle_sets_of(texts, rows, minhash.shingle_size, workers=n_workers, progress=progress)
 
     sets = shingle_sets(np.unique(plausible))
     near, strong = _verify_in_chunks(plausible, sets, config, texts, minhash.shingle_size)
@@ -717,15 +697,7 @@ def find_duplicates(
     pairs = np.stack([near_rows, canonical[near_rows]], axis=1)
     missing = np.setdiff1d(np.unique(pairs), sets.docs)
     if len(missing):
-        extra = shingle_sets(missing)
-        merged = np.concatenate([sets.docs, extra.docs])
-        order = np.argsort(merged, kind="stable")
-        lengths = np.concatenate([np.diff(sets.offsets), np.diff(extra.offsets)])[order]
-        starts = np.concatenate([sets.offsets[:-1], extra.offsets[:-1] + len(sets.values)])[order]
-        pooled = np.concatenate([sets.values, extra.values])
-        index = np.concatenate([np.arange(s, s + k) for s, k in zip(starts.tolist(), lengths.tolist(), strict=True)])
-        sets = ShingleSets(merged[order], pooled[index.astype(np.int64)] if len(index) else pooled[:0],
-                           np.concatenate(([0], np.cumsum(lengths))).astype(np.int64))
+        sets = _joined_sets(sets, shingle_sets(missing))
     texts.close()
     similarity = np.ones(n, dtype=np.float32)
     similarity[near_rows] = _jaccard(pairs, sets)
@@ -827,17 +799,50 @@ def _epoch_seconds(column: pa.ChunkedArray) -> list[float | None]:
     return [float(us) / 1e6 if ok else None for us, ok in zip(micros.tolist(), dated.tolist(), strict=True)]
 
 
-def _shingle_sets_of(texts_of: Callable[[np.ndarray], list[str]], rows: np.ndarray, shingle_size: int) -> Any:
+def _shingle_sets_of(texts_of: Callable[[np.ndarray], list[str]], rows: np.ndarray, shingle_size: int, *,
+                     workers: int = 1, progress: Callable[[str, int, int], None] | None = None) -> Any:
     """Exact shingle sets of the documents ``rows`` (sorted, unique), from their texts
-    (``texts_of(rows)``), read and shingled 4,000 at a time."""
+    (``texts_of(rows)``), read and shingled 4,000 at a time; with ``workers`` > 1 and more
+    than two such steps, in worker processes, a few steps ahead of the results."""
     from dedup.duplicates import ShingleSets
-    from dedup.minhash import unique_shingles_of_texts
+    from dedup.minhash import process_pool, unique_shingles_of_texts
 
     rows = np.unique(np.asarray(rows, dtype=np.int64))
-    parts = [unique_shingles_of_texts(texts_of(rows[k : k + 4000]), shingle_size) for k in range(0, len(rows), 4000)]
+    batch = 4000
+    chunks = [rows[k : k + batch] for k in range(0, len(rows), batch)]
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    if len(chunks) > 2 and workers > 1:
+        with process_pool(workers) as pool:
+            futures = [pool.submit(unique_shingles_of_texts, texts_of(chunk), shingle_size)
+                       for chunk in chunks[: 2 * workers]]
+            for k in range(len(chunks)):
+                parts.append(futures[k].result())
+                if k + 2 * workers < len(chunks):
+                    futures.append(pool.submit(unique_shingles_of_texts, texts_of(chunks[k + 2 * workers]),
+                                               shingle_size))
+                if progress is not None:
+                    progress("duplicates", min((k + 1) * batch, len(rows)), len(rows))
+    else:
+        parts = [unique_shingles_of_texts(texts_of(chunk), shingle_size) for chunk in chunks]
     values = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, dtype=np.uint32)
     sizes = np.concatenate([np.diff(p[1]) for p in parts]) if parts else np.empty(0, dtype=np.int64)
     return ShingleSets(rows, values, np.concatenate(([0], np.cumsum(sizes))).astype(np.int64))
+
+
+def _joined_sets(sets: Any, extra: Any) -> Any:
+    """The shingle sets of the documents of two :class:`~dedup.duplicates.ShingleSets`
+    (no document in both), in document order."""
+    from dedup.duplicates import ShingleSets
+    from dedup.minhash import copy_spans
+
+    docs = np.concatenate([sets.docs, extra.docs])
+    order = np.argsort(docs, kind="stable")
+    lengths = np.concatenate([np.diff(sets.offsets), np.diff(extra.offsets)])[order]
+    starts = np.concatenate([sets.offsets[:-1], extra.offsets[:-1] + len(sets.values)])[order]
+    offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+    values = np.empty(int(offsets[-1]), dtype=sets.values.dtype)
+    copy_spans(np.concatenate([sets.values, extra.values]), starts, lengths, values, offsets[:-1])
+    return ShingleSets(docs[order], values, offsets)
 
 
 def _read_texts(path: Path, ids: Sequence[str]) -> dict[str, str]:
@@ -968,9 +973,12 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
             pairs.append((u, head))
     if pairs:
         pair_array = np.array(pairs, dtype=np.int64)
-        more = [ids[int(r)] for r in np.unique(pair_array) if r < k_old and ids[int(r)] not in old_texts]
-        old_texts.update(_read_texts(history / "documents.parquet", more))
-        values = _jaccard(pair_array, _shingle_sets_of(texts_of, np.unique(pair_array), minhash.shingle_size))
+        missing = np.setdiff1d(np.unique(pair_array), sets.docs)  # the verified documents have their sets
+        if len(missing):
+            more = [ids[int(r)] for r in missing if r < k_old and ids[int(r)] not in old_texts]
+            old_texts.update(_read_texts(history / "documents.parquet", more))
+            sets = _joined_sets(sets, _shingle_sets_of(texts_of, missing, minhash.shingle_size))
+        values = _jaccard(pair_array, sets)
         for (u, _), value in zip(pairs, values, strict=True):
             similarity[rest[u - k_old]] = value
     new_texts.close()
