@@ -169,7 +169,7 @@ _PROSE_WORDS = 12  # a line this long with normal function-word share is article
 def content_hash(text: str) -> str:
     """Hash of the normalised content: equal for texts that differ only in case, spacing or
     punctuation. 32 hex digits of SHA-256."""
-    return hashlib.sha256(normalize_for_hash(text).encode("utf-8")).hexdigest()[:32]
+    return _hash_of_parts([normalize_for_hash(text).encode("utf-8")])
 
 
 def find_date(text: str) -> datetime | None:
@@ -326,11 +326,6 @@ def _describe_lines(text: str) -> list[_Line]:
         _Line(line, tokens if line.isascii() else None, words)
         for line, tokens in zip(lines, ascii_lines, strict=True)
     ]
-
-
-def _ascii_tokens(line: str) -> bytes | None:
-    """The space-joined tokens of one ASCII line, or None for a line that is not ASCII."""
-    return ascii_token_lines(line)[0] if line.isascii() else None
 
 
 def _hash_part(line: str, tokens: bytes | None) -> bytes:
@@ -582,12 +577,12 @@ def clean_article(raw: RawArticle) -> CleanArticle:
             hash_parts.append(_hash_part(text, line.tokens))
         else:
             n_words += len(tokenize(text))
-            hash_parts.append(_hash_part(text, _ascii_tokens(text)))
+            hash_parts.append(normalize_for_hash(text).encode("utf-8"))
 
     if not body and header.title and not (raw.title and raw.title.strip()):
         body = [header.title]  # a one-line text: its only line is the article, not a headline
         n_words = len(tokenize(header.title))
-        hash_parts = [_hash_part(header.title, _ascii_tokens(header.title))]
+        hash_parts = [normalize_for_hash(header.title).encode("utf-8")]
     title, title_source = split_title_source(header.title) if header.title else (None, None)
     return CleanArticle(
         article_id=raw.article_id,

@@ -500,8 +500,7 @@ def unique_per_document(
     values = np.empty(int(new_offsets[-1]), dtype=np.uint32)
     for chunk, kept in pieces:
         sizes = counts[chunk]
-        rank = np.arange(len(kept), dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        values[np.repeat(new_offsets[chunk], sizes) + rank] = kept
+        copy_spans(kept, np.cumsum(sizes) - sizes, sizes, values, new_offsets[chunk])
     return values, new_offsets
 
 
