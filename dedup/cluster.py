@@ -311,8 +311,7 @@ def average_linkage(
     if n == 0:
         return np.empty(0, dtype=np.int64)
     if n <= _DENSE_ROWS:
-        flat = _average_linkage(np.arange(n), matrix, published, threshold, max_days_apart) if n > 1 else np.zeros(1)
-        return _relabel_by_first_member(flat)
+        return _relabel_by_first_member(_linkage_of(_similarities(matrix), published, threshold, max_days_apart))
     i, j, s = link_pairs(matrix, threshold, published, max_days_apart)
     labels = np.full(n, -1, dtype=np.int64)
     next_label = 0

@@ -81,8 +81,12 @@ _WORD_PATTERN = re.compile(_WORD)
 def lead_text(title: str | None, text: str, sentences: int) -> str:
     """The title and the first ``sentences`` sentences of the body, one per line (so that a
     name ending the title does not run into the first word of the text)."""
-    lead = first_sentences(text, sentences)
-    return "\n".join(([title] if title else []) + lead)
+    return _join_lead(title, first_sentences(text, sentences))
+
+
+def _join_lead(title: str | None, first: list[str]) -> str:
+    """The title (when there is one) and the first sentences, one per line."""
+    return "\n".join(([title] if title else []) + first)
 
 
 # A name phrase (what ``_ENTITY`` finds), with the sentence opening right before it if there
@@ -377,7 +381,7 @@ def count_features(
     [2, 2, 1, 1, 1]
     """
     firsts = [first_sentences(x, lead_sentences) for x in texts]
-    leads = ["\n".join(([t] if t else []) + first) for t, first in zip(titles, firsts, strict=True)]
+    leads = [_join_lead(t, first) for t, first in zip(titles, firsts, strict=True)]
     phrases = _NamePhrases()
     entities = [_extract_entities(x, t, d, phrases) for t, x, d in zip(titles, texts, datelines, strict=True)]
     lead_entities = [
