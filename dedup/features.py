@@ -28,6 +28,7 @@ from concurrent.futures import Executor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from itertools import chain, filterfalse
+from typing import Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -38,9 +39,11 @@ from dedup.text import first_sentences
 
 __all__ = [
     "BLOCKS",
+    "ArticleFields",
     "FeatureCounts",
     "count_features",
     "count_features_in_parallel",
+    "count_features_of_parts",
     "extract_entities",
     "flatten_groups",
     "lead_places",
@@ -280,7 +283,6 @@ class FeatureCounts:
 
     blocks: tuple[sp.csr_matrix, ...]
     vocabularies: tuple[np.ndarray, ...]
-    entities: list[list[str]]
     #: Where each article puts its event: the dateline place, else the lead's first place.
     primary_places: list[str | None] = field(default_factory=list)
 
@@ -402,9 +404,47 @@ def count_features(
     return FeatureCounts(
         blocks=(body, lead, ent, lead_ent, place),
         vocabularies=(body_vocab, lead_vocab, ent_vocab, lead_ent_vocab, place_vocab),
-        entities=entities,
         primary_places=[_primary_place(p, d) for p, d in zip(places, datelines, strict=True)],
     )
+
+
+class ArticleFields(Protocol):
+    """Some articles' titles, texts and datelines, fetched when :meth:`fields` is called (in
+    the process that counts them)."""
+
+    def fields(self) -> tuple[Sequence[str | None], Sequence[str], Sequence[str | None]]: ...
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """Articles' fields held in memory."""
+
+    titles: Sequence[str | None]
+    texts: Sequence[str]
+    datelines: Sequence[str | None]
+
+    def fields(self) -> tuple[Sequence[str | None], Sequence[str], Sequence[str | None]]:
+        return self.titles, self.texts, self.datelines
+
+
+def _count_part(part: ArticleFields, lead_sentences: int) -> FeatureCounts:
+    return count_features(*part.fields(), lead_sentences=lead_sentences)
+
+
+def count_features_of_parts(
+    parts: Sequence[ArticleFields], *, lead_sentences: int, pool: Executor | None = None
+) -> FeatureCounts:
+    """:func:`count_features` of the articles of ``parts``, one after another: each part is
+    fetched and counted by itself (in the processes of ``pool`` when given), and the counts
+    are merged. The result equals ``count_features`` of all the articles at once."""
+    if not parts:
+        return count_features([], [], [], lead_sentences=lead_sentences)
+    if pool is None or len(parts) == 1:
+        counted = [_count_part(part, lead_sentences) for part in parts]
+    else:
+        futures = [pool.submit(_count_part, part, lead_sentences) for part in parts]
+        counted = [future.result() for future in futures]
+    return counted[0] if len(counted) == 1 else merge_counts(counted)
 
 
 def count_features_in_parallel(
@@ -425,20 +465,13 @@ def count_features_in_parallel(
         return count_features(titles, texts, datelines, lead_sentences=lead_sentences)
     from dedup.minhash import process_pool
 
-    bounds = list(range(0, n, chunk))
+    parts = [
+        _Fields(list(titles[start : start + chunk]), list(texts[start : start + chunk]),
+                list(datelines[start : start + chunk]))
+        for start in range(0, n, chunk)
+    ]
     with nullcontext(pool) if pool is not None else process_pool(workers) as executor:
-        futures = [
-            executor.submit(
-                count_features,
-                list(titles[start : start + chunk]),
-                list(texts[start : start + chunk]),
-                list(datelines[start : start + chunk]),
-                lead_sentences=lead_sentences,
-            )
-            for start in bounds
-        ]
-        parts = [future.result() for future in futures]
-    return merge_counts(parts)
+        return count_features_of_parts(parts, lead_sentences=lead_sentences, pool=executor)
 
 
 def merge_counts(parts: Sequence[FeatureCounts]) -> FeatureCounts:
@@ -460,7 +493,6 @@ def merge_counts(parts: Sequence[FeatureCounts]) -> FeatureCounts:
     return FeatureCounts(
         blocks=tuple(blocks),
         vocabularies=tuple(vocabularies),
-        entities=[e for p in parts for e in p.entities],
         primary_places=[q for p in parts for q in p.primary_places],
     )
 

@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -54,10 +55,12 @@ __all__ = [
     "new_run_id",
     "output_lock",
     "publish",
+    "read_scratch_rows",
     "read_table",
     "remove_stale",
     "verify_output",
     "write_json",
+    "write_scratch",
     "write_table",
 ]
 
@@ -96,6 +99,27 @@ def read_table(path: Path, schema: pa.Schema | None = None) -> pa.Table:
     """Read a Parquet file, checked against ``schema`` when given."""
     table = pq.read_table(path)
     return conform(table, schema, path.name) if schema is not None else table
+
+
+def write_scratch(batches: Iterable[pa.Table], schema: pa.Schema, path: Path) -> int:
+    """Write tables of ``schema`` one after another to an uncompressed Arrow file at
+    ``path``, for :func:`read_scratch_rows`; return the row count. A scratch file of a
+    stage: any row can be read at once, with nothing to decompress."""
+    rows = 0
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+        for table in batches:
+            writer.write_table(table)
+            rows += table.num_rows
+    return rows
+
+
+def read_scratch_rows(path: Path, rows: Any, columns: Iterable[str]) -> pa.Table:
+    """Rows ``rows`` (row numbers, in any order) of the Arrow file at ``path``
+    (:func:`write_scratch`), in that order, with only ``columns``. The file is memory-mapped:
+    only the rows taken are read, so a worker process can fetch its share by itself."""
+    with pa.memory_map(str(path)) as source:
+        table = pa.ipc.open_file(source).read_all().select(list(columns))
+        return table.take(pa.array(np.asarray(rows, dtype=np.int64), type=pa.int64()))
 
 
 def write_json(data: object, path: Path) -> None:

@@ -48,9 +48,11 @@ from dedup.io import (
     new_run_id,
     output_lock,
     publish,
+    read_scratch_rows,
     read_table,
     remove_stale,
     write_json,
+    write_scratch,
     write_table,
 )
 from dedup.records import RawArticle, Reject
@@ -1040,43 +1042,119 @@ def _jaccard(pairs: np.ndarray, sets: Any) -> list[float]:
 
 
 @dataclass(frozen=True)
+class _StoredArticles:
+    """Articles kept in a scratch file (:func:`dedup.io.write_scratch`), rows ``rows`` of
+    ``path``: read by the process that uses them, so that the texts of a large batch are
+    never all in one process."""
+
+    path: Path
+    rows: np.ndarray
+
+    def part(self, positions: Any) -> _StoredArticles:
+        """The articles at ``positions`` (a slice or indices) of these."""
+        return _StoredArticles(self.path, self.rows[positions])
+
+    def fields(self) -> tuple[list[Any], list[Any], list[Any]]:
+        """Titles, texts and datelines (:class:`dedup.features.ArticleFields`)."""
+        table = read_scratch_rows(self.path, self.rows, ["title", "text", "dateline"])
+        return table.column("title").to_pylist(), table.column("text").to_pylist(), table.column("dateline").to_pylist()
+
+
+@dataclass(frozen=True)
+class _StoredSummaryArticles:
+    """A :class:`dedup.summarize.SummarySource` of stored articles with their body rows."""
+
+    stored: _StoredArticles
+    body: Any
+    vocabulary: np.ndarray
+
+    def take(self, rows: Sequence[int]) -> _StoredSummaryArticles:
+        from dedup.summarize import compact_columns
+
+        body, vocabulary = compact_columns(self.body[list(rows)], self.vocabulary)
+        return _StoredSummaryArticles(self.stored.part(np.asarray(rows, dtype=np.int64)), body, vocabulary)
+
+    def load(self) -> Any:
+        from dedup.summarize import SummaryArticles
+
+        table = read_scratch_rows(self.stored.path, self.stored.rows,
+                          ["title", "text", "source", "dateline", "published_at", "article_id"])
+        field = {name: table.column(name).to_pylist() for name in table.column_names}
+        return SummaryArticles(titles=field["title"], texts=field["text"], sources=field["source"],
+                               datelines=field["dateline"], published=field["published_at"],
+                               article_ids=field["article_id"], body=self.body, vocabulary=self.vocabulary)
+
+
+# The fields of the canonical articles being clustered (scratch of the events stage).
+_EVENT_ARTICLES = "event_articles.arrow"
+_EVENT_COLUMNS = ["article_id", "title", "text", "dateline", "published_at", "source"]
+# Articles counted or summarised in one piece (in a worker process when there is a pool).
+_EVENT_CHUNK = 5_000
+
+
+def _write_event_articles(documents: Path, rows: np.ndarray, path: Path) -> None:
+    """Copy the event fields of the documents ``rows`` (ascending) to the scratch ``path``,
+    a row group at a time."""
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(documents)
+    schema = parquet.schema_arrow
+
+    def tables() -> Iterator[pa.Table]:
+        first = 0
+        for g in range(parquet.num_row_groups):
+            stop = first + parquet.metadata.row_group(g).num_rows
+            lo, hi = np.searchsorted(rows, [first, stop])
+            if hi > lo:
+                group = parquet.read_row_group(g, columns=_EVENT_COLUMNS)
+                yield group.take(pa.array(rows[lo:hi] - first, type=pa.int64()))
+            first = stop
+
+    write_scratch(tables(), pa.schema([schema.field(c) for c in _EVENT_COLUMNS]), path)
+
+
+def _event_pool(n: int) -> Any:
+    """The worker processes that count the features of ``n`` articles and then write their
+    summaries (each process starts, and imports its libraries, once); none (a null
+    context) for a batch of one chunk or on one core."""
+    from dedup.minhash import default_workers, process_pool
+
+    workers = default_workers()
+    return process_pool(workers) if workers > 1 and n > _EVENT_CHUNK else contextlib.nullcontext(None)
+
+
+@dataclass(frozen=True)
 class _Canonical:
-    """The canonical articles being clustered, their features and body TF-IDF. Feature
-    counts and summaries run in the processes of ``pool`` when given, else in new ones."""
+    """The canonical articles being clustered: ids, dates and sources in memory, the rest
+    in a documents file. Feature counts and summaries run in the processes of ``pool``
+    when given, each reading its own articles, else here."""
 
     ids: list[str]
-    titles: list[Any]
-    texts: list[str]
-    datelines: list[Any]
     published: list[Any]
     sources: list[Any]
+    stored: _StoredArticles
     pool: Any = None
 
     def cluster(self, config: ClusterConfig) -> tuple[np.ndarray, Any, Any]:
-        from dedup.features import count_features_in_parallel
-        from dedup.minhash import default_workers
+        from dedup.features import count_features_of_parts
 
-        counts = count_features_in_parallel(
-            self.titles, self.texts, self.datelines, lead_sentences=config.lead_sentences, workers=default_workers(),
-            pool=self.pool,
-        )
+        parts = [self.stored.part(slice(k, k + _EVENT_CHUNK)) for k in range(0, len(self.ids), _EVENT_CHUNK)]
+        counts = count_features_of_parts(parts, lead_sentences=config.lead_sentences, pool=self.pool)
         epoch = np.array([_timestamp(v) for v in self.published], dtype=np.float64)
         return cluster_events(counts, epoch, config), counts, tfidf(counts.blocks[0], local=False)
 
     def summarize(self, counts: Any, body: Any, clusters: list[list[int]], summary: SummaryConfig
                   ) -> list[ClusterSummary]:
         """The summary of each cluster of ``clusters`` (positions in these articles)."""
-        from dedup.minhash import default_workers
-        from dedup.summarize import SummaryArticles, summarize_clusters
+        from dedup.summarize import summarize_clusters
 
-        articles = SummaryArticles(self.titles, self.texts, self.sources, self.datelines, self.published, self.ids,
-                                   body, counts.vocabularies[0])
         return summarize_clusters(
             clusters,
-            articles,
+            _StoredSummaryArticles(self.stored, body, counts.vocabularies[0]),
             top_entities_of_groups(counts, clusters, 10),
             summary,
-            workers=default_workers(),
+            workers=2 if self.pool is not None else 1,
+            chunk_articles=_EVENT_CHUNK,
             pool=self.pool,
         )
 
@@ -1129,36 +1207,31 @@ def group_events(
         if run_id is None:
             raise ValueError("group_events with a history needs the run_id (the work directory's name)")
         return _group_events_with_history(work, cluster, summary, history, run_id)
+    import pyarrow.parquet as pq
+
     start = time.perf_counter()
-    docs = read_table(work / DOCUMENTS, schema.DOCUMENTS)
+    # Only the small columns here: the texts are read by the processes that use them.
+    docs = pq.read_table(work / DOCUMENTS, columns=["article_id", "published_at", "source"])
     dedup = read_table(work / DEDUP, _DEDUP)
     ids = docs.column("article_id").to_pylist()
     canon = np.flatnonzero(np.asarray(dedup.column("is_canonical").to_numpy(zero_copy_only=False), dtype=bool))
     published_all = docs.column("published_at").to_pylist()
     sources_all = docs.column("source").to_pylist()
-    canonical = _contiguous(docs.select(["title", "text", "dateline"])).take(pa.array(canon, type=pa.int64()))
+    _write_event_articles(work / DOCUMENTS, canon, work / _EVENT_ARTICLES)
     articles = _Canonical(
         ids=[ids[i] for i in canon],
-        titles=canonical.column("title").to_pylist(),
-        texts=canonical.column("text").to_pylist(),
-        datelines=canonical.column("dateline").to_pylist(),
         published=[published_all[i] for i in canon],
         sources=[sources_all[i] for i in canon],
+        stored=_StoredArticles(work / _EVENT_ARTICLES, np.arange(len(canon), dtype=np.int64)),
     )
-    from dedup.minhash import default_workers, process_pool
-
-    # One set of worker processes counts the features and then writes the summaries: each
-    # process starts (and imports its libraries) once. Both work in this process up to
-    # their chunk size (5,000 articles), so a smaller batch makes no pool at all.
-    workers = default_workers()
-    parallel = workers > 1 and len(canon) > 5_000
-    with process_pool(workers) if parallel else contextlib.nullcontext(None) as pool:
+    with _event_pool(len(canon)) as pool:
         articles = replace(articles, pool=pool)
         labels, counts, body = articles.cluster(cluster)
         members_of: dict[int, list[int]] = {}
         for k, label in enumerate(labels.tolist()):
             members_of.setdefault(label, []).append(k)
         described = articles.summarize(counts, body, list(members_of.values()), summary)
+    (work / _EVENT_ARTICLES).unlink()
 
     # Every document, by the position of its canonical article among the canonical ones.
     position = {row: k for k, row in enumerate(canon.tolist())}
@@ -1250,49 +1323,53 @@ def _group_events_with_history(
     touched = {cluster_of[a] for a in seeds}
     window = [i for i in range(len(old_ids)) if old_canonical[i] and old_cluster[i] in touched]
 
-    # Cluster the earlier canonical articles of the window with the new canonical ones.
-    old_fields = pq.read_table(
-        history / "documents.parquet",
-        columns=["article_id", "title", "text", "dateline", "published_at", "source"],
-        filters=[("article_id", "in", [old_ids[i] for i in window])],
-    ).to_pylist() if window else []
-    new_fields = [new.slice(k, 1).select(["article_id", "title", "text", "dateline", "published_at", "source"]
-                                         ).to_pylist()[0] for k in fresh]
-    rows = sorted([*old_fields, *new_fields], key=lambda r: r["article_id"])
-    canon = _Canonical(*([r[c] for r in rows] for c in ("article_id", "title", "text", "dateline", "published_at",
-                                                          "source")))
+    # Cluster the earlier canonical articles of the window with the new canonical ones,
+    # gathered in one scratch file of the work directory, in id order.
+    parts = [new.select(_EVENT_COLUMNS).take(pa.array(fresh, type=pa.int64()))]
+    if window:
+        parts.append(pq.read_table(history / "documents.parquet", columns=_EVENT_COLUMNS,
+                                   filters=[("article_id", "in", [old_ids[i] for i in window])]))
+    gathered = pa.concat_tables([p.cast(parts[0].schema) for p in parts])
+    gathered = gathered.take(pc.sort_indices(gathered, [("article_id", "ascending")]))
+    write_scratch([gathered], gathered.schema, work / _EVENT_ARTICLES)
+    canon = _Canonical(gathered.column("article_id").to_pylist(), gathered.column("published_at").to_pylist(),
+                       gathered.column("source").to_pylist(),
+                       _StoredArticles(work / _EVENT_ARTICLES, np.arange(gathered.num_rows, dtype=np.int64)))
+    del gathered, parts
     copies: dict[str, list[tuple[str, Any, Any]]] = {a: [] for a in canon.ids}
     for a, g, p, s in zip(old_ids, old_group, old_published, old_sources, strict=True):
         if g in copies:
             copies[g].append((a, p, s))
     for a, g, p, s in zip(new_ids, new_group, new_published, new_sources, strict=True):
         copies[g].append((a, p, s))
-    members_of: dict[int, list[int]] = {}
-    if canon.ids:
-        labels, counts, body = canon.cluster(cluster)
-        for k, label in enumerate(labels.tolist()):
-            members_of.setdefault(label, []).append(k)
-    groups = [sorted((m for k in members for m in copies[canon.ids[k]]), key=lambda m: m[0])
-              for members in members_of.values()]
-    created = {c["cluster_id"]: c["created_at"] for c in state}
-    carried = carry_cluster_ids([[m[0] for m in g] for g in groups], {m[0]: cluster_of[m[0]] for g in groups
-                                                                      for m in g if m[0] in cluster_of},
-                                created, frozenset(created))
-    before: dict[str, list[str]] = {}
-    for a, c in zip(old_ids, old_cluster, strict=True):
-        if c in touched:
-            before.setdefault(c, []).append(a)
+    with _event_pool(len(canon.ids)) as pool:
+        canon = replace(canon, pool=pool)
+        members_of: dict[int, list[int]] = {}
+        if canon.ids:
+            labels, counts, body = canon.cluster(cluster)
+            for k, label in enumerate(labels.tolist()):
+                members_of.setdefault(label, []).append(k)
+        groups = [sorted((m for k in members for m in copies[canon.ids[k]]), key=lambda m: m[0])
+                  for members in members_of.values()]
+        created = {c["cluster_id"]: c["created_at"] for c in state}
+        carried = carry_cluster_ids([[m[0] for m in g] for g in groups], {m[0]: cluster_of[m[0]] for g in groups
+                                                                          for m in g if m[0] in cluster_of},
+                                    created, frozenset(created))
+        before: dict[str, list[str]] = {}
+        for a, c in zip(old_ids, old_cluster, strict=True):
+            if c in touched:
+                before.setdefault(c, []).append(a)
 
-    status_count = {"new": 0, "updated": 0, "unchanged": 0}
-    cluster_rows = [r | {"status": "unchanged"} for cid, r in previous_rows.items() if cid not in touched]
-    status_count["unchanged"] += len(cluster_rows)
-    states = {c["cluster_id"]: c for c in state}
-    assignment: dict[str, str] = {}
-    clusters = list(zip(carried.ids, groups, members_of.values(), strict=True))
-    changed = [not (cid in before and sorted(before[cid]) == [m[0] for m in group] and cid in previous_rows)
-               for cid, group, _ in clusters]
-    described = iter(canon.summarize(counts, body, [m for (_, _, m), c in zip(clusters, changed, strict=True) if c],
-                                     summary) if any(changed) else [])
+        status_count = {"new": 0, "updated": 0, "unchanged": 0}
+        cluster_rows = [r | {"status": "unchanged"} for cid, r in previous_rows.items() if cid not in touched]
+        status_count["unchanged"] += len(cluster_rows)
+        states = {c["cluster_id"]: c for c in state}
+        assignment: dict[str, str] = {}
+        clusters = list(zip(carried.ids, groups, members_of.values(), strict=True))
+        changed = [not (cid in before and sorted(before[cid]) == [m[0] for m in group] and cid in previous_rows)
+                   for cid, group, _ in clusters]
+        described = iter(canon.summarize(counts, body, [m for (_, _, m), c in zip(clusters, changed, strict=True) if c],
+                                         summary) if any(changed) else [])
     for (cid, group, members), is_changed in zip(clusters, changed, strict=True):
         everyone = [m[0] for m in group]
         assignment.update((a, cid) for a in everyone)
@@ -1318,6 +1395,7 @@ def _group_events_with_history(
                          schema=_EVENTS), work / EVENTS, _EVENTS)
     write_table(cluster_rows, work / CLUSTERS, schema.CLUSTERS)
     write_table(sorted(states.values(), key=lambda c: c["cluster_id"]), work / CLUSTER_STATE, schema.STATE_CLUSTERS)
+    (work / _EVENT_ARTICLES).unlink(missing_ok=True)
     result_counts = {
         "canonical_articles": len(canon.ids),
         "earlier_in_window": len(window),

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from itertools import repeat
+from typing import Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -28,7 +29,14 @@ from dedup.config import SummaryConfig
 from dedup.features import flatten_groups
 from dedup.text import first_sentences, tokenize
 
-__all__ = ["ClusterSummary", "SummaryArticles", "summarize_cluster", "summarize_clusters"]
+__all__ = [
+    "ClusterSummary",
+    "SummaryArticles",
+    "SummarySource",
+    "compact_columns",
+    "summarize_cluster",
+    "summarize_clusters",
+]
 
 _CANDIDATES_PER_ARTICLE = 8
 _MIN_WORDS, _MAX_WORDS = 8, 60
@@ -292,8 +300,9 @@ class SummaryArticles:
     body: sp.csr_matrix
     vocabulary: np.ndarray
 
-    def take(self, rows: list[int]) -> SummaryArticles:
-        """The articles ``rows`` only, in that order."""
+    def take(self, rows: Sequence[int]) -> SummaryArticles:
+        """The articles ``rows`` only, in that order, with only the vocabulary their rows use."""
+        body, vocabulary = compact_columns(self.body[list(rows)], self.vocabulary)
         return SummaryArticles(
             titles=[self.titles[r] for r in rows],
             texts=[self.texts[r] for r in rows],
@@ -301,17 +310,44 @@ class SummaryArticles:
             datelines=[self.datelines[r] for r in rows],
             published=[self.published[r] for r in rows],
             article_ids=[self.article_ids[r] for r in rows],
-            body=self.body[rows],
-            vocabulary=self.vocabulary,
+            body=body,
+            vocabulary=vocabulary,
         )
+
+    def load(self) -> SummaryArticles:
+        return self
+
+
+class SummarySource(Protocol):
+    """Articles to summarise, fetched when :meth:`load` is called, so that a worker process
+    can be sent a small description of its share (say, rows of a file) and read it itself."""
+
+    def take(self, rows: Sequence[int]) -> SummarySource:
+        """The articles ``rows`` only, in that order."""
+        ...
+
+    def load(self) -> SummaryArticles:
+        """The articles' fields."""
+        ...
+
+
+def compact_columns(rows: sp.csr_matrix, vocabulary: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
+    """``rows`` and ``vocabulary`` restricted to the columns the rows use, in the same order."""
+    used = np.unique(rows.indices)
+    compact = sp.csr_matrix(
+        (rows.data, np.searchsorted(used, rows.indices).astype(rows.indices.dtype), rows.indptr),
+        shape=(rows.shape[0], len(used)),
+    )
+    return compact, vocabulary[used]
 
 
 def _summarize_chunk(
     clusters: Sequence[Sequence[int]],
     entity_names: Sequence[list[str]],
-    articles: SummaryArticles,
+    source: SummarySource,
     settings: SummaryConfig,
 ) -> list[ClusterSummary]:
+    articles = source.load()
     out: list[ClusterSummary] = []
     for start in range(0, len(clusters), _CENTROID_CLUSTERS):
         batch = clusters[start : start + _CENTROID_CLUSTERS]
@@ -323,7 +359,7 @@ def _summarize_chunk(
 
 def summarize_clusters(
     clusters: Sequence[Sequence[int]],
-    articles: SummaryArticles,
+    articles: SummarySource,
     entity_names: Sequence[list[str]],
     settings: SummaryConfig,
     *,
@@ -334,8 +370,8 @@ def summarize_clusters(
     """:func:`summarize_cluster` of every cluster (``entity_names[k]`` are cluster ``k``'s),
     in order. With ``workers`` > 1 and more than ``chunk_articles`` articles, runs of
     clusters holding about ``chunk_articles`` articles are summarised in worker processes,
-    each sent only its clusters' articles; the summaries are the same. The processes are
-    those of ``pool`` when given, else new ones."""
+    each sent only its clusters' articles (``articles.take``, loaded there); the summaries
+    are the same. The processes are those of ``pool`` when given, else new ones."""
     total = sum(len(members) for members in clusters)
     if workers < 2 or total <= chunk_articles:
         return _summarize_chunk(clusters, entity_names, articles, settings)

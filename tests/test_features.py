@@ -71,7 +71,7 @@ def test_count_features_blocks_align_with_articles() -> None:
     counts = count_features(TITLES, TEXTS, DATELINES, lead_sentences=1)
     assert len(counts.blocks) == len(counts.vocabularies) == len(BLOCKS)
     assert all(block.shape == (3, len(vocab)) for block, vocab in zip(counts.blocks, counts.vocabularies, strict=True))
-    assert counts.n == 3 and len(counts.entities) == 3
+    assert counts.n == 3 and len(counts.primary_places) == 3
     places = counts.vocabularies[BLOCKS.index("lead_places")]
     rows = counts.blocks[BLOCKS.index("lead_places")].toarray()
     # Title, first sentence and dateline of article 0 all place it in Dunmore; "at the Dunmore
@@ -122,7 +122,7 @@ def _assert_same_counts(a, b) -> None:  # type: ignore[no-untyped-def]
     for x, y, vx, vy in zip(a.blocks, b.blocks, a.vocabularies, b.vocabularies, strict=True):
         assert vx.tolist() == vy.tolist()
         assert x.shape == y.shape and (x != y).nnz == 0
-    assert a.entities == b.entities and a.primary_places == b.primary_places
+    assert a.primary_places == b.primary_places
 
 
 def test_counts_of_parts_merge_into_the_counts_of_the_whole() -> None:
@@ -195,7 +195,7 @@ def test_top_entities_of_groups_equal_top_entities_of_each_group(texts: list[str
     rng.shuffle(rows)
     cut = rng.randint(0, len(rows))
     groups = [g for g in (sorted(rows[:cut]), rows[cut:]) if g]
-    expected = [top_entities([counts.entities[r] for r in g], k) for g in groups]
+    expected = [top_entities([extract_entities(texts[r]) for r in g], k) for g in groups]
     assert top_entities_of_groups(counts, groups, k) == expected
 
 
@@ -255,13 +255,21 @@ def test_batch_shares_phrase_features_but_not_what_depends_on_the_article() -> N
     # case, so only there is "Rescue" taken for an ordinary sentence-initial word.
     texts = ["Rescue Teams arrived. The rescue took hours.", "Rescue Teams arrived. Officials thanked Rescue Teams."]
     counts = count_features([None, None], texts, [None, None], lead_sentences=1)
-    assert counts.entities == [extract_entities(text) for text in texts]
-    assert counts.entities[0] == ["teams"]
-    assert counts.entities[1] == ["rescue_teams", "teams", "rescue_teams", "teams"]
+    assert [_entity_row(counts, i) for i in range(2)] == [Counter(extract_entities(text)) for text in texts]
+    assert _entity_row(counts, 0) == {"teams": 1}
+    assert _entity_row(counts, 1) == {"rescue_teams": 2, "teams": 2}
+
+
+def _entity_row(counts, i: int) -> Counter[str]:  # type: ignore[no-untyped-def]
+    """The entity block's counts of article ``i``, by term."""
+    block, vocabulary = counts.blocks[BLOCKS.index("entities")].tocsr(), counts.vocabularies[BLOCKS.index("entities")]
+    span = slice(block.indptr[i], block.indptr[i + 1])
+    return Counter(dict(zip(vocabulary[block.indices[span]].tolist(), block.data[span].astype(int).tolist(), strict=True)))
 
 
 def test_a_blank_dateline_adds_no_empty_term() -> None:
     counts = count_features([None], ["Fire in Leeds."], ["  "], lead_sentences=1)
-    assert counts.entities == [["leeds", "", "", ""]]  # the features as extracted
+    assert extract_entities("Fire in Leeds.", None, "  ") == ["leeds", "", "", ""]  # the features as extracted
+    assert _entity_row(counts, 0) == {"leeds": 1}
     assert "" not in counts.vocabularies[BLOCKS.index("entities")].tolist()
     assert "" not in counts.vocabularies[BLOCKS.index("lead_entities")].tolist()

@@ -8,7 +8,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from dedup.config import SummaryConfig
-from dedup.features import count_features, tfidf, top_entities
+from dedup.features import count_features, extract_entities, tfidf, top_entities
 from dedup.summarize import (
     SummaryArticles,
     _display_names,
@@ -47,8 +47,7 @@ def _articles() -> SummaryArticles:
 
 
 def _entity_names(members: list[int]) -> list[str]:
-    counts = count_features(TITLES, TEXTS, [None] * 4, lead_sentences=2)
-    return top_entities([counts.entities[k] for k in members], 10)
+    return top_entities([extract_entities(TEXTS[k], TITLES[k]) for k in members], 10)
 
 
 SETTINGS = SummaryConfig(min_sentences=1, max_sentences=3, top_terms=5, redundancy=0.6)
