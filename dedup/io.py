@@ -115,11 +115,30 @@ def write_scratch(batches: Iterable[pa.Table], schema: pa.Schema, path: Path) ->
 
 def read_scratch_rows(path: Path, rows: Any, columns: Iterable[str]) -> pa.Table:
     """Rows ``rows`` (row numbers, in any order) of the Arrow file at ``path``
-    (:func:`write_scratch`), in that order, with only ``columns``. The file is memory-mapped:
-    only the rows taken are read, so a worker process can fetch its share by itself."""
+    (:func:`write_scratch`), in that order, with only ``columns``. The file is memory-mapped
+    and rows are taken batch by batch: only the rows asked for are read, so a worker
+    process can fetch its share of a file larger than memory by itself."""
+    rows = np.asarray(rows, dtype=np.int64)
     with pa.memory_map(str(path)) as source:
-        table = pa.ipc.open_file(source).read_all().select(list(columns))
-        return table.take(pa.array(np.asarray(rows, dtype=np.int64), type=pa.int64()))
+        reader = pa.ipc.open_file(source)
+        batches = [reader.get_batch(b) for b in range(reader.num_record_batches)]
+        starts = np.concatenate([[0], np.cumsum([batch.num_rows for batch in batches], dtype=np.int64)])
+        if len(rows) and (rows.min() < 0 or rows.max() >= starts[-1]):
+            raise IndexError(f"{path.name} has {starts[-1]} rows; asked for rows {rows.min()}..{rows.max()}")
+        batch_of = np.searchsorted(starts, rows, side="right") - 1
+        order = np.argsort(batch_of, kind="stable")
+        bounds = np.searchsorted(batch_of[order], np.arange(len(batches) + 1))
+        names = list(columns)
+        pieces = [
+            pa.Table.from_batches([batches[b].select(names)]).take(
+                pa.array(rows[order[bounds[b] : bounds[b + 1]]] - starts[b], type=pa.int64()))
+            for b in range(len(batches)) if bounds[b + 1] > bounds[b]
+        ]
+        schema = reader.schema
+        table = pa.concat_tables(pieces) if pieces else pa.schema([schema.field(c) for c in names]).empty_table()
+    if np.any(np.diff(order) < 0):  # back to the order asked for
+        table = table.take(pa.array(np.argsort(order, kind="stable"), type=pa.int64()))
+    return table
 
 
 def write_json(data: object, path: Path) -> None:

@@ -4,15 +4,19 @@ gives what one step over everything gives."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dedup import duplicates, pipeline
 from dedup.config import PipelineConfig
+from dedup.io import read_scratch_rows, write_scratch
 from dedup.minhash import SHINGLE_SETS, ShingleSetsWriter, read_shingles, signatures_of_texts, unique_shingles_of_texts
 from tests.corpus import QUAKE_A, QUAKE_B, UNRELATED
 from tests.test_duplicates import ORIGINAL, edited_copy, truncated
@@ -157,3 +161,36 @@ def test_no_documents_give_files_of_no_rows(tmp_path):
     assert read_shingles(work / SHINGLE_SETS, pq.read_table(work / "documents.parquet").column("content_hash"),
                          config.minhash.shingle_size)[1].tolist() == [0]
     assert pipeline.find_duplicates(work, config.minhash, config.duplicates, workers=1).counts["documents"] == 0
+
+
+@given(st.lists(st.integers(0, 6), min_size=1, max_size=6), st.data())
+@settings(max_examples=60, deadline=None)
+def test_scratch_rows_come_back_in_the_order_asked_across_batches(tmp_path_factory, sizes, data):
+    total = sum(sizes)
+    table = pa.table({"n": list(range(total)), "text": [f"row {k} " + "é" * k for k in range(total)]})
+    path = tmp_path_factory.mktemp("scratch") / "rows.arrow"
+    starts = np.cumsum([0, *sizes])
+    assert write_scratch((table.slice(a, b - a) for a, b in itertools.pairwise(starts)), table.schema, path) == total
+    rows = data.draw(st.lists(st.integers(0, total - 1), max_size=12)) if total else []
+    got = read_scratch_rows(path, rows, ["text"])
+    assert got.column_names == ["text"]
+    assert got.column("text").to_pylist() == [table.column("text")[r].as_py() for r in rows]
+    with pytest.raises(IndexError, match=f"has {total} rows"):
+        read_scratch_rows(path, [total], ["n"])
+
+
+def test_events_counted_and_summarised_in_chunks_equal_those_of_one_chunk(tmp_path, monkeypatch):
+    texts = [text for _, text in [*QUAKE_A, *QUAKE_B, UNRELATED]]
+    corpus, work = _input_and_work(tmp_path, texts)
+    config = PipelineConfig()
+    pipeline.ingest_articles([corpus], work, config.ingest, workers=1)
+    pipeline.compute_signatures(work, config.minhash, workers=1)
+    pipeline.find_duplicates(work, config.minhash, config.duplicates, workers=1)
+    pipeline.group_events(work, config.cluster, config.summary)
+    whole = [pq.read_table(work / name) for name in ("events.parquet", "clusters.parquet")]
+    monkeypatch.setattr(pipeline, "_EVENT_CHUNK", 2)  # chunks of two articles, in worker processes
+    monkeypatch.setattr("dedup.minhash.default_workers", lambda: 2)
+    pipeline.group_events(work, config.cluster, config.summary)
+    assert [pq.read_table(work / name) for name in ("events.parquet", "clusters.parquet")] == whole
+    assert len(set(whole[0].column("cluster_id").to_pylist())) >= 3
+    assert not (work / pipeline._EVENT_ARTICLES).exists()  # the scratch file is removed
