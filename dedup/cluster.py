@@ -24,7 +24,8 @@ threshold. Where an article has more than 15 later neighbours above ``t`` (the g
 benchmark corpora, whose articles share sentences), weaker links are dropped, and groups
 joined only through them come out apart (see ``docs/benchmarks.md``).
 
-All stories are re-weighed in one pass (:func:`dedup.features.weigh_within`).
+Stage two re-weighs runs of whole stories at once (:func:`dedup.features.weigh_within`),
+each run by itself, so its memory is bounded by the run, and runs can go to worker processes.
 
 Publication times, where known, damp the similarity of articles published far apart
 (:func:`time_factor`); the window is wide because follow-up coverage of one event runs
@@ -35,9 +36,10 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections import Counter
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -57,7 +59,11 @@ __all__ = [
     "time_factor",
 ]
 
+T = TypeVar("T")
+
 _ROW_BLOCK = 2048
+# Stage two runs on runs of whole stories of about this many articles (see cluster_events).
+_STORY_CHUNK = 20_000
 _MAX_COMPONENT = 4000
 # Up to this many rows, average linkage runs on all pairs at once (no graph is needed).
 _DENSE_ROWS = 1000
@@ -96,18 +102,17 @@ def _date_window(threshold: float, max_days_apart: float) -> float:
 
 def _split_columns(matrix: sp.csr_matrix, cap: int) -> tuple[sp.csr_matrix, sp.csr_matrix | None]:
     """``matrix`` as its rare columns (document frequency <= ``cap``) and its common ones
-    (None when there are none); the two parts sum to ``matrix``."""
+    (None when there are none); the two parts sum to ``matrix`` (zero entries dropped).
+    Each part is made at its own size, without a full-size copy in between."""
     df = np.bincount(matrix.indices, minlength=matrix.shape[1])
     common = (df > cap)[matrix.indices]
     if not common.any():
         return matrix, None
 
     def part(mask: np.ndarray) -> sp.csr_matrix:
-        out = sp.csr_matrix(
-            (np.where(mask, matrix.data, 0), matrix.indices.copy(), matrix.indptr.copy()), shape=matrix.shape
-        )
-        out.eliminate_zeros()
-        return out
+        mask &= matrix.data != 0
+        kept = np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
+        return sp.csr_matrix((matrix.data[mask], matrix.indices[mask], kept[matrix.indptr]), shape=matrix.shape)
 
     return part(~common), part(common)
 
@@ -185,7 +190,10 @@ def link_pairs(
     order = np.argsort(published, kind="stable")  # NaN (no date) last
     dates = published[order]
     dated = int(np.count_nonzero(~np.isnan(dates)))
-    rare, common = _split_columns(matrix.tocsr()[order], _PROPOSING_DF)
+    # The rare part in date order (it is sliced by blocks of rows); the common part stays in
+    # row order and is read through ``order``: no sorted copy of the whole matrix is made.
+    rare, common = _split_columns(matrix.tocsr(), _PROPOSING_DF)
+    rare = rare[order]
     rare_t = rare.T.tocsr() if dated < n else None  # every row, for the rows without a date
     reach = _date_window(threshold, max_days_apart) * 86400.0
 
@@ -199,7 +207,7 @@ def link_pairs(
         keep = _strongest_per_row(r - start, p, stop - start, _NEIGHBOURS)
         r, c, p = r[keep], c[keep], p[keep]
         if common is not None:
-            p = p + _pair_dots(common, r, c)
+            p = p + _pair_dots(common, order[r], order[c])
         s = p * time_factor(dates, r, c, max_days_apart)
         keep = s >= threshold
         return r[keep], c[keep], s[keep].astype(np.float32)
@@ -434,10 +442,13 @@ def split_by_place(labels: np.ndarray, places: Sequence[str | None], share: floa
     """
     labels = labels.copy()
     next_label = int(labels.max()) + 1 if len(labels) else 0
-    for label in np.unique(labels):
-        members = np.flatnonzero(labels == label).tolist()
+    order = np.argsort(labels, kind="stable")  # each label's members, ascending, one run each
+    bounds = np.flatnonzero(np.diff(labels[order])) + 1
+    for members in map(np.ndarray.tolist, np.split(order, bounds) if len(order) else []):
+        if len(members) < min_size:
+            continue
         stated = [places[i] for i in members if places[i]]
-        if len(members) < min_size or len(stated) < 3:
+        if len(stated) < 3:
             continue
         place, count = min(Counter(stated).items(), key=lambda kv: (-kv[1], kv[0]))
         if count < max(2, share * len(stated)):
@@ -452,30 +463,73 @@ def split_by_place(labels: np.ndarray, places: Sequence[str | None], share: floa
     return labels
 
 
-def cluster_events(counts: FeatureCounts, published: np.ndarray, config: ClusterConfig) -> np.ndarray:
+def cluster_events(
+    counts: FeatureCounts, published: np.ndarray, config: ClusterConfig, *, pool: Executor | None = None
+) -> np.ndarray:
     """Event label (0..k-1, in order of first member) of every article.
+
+    Stage two runs on runs of whole stories of about ``_STORY_CHUNK`` articles, one after
+    another or, with a ``pool``, in its processes: a story's events depend on its own
+    articles only, so the labels are the same either way.
 
     Args:
         counts: feature counts of the articles (:func:`dedup.features.count_features`).
         published: publication times in epoch seconds, NaN when unknown.
         config: thresholds and weights of both stages.
+        pool: worker processes for stage two.
     """
     if counts.n == 0:
         return np.empty(0, dtype=np.int64)
     stories = find_stories(counts, published, config)
-    weighed = weigh_within(counts, stories, config.event_weights, offset=config.event_idf_offset)
+    order = np.argsort(stories, kind="stable")  # each story's rows, ascending, one run each
+    runs: list[tuple[int, int]] = []
+    first = 0
+    for start in (np.flatnonzero(np.diff(stories[order])) + 1).tolist():  # where each later story starts
+        if start - first >= _STORY_CHUNK:
+            runs.append((first, start))
+            first = start
+    runs.append((first, len(order)))
+    parts = ((counts.take(order[a:b]), stories[order[a:b]], published[order[a:b]], config) for a, b in runs)
+    found = _in_order(pool, _split_stories, parts) if pool is not None and len(runs) > 1 else (
+        itertools.starmap(_split_stories, parts))
     labels = np.empty(counts.n, dtype=np.int64)
     offset = 0
-    order = np.argsort(stories, kind="stable")
-    weighed = weighed[order]  # each story's rows are then one slice
-    bounds = [0, *(np.flatnonzero(np.diff(stories[order])) + 1).tolist(), len(order)]
+    for (a, b), events in zip(runs, found, strict=True):
+        labels[order[a:b]] = events + offset
+        offset += int(events.max()) + 1
+    return _relabel_by_first_member(labels)
+
+
+def _in_order(pool: Executor, function: Callable[..., T], arguments: Iterable[tuple[Any, ...]], ahead: int = 4
+              ) -> Iterator[T]:
+    """``function(*a)`` of each ``a`` of ``arguments``, in order, computed in ``pool`` with at
+    most ``ahead`` calls submitted and not yet taken: the arguments are made as they are
+    needed, not all at once."""
+    pending: deque[Future[T]] = deque()
+    for args in arguments:
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+        pending.append(pool.submit(function, *args))
+    while pending:
+        yield pending.popleft().result()
+
+
+def _split_stories(counts: FeatureCounts, stories: np.ndarray, published: np.ndarray, config: ClusterConfig
+                   ) -> np.ndarray:
+    """Stage two, then :func:`split_by_place`, of the articles of whole stories (``stories``:
+    their story labels, each story's rows together): event labels 0..k-1."""
+    weighed = weigh_within(counts, np.unique(stories, return_inverse=True)[1], config.event_weights,
+                           offset=config.event_idf_offset)
+    labels = np.empty(counts.n, dtype=np.int64)
+    offset = 0
+    bounds = [0, *(np.flatnonzero(np.diff(stories)) + 1).tolist(), len(stories)]
     for start, stop in itertools.pairwise(bounds):
-        rows = order[start:stop]
-        if len(rows) < 3:
-            events = np.zeros(len(rows), dtype=np.int64)
+        if stop - start < 3:
+            events = np.zeros(stop - start, dtype=np.int64)
         else:
-            events = split_story(weighed[start:stop], published[rows], counts.places(rows), config)
-        labels[rows] = events + offset
+            rows = np.arange(start, stop)
+            events = split_story(weighed[start:stop], published[start:stop], counts.places(rows), config)
+        labels[start:stop] = events + offset
         offset += int(events.max()) + 1
     if config.place_split_share:
         labels = split_by_place(labels, counts.primary_places, config.place_split_share, config.place_split_min_size)

@@ -41,6 +41,7 @@ __all__ = [
     "BLOCKS",
     "ArticleFields",
     "FeatureCounts",
+    "compact_columns",
     "count_features",
     "count_features_in_parallel",
     "count_features_of_parts",
@@ -295,6 +296,25 @@ class FeatureCounts:
     def n(self) -> int:
         return self.blocks[0].shape[0]
 
+    def take(self, rows: np.ndarray) -> FeatureCounts:
+        """The counts of ``rows`` only, in that order, each block over only the terms these
+        rows hold (in the same order): dot products between them, and IDF over them, are
+        those of the whole."""
+        blocks, vocabularies = zip(*(compact_columns(block[rows], vocabulary) for block, vocabulary
+                                     in zip(self.blocks, self.vocabularies, strict=True)), strict=True)
+        primary = [self.primary_places[r] for r in rows.tolist()] if self.primary_places else []
+        return FeatureCounts(tuple(blocks), tuple(vocabularies), primary)
+
+
+def compact_columns(rows: sp.csr_matrix, vocabulary: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
+    """``rows`` and ``vocabulary`` restricted to the columns the rows use, in the same order."""
+    used = np.unique(rows.indices)
+    compact = sp.csr_matrix(
+        (rows.data, np.searchsorted(used, rows.indices).astype(rows.indices.dtype), rows.indptr),
+        shape=(rows.shape[0], len(used)),
+    )
+    return compact, vocabulary[used]
+
 
 def _count_tokens(counts: Iterable[Mapping[str, int]], n: int) -> tuple[sp.csr_matrix, np.ndarray]:
     """The term counts of ``n`` articles as a float32 CSR matrix with sorted indices over the
@@ -510,12 +530,12 @@ def tfidf(counts: sp.csr_matrix, *, local: bool = False, offset: float | None = 
     n = counts.shape[0]
     if counts.shape[1] == 0:
         return sp.csr_matrix(counts.shape, dtype=np.float32)  # no term at all in these rows
+    counts = counts.tocsr()
     df = np.bincount(counts.indices, minlength=counts.shape[1])
-    idf = np.log((1.0 + n) / (1.0 + df)) + offset
-    weighted = counts.copy()
-    weighted.data = 1.0 + np.log(weighted.data)
-    weighted = weighted @ sp.diags(idf.astype(np.float32))
-    return l2_normalize(weighted.tocsr())
+    idf = (np.log((1.0 + n) / (1.0 + df)) + offset).astype(np.float32)
+    data = (1.0 + np.log(counts.data, dtype=np.float32)) * idf[counts.indices]
+    # The counts' index arrays are shared, not copied: normalising makes the one new matrix.
+    return l2_normalize(sp.csr_matrix((data, counts.indices, counts.indptr), shape=counts.shape))
 
 
 def weigh(
@@ -541,7 +561,9 @@ def weigh(
             # weighing the whole batch vocabulary for every story would cost stories x vocabulary.
             sub = block[rows]
             sub = sub[:, np.unique(sub.indices)]
-        parts.append(np.float32(np.sqrt(weight / total)) * tfidf(sub, local=local, offset=offset))
+        part = tfidf(sub, local=local, offset=offset)
+        part.data *= np.float32(np.sqrt(weight / total))
+        parts.append(part)
     return sp.hstack(parts, format="csr", dtype=np.float32)
 
 
@@ -568,12 +590,16 @@ def weigh_within(
         # Document frequency of every (group, term): the group's count of rows holding it.
         df_of = _rows_holding(block, groups, np.arange(n_rows), len(sizes))
         group_of = groups[rows]
-        df = np.asarray(df_of[group_of, block.indices]).ravel()
+        # Each entry's (group, term) looked up among those of df_of, as one sorted key each.
+        held = np.repeat(np.arange(len(sizes), dtype=np.int64), np.diff(df_of.indptr)) * n_terms + df_of.indices
+        df = df_of.data[np.searchsorted(held, group_of * n_terms + block.indices)]
         n = sizes[group_of]
         idf = (np.log((1.0 + n) / (1.0 + df)) + offset).astype(np.float32)
         data = (1.0 + np.log(block.data)).astype(np.float32) * idf
         weighted = sp.csr_matrix((data, block.indices, block.indptr), shape=block.shape)
-        parts.append(np.float32(np.sqrt(weight / total)) * l2_normalize(weighted))
+        part = l2_normalize(weighted)
+        part.data *= np.float32(np.sqrt(weight / total))
+        parts.append(part)
     return sp.hstack(parts, format="csr", dtype=np.float32)
 
 

@@ -1069,7 +1069,7 @@ class _StoredSummaryArticles:
     vocabulary: np.ndarray
 
     def take(self, rows: Sequence[int]) -> _StoredSummaryArticles:
-        from dedup.summarize import compact_columns
+        from dedup.features import compact_columns
 
         body, vocabulary = compact_columns(self.body[list(rows)], self.vocabulary)
         return _StoredSummaryArticles(self.stored.part(np.asarray(rows, dtype=np.int64)), body, vocabulary)
@@ -1141,7 +1141,7 @@ class _Canonical:
         parts = [self.stored.part(slice(k, k + _EVENT_CHUNK)) for k in range(0, len(self.ids), _EVENT_CHUNK)]
         counts = count_features_of_parts(parts, lead_sentences=config.lead_sentences, pool=self.pool)
         epoch = np.array([_timestamp(v) for v in self.published], dtype=np.float64)
-        return cluster_events(counts, epoch, config), counts, tfidf(counts.blocks[0], local=False)
+        return cluster_events(counts, epoch, config, pool=self.pool), counts, tfidf(counts.blocks[0], local=False)
 
     def summarize(self, counts: Any, body: Any, clusters: list[list[int]], summary: SummaryConfig
                   ) -> list[ClusterSummary]:

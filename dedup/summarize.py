@@ -26,14 +26,13 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from dedup.config import SummaryConfig
-from dedup.features import flatten_groups
+from dedup.features import compact_columns, flatten_groups
 from dedup.text import first_sentences, tokenize
 
 __all__ = [
     "ClusterSummary",
     "SummaryArticles",
     "SummarySource",
-    "compact_columns",
     "summarize_cluster",
     "summarize_clusters",
 ]
@@ -329,16 +328,6 @@ class SummarySource(Protocol):
     def load(self) -> SummaryArticles:
         """The articles' fields."""
         ...
-
-
-def compact_columns(rows: sp.csr_matrix, vocabulary: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
-    """``rows`` and ``vocabulary`` restricted to the columns the rows use, in the same order."""
-    used = np.unique(rows.indices)
-    compact = sp.csr_matrix(
-        (rows.data, np.searchsorted(used, rows.indices).astype(rows.indices.dtype), rows.indptr),
-        shape=(rows.shape[0], len(used)),
-    )
-    return compact, vocabulary[used]
 
 
 def _summarize_chunk(
