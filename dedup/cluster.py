@@ -39,6 +39,7 @@ import itertools
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
@@ -47,9 +48,10 @@ from scipy.cluster.hierarchy import linkage
 from scipy.sparse.csgraph import connected_components
 
 from dedup.config import ClusterConfig
-from dedup.features import FeatureCounts, weigh, weigh_within
+from dedup.features import FeatureCounts, weigh_split, weigh_within
 
 __all__ = [
+    "SplitRows",
     "average_linkage",
     "cluster_events",
     "cluster_id",
@@ -117,6 +119,26 @@ def _split_columns(matrix: sp.csr_matrix, cap: int) -> tuple[sp.csr_matrix, sp.c
     return part(~common), part(common)
 
 
+@dataclass(frozen=True)
+class SplitRows:
+    """Sparse rows kept as two matrices of disjoint columns that sum to them: the columns
+    found in at most ``_PROPOSING_DF`` rows (which propose pairs in :func:`link_pairs`) and
+    the others (None when there are none). Made by :func:`dedup.features.weigh_split`, so
+    that the whole matrix is never held next to its two parts."""
+
+    rare: sp.csr_matrix
+    common: sp.csr_matrix | None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.rare.shape  # type: ignore[no-any-return]
+
+    def __getitem__(self, rows: Any) -> sp.csr_matrix:
+        """The whole rows ``rows`` (sorted columns, as one matrix would hold them)."""
+        part = self.rare[rows]
+        return part if self.common is None else (part + self.common[rows]).tocsr()
+
+
 def _pair_dots(matrix: sp.csr_matrix, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Dot products of the rows ``i[k]`` and ``j[k]`` (no pair matrix is formed).
 
@@ -158,7 +180,7 @@ def _block_candidates(
 
 
 def link_pairs(
-    matrix: sp.csr_matrix,
+    matrix: sp.csr_matrix | SplitRows,
     threshold: float,
     published: np.ndarray,
     max_days_apart: float,
@@ -178,7 +200,8 @@ def link_pairs(
     of it (see ``docs/benchmarks.md`` for what that changes).
 
     Args:
-        matrix: ``(n, d)`` sparse rows whose dot products are similarities in [0, 1].
+        matrix: ``(n, d)`` sparse rows whose dot products are similarities in [0, 1], whole
+            or already split (:class:`SplitRows`).
         threshold: least time-adjusted similarity of a returned pair.
         published: ``(n,)`` publication times in epoch seconds, NaN when unknown.
         max_days_apart: publication gap beyond which similarity decays (:func:`time_factor`).
@@ -192,7 +215,8 @@ def link_pairs(
     dated = int(np.count_nonzero(~np.isnan(dates)))
     # The rare part in date order (it is sliced by blocks of rows); the common part stays in
     # row order and is read through ``order``: no sorted copy of the whole matrix is made.
-    rare, common = _split_columns(matrix.tocsr(), _PROPOSING_DF)
+    rare, common = (matrix.rare, matrix.common) if isinstance(matrix, SplitRows) else (
+        _split_columns(matrix.tocsr(), _PROPOSING_DF))
     rare = rare[order]
     rare_t = rare.T.tocsr() if dated < n else None  # every row, for the rows without a date
     reach = _date_window(threshold, max_days_apart) * 86400.0
@@ -244,7 +268,11 @@ def _components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
 
 
 def _average_linkage(
-    members: np.ndarray, matrix: sp.csr_matrix, published: np.ndarray, threshold: float, max_days_apart: float
+    members: np.ndarray,
+    matrix: sp.csr_matrix | SplitRows,
+    published: np.ndarray,
+    threshold: float,
+    max_days_apart: float,
 ) -> np.ndarray:
     """Flat average-linkage labels of ``members`` (dense, exact)."""
     return _linkage_of(_similarities(matrix[members]), published[members], threshold, max_days_apart)
@@ -299,7 +327,7 @@ def _cut(tree: np.ndarray, n: int, height: float) -> np.ndarray:
 
 
 def average_linkage(
-    matrix: sp.csr_matrix,
+    matrix: sp.csr_matrix | SplitRows,
     published: np.ndarray,
     *,
     threshold: float,
@@ -309,7 +337,8 @@ def average_linkage(
     """Cluster label (0..k-1) of each row of ``matrix``, in order of first appearance.
 
     Args:
-        matrix: ``(n, d)`` sparse features whose dot products are similarities in [0, 1].
+        matrix: ``(n, d)`` sparse features whose dot products are similarities in [0, 1],
+            whole or split (:class:`SplitRows`).
         published: ``(n,)`` publication times in epoch seconds, NaN when unknown.
         threshold: average-linkage similarity at which clusters stop merging.
         max_days_apart: publication gap beyond which similarity decays.
@@ -319,7 +348,8 @@ def average_linkage(
     if n == 0:
         return np.empty(0, dtype=np.int64)
     if n <= _DENSE_ROWS:
-        return _relabel_by_first_member(_linkage_of(_similarities(matrix), published, threshold, max_days_apart))
+        rows = matrix[np.arange(n)] if isinstance(matrix, SplitRows) else matrix
+        return _relabel_by_first_member(_linkage_of(_similarities(rows), published, threshold, max_days_apart))
     i, j, s = link_pairs(matrix, threshold, published, max_days_apart)
     labels = np.full(n, -1, dtype=np.int64)
     next_label = 0
@@ -361,7 +391,7 @@ def _relabel_by_first_member(labels: np.ndarray) -> np.ndarray:
 
 def find_stories(counts: FeatureCounts, published: np.ndarray, config: ClusterConfig) -> np.ndarray:
     """Stage one: story label of every article (batch-wide IDF)."""
-    matrix = weigh(counts, None, config.story_weights, local=False)
+    matrix = SplitRows(*weigh_split(counts, config.story_weights, max_df=_PROPOSING_DF))
     return average_linkage(
         matrix, published, threshold=config.story_threshold, max_days_apart=config.max_days_apart
     )

@@ -53,6 +53,7 @@ __all__ = [
     "tfidf",
     "top_entities",
     "weigh",
+    "weigh_split",
     "weigh_within",
 ]
 
@@ -565,6 +566,62 @@ def weigh(
         part.data *= np.float32(np.sqrt(weight / total))
         parts.append(part)
     return sp.hstack(parts, format="csr", dtype=np.float32)
+
+
+def weigh_split(
+    counts: FeatureCounts, weights: Sequence[float], *, max_df: int, rows_at_once: int = 65_536
+) -> tuple[sp.csr_matrix, sp.csr_matrix | None]:
+    """:func:`weigh` of all rows (IDF over all of them) as two matrices that sum to it: its
+    columns found in at most ``max_df`` rows, and the others (None when there are none).
+
+    Rows are weighed ``rows_at_once`` at a time into arrays of their final size, so the
+    memory needed is the two parts' own, not that of the stacked matrix and its copies.
+    """
+    total = float(sum(weights))
+    n = counts.n
+    blocks = [block.tocsr() for block in counts.blocks]
+    scales = [np.float32(np.sqrt(weight / total)) for weight in weights]
+    idfs, common_of = [], []
+    for block in blocks:
+        df = np.bincount(block.indices, minlength=block.shape[1])
+        idfs.append((np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32))
+        common_of.append(df > max_df)
+    is_common = np.concatenate(common_of) if common_of else np.zeros(0, dtype=bool)
+    chunks = [(a, min(a + rows_at_once, n)) for a in range(0, n, rows_at_once)]
+
+    # The entries of each row in the common part, then where each row starts in either part.
+    common_len = np.zeros(n, dtype=np.int64)
+    for block, common in zip(blocks, common_of, strict=True):
+        for a, b in chunks:
+            lo, hi = int(block.indptr[a]), int(block.indptr[b])
+            held = np.concatenate([[0], np.cumsum(common[block.indices[lo:hi]], dtype=np.int64)])
+            common_len[a:b] += np.diff(held[block.indptr[a : b + 1] - lo])
+    all_len = sum(np.diff(block.indptr) for block in blocks) if blocks else np.zeros(n, dtype=np.int64)
+    starts = [np.concatenate([[0], np.cumsum(length)]) for length in (all_len - common_len, common_len)]
+    width = len(is_common)
+    index_type = np.int32 if max(width, int(starts[0][-1]), int(starts[1][-1])) < 2**31 else np.int64
+    data = [np.empty(int(s[-1]), dtype=np.float32) for s in starts]
+    indices = [np.empty(int(s[-1]), dtype=index_type) for s in starts]
+
+    for a, b in chunks:
+        parts = []
+        for block, idf, scale in zip(blocks, idfs, scales, strict=True):
+            rows = block[a:b]
+            if rows.nnz == 0:
+                parts.append(sp.csr_matrix(rows.shape, dtype=np.float32))
+                continue
+            values = (1.0 + np.log(rows.data, dtype=np.float32)) * idf[rows.indices]
+            part = l2_normalize(sp.csr_matrix((values, rows.indices, rows.indptr), shape=rows.shape))
+            part.data *= scale
+            parts.append(part)
+        stacked = sp.hstack(parts, format="csr", dtype=np.float32)
+        common = is_common[stacked.indices]
+        for k, mask in enumerate((~common, common)):
+            lo, hi = int(starts[k][a]), int(starts[k][b])
+            data[k][lo:hi] = stacked.data[mask]
+            indices[k][lo:hi] = stacked.indices[mask]
+    rare, common_part = (sp.csr_matrix((data[k], indices[k], starts[k]), shape=(n, width)) for k in (0, 1))
+    return rare, common_part if common_part.nnz else None
 
 
 def weigh_within(

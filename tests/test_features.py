@@ -12,6 +12,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from dedup.cluster import SplitRows
 from dedup.features import (
     _ENTITY,
     BLOCKS,
@@ -28,6 +29,7 @@ from dedup.features import (
     top_entities,
     top_entities_of_groups,
     weigh,
+    weigh_split,
     weigh_within,
 )
 
@@ -273,3 +275,22 @@ def test_a_blank_dateline_adds_no_empty_term() -> None:
     assert _entity_row(counts, 0) == {"leeds": 1}
     assert "" not in counts.vocabularies[BLOCKS.index("entities")].tolist()
     assert "" not in counts.vocabularies[BLOCKS.index("lead_entities")].tolist()
+
+
+@given(st.integers(0, 3), st.integers(1, 4))
+def test_weigh_split_parts_sum_to_the_weighed_rows(max_df: int, rows_at_once: int) -> None:
+    texts = [*TEXTS, "Alan Price opened a school in Dunmore.", "", "Rain, rain and more rain in Harbury."]
+    counts = count_features([None] * len(texts), texts, [None] * len(texts), lead_sentences=1)
+    weights = (1.0, 0.5, 2.0, 1.0, 0.25)
+    whole = weigh(counts, None, weights)
+    rare, common = weigh_split(counts, weights, max_df=max_df, rows_at_once=rows_at_once)
+    df = np.bincount(whole.indices, minlength=whole.shape[1])
+    assert set(rare.indices.tolist()) <= set(np.flatnonzero(df <= max_df).tolist())
+    if common is None:
+        assert not (df > max_df).any()
+        assert (rare != whole).nnz == 0
+    else:
+        assert set(common.indices.tolist()) <= set(np.flatnonzero(df > max_df).tolist())
+        assert ((rare + common) != whole).nnz == 0
+        rows = SplitRows(rare, common)[np.array([3, 0])]
+        assert rows.has_sorted_indices and (rows != whole[[3, 0]]).nnz == 0
