@@ -684,7 +684,16 @@ def top_entities_of_groups(counts: FeatureCounts, groups: Sequence[Sequence[int]
     group_of = np.repeat(np.arange(len(groups)), np.diff(articles.indptr))
     keep = is_name[articles.indices]
     group_of, columns, mentions = group_of[keep], articles.indices[keep], articles.data[keep]
-    order = np.lexsort((columns, -parts[columns], -mentions, group_of))
+    # Entries are in (group, column) order already: a stable sort on one key of the group, the
+    # mentions (descending) and the name's words (descending) keeps the columns' order in ties.
+    rank_parts = int(parts.max(initial=0)) + 1
+    most = int(mentions.max(initial=0))
+    if len(groups) * (most + 1) * rank_parts < 2**62:
+        key = (group_of * (most + 1) + (most - mentions.astype(np.int64))) * rank_parts + (
+            rank_parts - 1 - parts[columns])
+        order = np.argsort(key, kind="stable")
+    else:
+        order = np.lexsort((columns, -parts[columns], -mentions, group_of))
     group_of, columns = group_of[order], columns[order]
     starts = np.searchsorted(group_of, np.arange(len(groups) + 1))
     return [
