@@ -492,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--skip-events", action="store_true", help="stop after the duplicates stage")
-    parser.add_argument("--events-max-n", type=int, default=100_000, help="skip events above this size")
+    parser.add_argument("--events-max-n", type=int, default=1_000_000, help="skip events above this size")
     parser.add_argument("--report-only", action="store_true", help="rewrite the docs from saved results")
     parser.add_argument("--events-timeout", type=int, default=900, help="stop the events stage after this many s")
     parser.add_argument("--stages", type=int, help=argparse.SUPPRESS)

@@ -333,6 +333,7 @@ def average_linkage(
     threshold: float,
     max_days_apart: float,
     max_component: int = _MAX_COMPONENT,
+    pool: Executor | None = None,
 ) -> np.ndarray:
     """Cluster label (0..k-1) of each row of ``matrix``, in order of first appearance.
 
@@ -343,6 +344,7 @@ def average_linkage(
         threshold: average-linkage similarity at which clusters stop merging.
         max_days_apart: publication gap beyond which similarity decays.
         max_component: largest component clustered exactly in one piece.
+        pool: worker processes for the exact clustering of the components.
     """
     n = matrix.shape[0]
     if n == 0:
@@ -353,6 +355,7 @@ def average_linkage(
     i, j, s = link_pairs(matrix, threshold, published, max_days_apart)
     labels = np.full(n, -1, dtype=np.int64)
     next_label = 0
+    exact: list[np.ndarray] = []  # components clustered exactly, once all are known
     pending = [(np.arange(n), i, j, s, threshold)]
     while pending:
         members, pi, pj, ps, edge_threshold = pending.pop()
@@ -374,11 +377,51 @@ def average_linkage(
                 keep = inside[pi] & inside[pj] & (ps >= stronger)
                 pending.append((members[group], position[pi[keep]], position[pj[keep]], ps[keep], stronger))
                 continue
-            flat = _average_linkage(members[group], matrix, published, threshold, max_days_apart)
-            for value in np.unique(flat):
-                labels[members[group[flat == value]]] = next_label
-                next_label += 1
+            exact.append(members[group])
+    for rows, flat in zip(exact, _linkages(exact, matrix, published, threshold, max_days_apart, pool), strict=True):
+        for value in np.unique(flat):
+            labels[rows[flat == value]] = next_label
+            next_label += 1
     return _relabel_by_first_member(labels)
+
+
+def _linkages(
+    components: list[np.ndarray],
+    matrix: sp.csr_matrix | SplitRows,
+    published: np.ndarray,
+    threshold: float,
+    max_days_apart: float,
+    pool: Executor | None,
+) -> Iterator[np.ndarray]:
+    """Flat average-linkage labels of each of ``components`` (rows of ``matrix``), in order;
+    with a ``pool``, runs of components of about ``_STORY_CHUNK`` rows go to its processes."""
+    if pool is None:
+        for rows in components:
+            yield _average_linkage(rows, matrix, published, threshold, max_days_apart)
+        return
+    runs: list[list[np.ndarray]] = [[]]
+    held = 0
+    for rows in components:
+        if held >= _STORY_CHUNK:
+            runs.append([])
+            held = 0
+        runs[-1].append(rows)
+        held += len(rows)
+    arguments = (
+        (matrix[np.concatenate(run)], [len(rows) for rows in run], np.concatenate([published[r] for r in run]),
+         threshold, max_days_apart)
+        for run in runs if run
+    )
+    for found in _in_order(pool, _linkages_of_run, arguments):
+        yield from found
+
+
+def _linkages_of_run(rows: sp.csr_matrix, sizes: list[int], published: np.ndarray, threshold: float,
+                     max_days_apart: float) -> list[np.ndarray]:
+    """Flat average-linkage labels of consecutive groups of ``rows`` of ``sizes`` rows each."""
+    bounds = np.cumsum([0, *sizes]).tolist()
+    return [_linkage_of(_similarities(rows[a:b]), published[a:b], threshold, max_days_apart)
+            for a, b in itertools.pairwise(bounds)]
 
 
 def _relabel_by_first_member(labels: np.ndarray) -> np.ndarray:
@@ -389,11 +432,13 @@ def _relabel_by_first_member(labels: np.ndarray) -> np.ndarray:
     return rank[inverse]
 
 
-def find_stories(counts: FeatureCounts, published: np.ndarray, config: ClusterConfig) -> np.ndarray:
+def find_stories(
+    counts: FeatureCounts, published: np.ndarray, config: ClusterConfig, *, pool: Executor | None = None
+) -> np.ndarray:
     """Stage one: story label of every article (batch-wide IDF)."""
     matrix = SplitRows(*weigh_split(counts, config.story_weights, max_df=_PROPOSING_DF))
     return average_linkage(
-        matrix, published, threshold=config.story_threshold, max_days_apart=config.max_days_apart
+        matrix, published, threshold=config.story_threshold, max_days_apart=config.max_days_apart, pool=pool
     )
 
 
@@ -499,18 +544,19 @@ def cluster_events(
     """Event label (0..k-1, in order of first member) of every article.
 
     Stage two runs on runs of whole stories of about ``_STORY_CHUNK`` articles, one after
-    another or, with a ``pool``, in its processes: a story's events depend on its own
-    articles only, so the labels are the same either way.
+    another or, with a ``pool``, in its processes (as do the exact linkages of stage one's
+    components): a story's events depend on its own articles only, so the labels are the
+    same either way.
 
     Args:
         counts: feature counts of the articles (:func:`dedup.features.count_features`).
         published: publication times in epoch seconds, NaN when unknown.
         config: thresholds and weights of both stages.
-        pool: worker processes for stage two.
+        pool: worker processes for stage one's exact linkages and for stage two.
     """
     if counts.n == 0:
         return np.empty(0, dtype=np.int64)
-    stories = find_stories(counts, published, config)
+    stories = find_stories(counts, published, config, pool=pool)
     order = np.argsort(stories, kind="stable")  # each story's rows, ascending, one run each
     runs: list[tuple[int, int]] = []
     first = 0

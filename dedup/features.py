@@ -496,20 +496,33 @@ def count_features_in_parallel(
 
 
 def merge_counts(parts: Sequence[FeatureCounts]) -> FeatureCounts:
-    """The counts of the articles of ``parts`` in order, over the union of their vocabularies."""
+    """The counts of the articles of ``parts`` in order, over the union of their vocabularies.
+
+    Each merged block is written straight into arrays of its final size: a part's sorted
+    vocabulary maps in order into the sorted union, so its rows stay sorted as they are.
+    """
     blocks, vocabularies = [], []
+    n = sum(part.n for part in parts)
     for b in range(len(BLOCKS)):
         vocabulary = sorted(set().union(*(p.vocabularies[b].tolist() for p in parts)))
         column_of = {term: k for k, term in enumerate(vocabulary)}
-        remapped = []
+        nnz = sum(part.blocks[b].nnz for part in parts)
+        index_type = np.int32 if max(nnz, len(vocabulary)) < 2**31 else np.int64
+        data = np.empty(nnz, dtype=np.float32)
+        indices = np.empty(nnz, dtype=index_type)
+        indptr = np.empty(n + 1, dtype=index_type)
+        indptr[0] = row = at = 0
         for part in parts:
             block = part.blocks[b].tocsr()
-            columns = np.array([column_of[t] for t in part.vocabularies[b].tolist()], dtype=np.int64)
-            shape = (block.shape[0], len(vocabulary))
-            remapped.append(sp.csr_matrix((block.data, columns[block.indices], block.indptr), shape=shape))
-        merged = sp.vstack(remapped, format="csr", dtype=np.float32)
-        merged.sort_indices()
-        blocks.append(merged)
+            block.sort_indices()
+            columns = np.fromiter(map(column_of.__getitem__, part.vocabularies[b].tolist()), dtype=index_type,
+                                  count=len(part.vocabularies[b]))
+            data[at : at + block.nnz] = block.data
+            indices[at : at + block.nnz] = columns[block.indices]
+            indptr[row + 1 : row + 1 + block.shape[0]] = block.indptr[1:] + at
+            row += block.shape[0]
+            at += block.nnz
+        blocks.append(sp.csr_matrix((data, indices, indptr), shape=(n, len(vocabulary))))
         vocabularies.append(np.array(vocabulary, dtype=object))
     return FeatureCounts(
         blocks=tuple(blocks),

@@ -55,6 +55,7 @@ from dedup.io import (
     write_scratch,
     write_table,
 )
+from dedup.memory import release_memory
 from dedup.records import RawArticle, Reject
 from dedup.state import RUNS, run_time
 from dedup.summarize import ClusterSummary
@@ -1135,23 +1136,30 @@ class _Canonical:
     stored: _StoredArticles
     pool: Any = None
 
-    def cluster(self, config: ClusterConfig) -> tuple[np.ndarray, Any, Any]:
+    def cluster(self, config: ClusterConfig) -> tuple[np.ndarray, list[Any]]:
+        """Event labels of these articles, and their feature counts in a one-item list that
+        :meth:`summarize` empties once it no longer needs them (nothing else holds them)."""
         from dedup.features import count_features_of_parts
 
         parts = [self.stored.part(slice(k, k + _EVENT_CHUNK)) for k in range(0, len(self.ids), _EVENT_CHUNK)]
         counts = count_features_of_parts(parts, lead_sentences=config.lead_sentences, pool=self.pool)
+        release_memory()  # the chunks' counts, merged
         epoch = np.array([_timestamp(v) for v in self.published], dtype=np.float64)
-        return cluster_events(counts, epoch, config, pool=self.pool), counts, tfidf(counts.blocks[0], local=False)
+        return cluster_events(counts, epoch, config, pool=self.pool), [counts]
 
-    def summarize(self, counts: Any, body: Any, clusters: list[list[int]], summary: SummaryConfig
-                  ) -> list[ClusterSummary]:
-        """The summary of each cluster of ``clusters`` (positions in these articles)."""
+    def summarize(self, counts: list[Any], clusters: list[list[int]], summary: SummaryConfig) -> list[ClusterSummary]:
+        """The summary of each cluster of ``clusters`` (positions in these articles).
+        ``counts`` holds the feature counts, and is emptied once they are no longer needed."""
         from dedup.summarize import summarize_clusters
 
+        names = top_entities_of_groups(counts[0], clusters, 10)
+        body, vocabulary = tfidf(counts[0].blocks[0], local=False), counts[0].vocabularies[0]
+        counts.clear()
+        release_memory()
         return summarize_clusters(
             clusters,
-            _StoredSummaryArticles(self.stored, body, counts.vocabularies[0]),
-            top_entities_of_groups(counts, clusters, 10),
+            _StoredSummaryArticles(self.stored, body, vocabulary),
+            names,
             summary,
             workers=2 if self.pool is not None else 1,
             chunk_articles=_EVENT_CHUNK,
@@ -1226,11 +1234,11 @@ def group_events(
     )
     with _event_pool(len(canon)) as pool:
         articles = replace(articles, pool=pool)
-        labels, counts, body = articles.cluster(cluster)
+        labels, counts = articles.cluster(cluster)
         members_of: dict[int, list[int]] = {}
         for k, label in enumerate(labels.tolist()):
             members_of.setdefault(label, []).append(k)
-        described = articles.summarize(counts, body, list(members_of.values()), summary)
+        described = articles.summarize(counts, list(members_of.values()), summary)
     (work / _EVENT_ARTICLES).unlink()
 
     # Every document, by the position of its canonical article among the canonical ones.
@@ -1346,7 +1354,7 @@ def _group_events_with_history(
         canon = replace(canon, pool=pool)
         members_of: dict[int, list[int]] = {}
         if canon.ids:
-            labels, counts, body = canon.cluster(cluster)
+            labels, counts = canon.cluster(cluster)
             for k, label in enumerate(labels.tolist()):
                 members_of.setdefault(label, []).append(k)
         groups = [sorted((m for k in members for m in copies[canon.ids[k]]), key=lambda m: m[0])
@@ -1368,7 +1376,7 @@ def _group_events_with_history(
         clusters = list(zip(carried.ids, groups, members_of.values(), strict=True))
         changed = [not (cid in before and sorted(before[cid]) == [m[0] for m in group] and cid in previous_rows)
                    for cid, group, _ in clusters]
-        described = iter(canon.summarize(counts, body, [m for (_, _, m), c in zip(clusters, changed, strict=True) if c],
+        described = iter(canon.summarize(counts, [m for (_, _, m), c in zip(clusters, changed, strict=True) if c],
                                          summary) if any(changed) else [])
     for (cid, group, members), is_changed in zip(clusters, changed, strict=True):
         everyone = [m[0] for m in group]

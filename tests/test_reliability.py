@@ -216,17 +216,23 @@ def test_sigkill_at_random_moments_never_damages_the_published_output(tmp_path: 
     rng = random.Random(20240305)
     n_spread, n_late = 20, 6
     # Stratified over the whole run (and a little past it), plus extra kills in its last moments,
-    # where the outputs are written and published.
-    delays = [duration * 1.1 * (i + rng.random()) / n_spread for i in range(n_spread)]
-    delays += [max(0.0, duration - rng.uniform(0, max(3 * publish_seconds, 0.1))) for _ in range(n_late)]
+    # where the outputs are written and published. Each kill time follows the run's duration
+    # as last known: a run that finishes before its kill shows the runs are now quicker (the
+    # machine is less busy), and later kill times are taken from its duration.
+    # (fraction of the duration, seconds before that): the kill time is their difference.
+    moments = [(1.1 * (i + rng.random()) / n_spread, 0.0) for i in range(n_spread)]
+    moments += [(1.0, rng.uniform(0, max(3 * publish_seconds, 0.1))) for _ in range(n_late)]
     outcomes = {"killed": 0, "finished before the kill": 0, "switched to the new output": 0}
-    for delay in delays:
+    for fraction, back in moments:
         before = verify_output(out)
         process = ctx.Process(target=_run_into, args=(str(big), str(out)))
+        start = time.perf_counter()
         process.start()
-        time.sleep(delay)
+        process.join(max(0.0, duration * fraction - back))
         if process.is_alive():
             os.kill(process.pid, signal.SIGKILL)
+        else:
+            duration = min(duration, time.perf_counter() - start)
         process.join()
         killed = process.exitcode == -signal.SIGKILL
         assert killed or process.exitcode == 0
@@ -238,8 +244,8 @@ def test_sigkill_at_random_moments_never_damages_the_published_output(tmp_path: 
             assert verify_output(out)["run_id"] != after["run_id"]
     assert not (out / ".work").exists()
     assert len(list((out / RUNS_DIR).iterdir())) == KEEP_RUNS
-    print(f"\ncrash test: run {duration:.2f} s, publish {publish_seconds:.2f} s, {len(delays)} trials: {outcomes}")
-    assert outcomes["killed"] >= len(delays) // 2
+    print(f"\ncrash test: run {duration:.2f} s, publish {publish_seconds:.2f} s, {len(moments)} trials: {outcomes}")
+    assert outcomes["killed"] >= len(moments) // 2
 
 
 # --------------------------------------------------------------------------- locking
