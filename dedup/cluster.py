@@ -379,9 +379,8 @@ def average_linkage(
                 continue
             exact.append(members[group])
     for rows, flat in zip(exact, _linkages(exact, matrix, published, threshold, max_days_apart, pool), strict=True):
-        for value in np.unique(flat):
-            labels[rows[flat == value]] = next_label
-            next_label += 1
+        labels[rows] = next_label + flat  # flat labels are below len(rows): apart from every other label
+        next_label += len(rows)
     return _relabel_by_first_member(labels)
 
 

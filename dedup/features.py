@@ -309,11 +309,11 @@ class FeatureCounts:
 
 def compact_columns(rows: sp.csr_matrix, vocabulary: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
     """``rows`` and ``vocabulary`` restricted to the columns the rows use, in the same order."""
-    used = np.unique(rows.indices)
-    compact = sp.csr_matrix(
-        (rows.data, np.searchsorted(used, rows.indices).astype(rows.indices.dtype), rows.indptr),
-        shape=(rows.shape[0], len(used)),
-    )
+    held = np.zeros(rows.shape[1], dtype=bool)
+    held[rows.indices] = True
+    used = np.flatnonzero(held)
+    position = np.cumsum(held, dtype=rows.indices.dtype) - 1  # of each used column among them
+    compact = sp.csr_matrix((rows.data, position[rows.indices], rows.indptr), shape=(rows.shape[0], len(used)))
     return compact, vocabulary[used]
 
 
