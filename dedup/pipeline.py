@@ -1127,8 +1127,8 @@ def _event_pool(n: int) -> Any:
 @dataclass(frozen=True)
 class _Canonical:
     """The canonical articles being clustered: ids, dates and sources in memory, the rest
-    in a documents file. Feature counts and summaries run in the processes of ``pool``
-    when given, each reading its own articles, else here."""
+    in the stage's scratch file. Feature counts and summaries run in the processes of
+    ``pool`` when given, each reading its own articles from the file, else here."""
 
     ids: list[str]
     published: list[Any]
