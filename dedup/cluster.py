@@ -36,11 +36,11 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -49,6 +49,7 @@ from scipy.sparse.csgraph import connected_components
 
 from dedup.config import ClusterConfig
 from dedup.features import FeatureCounts, weigh_split, weigh_within
+from dedup.minhash import in_order
 
 __all__ = [
     "SplitRows",
@@ -60,8 +61,6 @@ __all__ = [
     "split_story",
     "time_factor",
 ]
-
-T = TypeVar("T")
 
 _ROW_BLOCK = 2048
 # Stage two runs on runs of whole stories of about this many articles (see cluster_events).
@@ -411,7 +410,7 @@ def _linkages(
          threshold, max_days_apart)
         for run in runs if run
     )
-    for found in _in_order(pool, _linkages_of_run, arguments):
+    for found in in_order(pool, _linkages_of_run, arguments, ahead=4):
         yield from found
 
 
@@ -565,7 +564,7 @@ def cluster_events(
             first = start
     runs.append((first, len(order)))
     parts = ((counts.take(order[a:b]), stories[order[a:b]], published[order[a:b]], config) for a, b in runs)
-    found = _in_order(pool, _split_stories, parts) if pool is not None and len(runs) > 1 else (
+    found = in_order(pool, _split_stories, parts, ahead=4) if pool is not None and len(runs) > 1 else (
         itertools.starmap(_split_stories, parts))
     labels = np.empty(counts.n, dtype=np.int64)
     offset = 0
@@ -573,20 +572,6 @@ def cluster_events(
         labels[order[a:b]] = events + offset
         offset += int(events.max()) + 1
     return _relabel_by_first_member(labels)
-
-
-def _in_order(pool: Executor, function: Callable[..., T], arguments: Iterable[tuple[Any, ...]], ahead: int = 4
-              ) -> Iterator[T]:
-    """``function(*a)`` of each ``a`` of ``arguments``, in order, computed in ``pool`` with at
-    most ``ahead`` calls submitted and not yet taken: the arguments are made as they are
-    needed, not all at once."""
-    pending: deque[Future[T]] = deque()
-    for args in arguments:
-        if len(pending) >= ahead:
-            yield pending.popleft().result()
-        pending.append(pool.submit(function, *args))
-    while pending:
-        yield pending.popleft().result()
 
 
 def _split_stories(counts: FeatureCounts, stories: np.ndarray, published: np.ndarray, config: ClusterConfig

@@ -27,10 +27,15 @@ the probe sequence follow from ``seed`` (SplitMix64), so signatures are determin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 __all__ = [
     "MAX_HASH",
@@ -42,6 +47,7 @@ __all__ = [
     "default_workers",
     "estimate_jaccard",
     "hash_shingle",
+    "in_order",
     "length_chunks",
     "padded_rows",
     "process_pool",
@@ -652,6 +658,20 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def in_order(pool: Executor, function: Callable[..., T], arguments: Iterable[tuple[Any, ...]], ahead: int
+             ) -> Iterator[T]:
+    """``function(*a)`` of each ``a`` of ``arguments``, in order, computed in ``pool`` with at
+    most ``ahead`` calls submitted and not yet taken: the arguments are made as they are
+    needed, not all at once."""
+    pending: deque[Future[T]] = deque()
+    for args in arguments:
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+        pending.append(pool.submit(function, *args))
+    while pending:
+        yield pending.popleft().result()
 
 
 def process_pool(workers: int):  # type: ignore[no-untyped-def]

@@ -557,11 +557,9 @@ def _sketches(path: Path, config: MinHashConfig, workers: int) -> Iterator[tuple
     """:func:`dedup.minhash.sketch_row_groups` of each row group of the documents file
     ``path``, in order; in ``workers`` processes when there are several and more than one
     row group, with at most two row groups per process under way."""
-    from collections import deque
-
     import pyarrow.parquet as pq
 
-    from dedup.minhash import process_pool, sketch_row_groups
+    from dedup.minhash import in_order, process_pool, sketch_row_groups
 
     n_groups = pq.ParquetFile(path).num_row_groups
     args = ("text", config.num_perm, config.shingle_size, config.seed)
@@ -570,13 +568,7 @@ def _sketches(path: Path, config: MinHashConfig, workers: int) -> Iterator[tuple
             yield sketch_row_groups(str(path), [g], *args)
         return
     with process_pool(workers) as pool:
-        pending: deque[Any] = deque()
-        for g in range(n_groups):
-            pending.append(pool.submit(sketch_row_groups, str(path), [g], *args))
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        yield from in_order(pool, sketch_row_groups, ((str(path), [g], *args) for g in range(n_groups)), 2 * workers)
 
 
 class _SignaturesWriter:
@@ -808,7 +800,7 @@ def _shingle_sets_of(texts_of: Callable[[np.ndarray], list[str]], rows: np.ndarr
     (``texts_of(rows)``), read and shingled 4,000 at a time; with ``workers`` > 1 and more
     than two such steps, in worker processes, a few steps ahead of the results."""
     from dedup.duplicates import ShingleSets
-    from dedup.minhash import process_pool, unique_shingles_of_texts
+    from dedup.minhash import in_order, process_pool, unique_shingles_of_texts
 
     rows = np.unique(np.asarray(rows, dtype=np.int64))
     batch = 4000
@@ -816,13 +808,9 @@ def _shingle_sets_of(texts_of: Callable[[np.ndarray], list[str]], rows: np.ndarr
     parts: list[tuple[np.ndarray, np.ndarray]] = []
     if len(chunks) > 2 and workers > 1:
         with process_pool(workers) as pool:
-            futures = [pool.submit(unique_shingles_of_texts, texts_of(chunk), shingle_size)
-                       for chunk in chunks[: 2 * workers]]
-            for k in range(len(chunks)):
-                parts.append(futures[k].result())
-                if k + 2 * workers < len(chunks):
-                    futures.append(pool.submit(unique_shingles_of_texts, texts_of(chunks[k + 2 * workers]),
-                                               shingle_size))
+            arguments = ((texts_of(chunk), shingle_size) for chunk in chunks)
+            for k, part in enumerate(in_order(pool, unique_shingles_of_texts, arguments, 2 * workers)):
+                parts.append(part)
                 if progress is not None:
                     progress("duplicates", min((k + 1) * batch, len(rows)), len(rows))
     else:
