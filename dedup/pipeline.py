@@ -731,48 +731,29 @@ def _verify_in_chunks(pairs: np.ndarray, sets: Any, config: DuplicateConfig,
 class _Texts:
     """The texts of a documents file by row number, without holding them all.
 
-    On first use the text column is copied, row group by row group, to ``scratch``: the
-    UTF-8 bytes of every text one after the other; only each row's offset stays in memory.
-    Calling the object with rows reads just those texts back. :meth:`close` removes the file.
+    On first use the text column is copied, row group by row group, to the uncompressed
+    scratch file ``scratch`` (:func:`dedup.io.write_scratch`); calling the object with rows
+    reads just those texts back. :meth:`close` removes the file.
     """
 
     def __init__(self, documents: Path, scratch: Path) -> None:
         self.documents, self.scratch = documents, scratch
-        self.offsets: np.ndarray | None = None
+        self.written = False
 
     def __call__(self, rows: np.ndarray) -> list[str]:
-        import os
+        if not self.written:
+            import pyarrow.parquet as pq
 
-        offsets = self._offsets()
-        fd = os.open(self.scratch, os.O_RDONLY)
-        try:
-            return [os.pread(fd, int(offsets[r + 1] - offsets[r]), int(offsets[r])).decode("utf-8")
-                    for r in np.asarray(rows, dtype=np.int64).tolist()]
-        finally:
-            os.close(fd)
-
-    def _offsets(self) -> np.ndarray:
-        import pyarrow.parquet as pq
-
-        if self.offsets is not None:
-            return self.offsets
-        parquet = pq.ParquetFile(self.documents)
-        sizes = [np.zeros(1, dtype=np.int64)]
-        with open(self.scratch, "wb") as sink:
-            for g in range(parquet.num_row_groups):
-                for chunk in parquet.read_row_group(g, columns=["text"]).column("text").chunks:
-                    if len(chunk):
-                        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-                        ends = np.frombuffer(chunk.buffers()[1], dtype=width)[chunk.offset :][: len(chunk) + 1]
-                        sink.write(memoryview(chunk.buffers()[2])[int(ends[0]) : int(ends[-1])])
-                        sizes.append(np.diff(ends).astype(np.int64))
-        self.offsets = np.cumsum(np.concatenate(sizes))
-        return self.offsets
+            parquet = pq.ParquetFile(self.documents)
+            write_scratch((parquet.read_row_group(g, columns=["text"]) for g in range(parquet.num_row_groups)),
+                          pa.schema([parquet.schema_arrow.field("text")]), self.scratch)
+            self.written = True
+        return read_scratch_rows(self.scratch, rows, ["text"]).column("text").to_pylist()  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """Remove the scratch file (a later call writes it again)."""
         self.scratch.unlink(missing_ok=True)
-        self.offsets = None
+        self.written = False
 
 
 def _write_dedup(work: Path, article_ids: Any, group_ids: Any, is_canonical: Any, similarity: Any, method: Any) -> None:
