@@ -674,7 +674,7 @@ def find_duplicates(
                                      config)
     del candidates
     n_workers = default_workers() if workers is None else max(1, workers)
-    texts = _Texts(path, work / ".texts.bin")
+    texts = _Texts(path, work / ".texts.arrow")
 
     def shingle_sets(rows: np.ndarray) -> ShingleSets:
         if stored is not None:
@@ -848,7 +848,7 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
     docs = pq.read_table(work / DOCUMENTS, columns=["article_id", "content_hash", "published_at", "n_words"])
     new_ids = docs.column("article_id").to_pylist()
     new_hash = docs.column("content_hash").to_pylist()
-    new_texts = _Texts(work / DOCUMENTS, work / ".texts.bin")
+    new_texts = _Texts(work / DOCUMENTS, work / ".texts.arrow")
     new_published = _epoch_seconds(docs.column("published_at"))
     new_sigs = _read_signatures(work / SIGNATURES, len(new_ids), minhash.num_perm)
     old = pq.read_table(

@@ -37,12 +37,12 @@ def test_texts_are_read_back_by_row_from_the_scratch_copy(tmp_path: Path) -> Non
     texts = ["Plain text.", "Curly ‘quotes’ — and ünïcödé", "x" * 5000, "Zürich 北京", "last"]
     path = tmp_path / "documents.parquet"
     pq.write_table(pa.table({"text": texts}), path, row_group_size=2)
-    store = pipeline._Texts(path, tmp_path / ".texts.bin")
+    store = pipeline._Texts(path, tmp_path / ".texts.arrow")
     assert store(np.array([4, 0, 3])) == [texts[4], texts[0], texts[3]]
     assert store(np.arange(5)) == texts
     assert store(np.empty(0, dtype=np.int64)) == []
     store.close()
-    assert not (tmp_path / ".texts.bin").exists()
+    assert not (tmp_path / ".texts.arrow").exists()
     assert store(np.array([1])) == [texts[1]]  # written again when needed
     store.close()
 
@@ -82,7 +82,7 @@ def test_duplicates_verified_pair_by_pair_equal_those_verified_at_once(tmp_path,
     one_by_one = pipeline.find_duplicates(work, config.minhash, config.duplicates, workers=1)
     assert pq.read_table(work / "dedup.parquet").equals(expected)
     assert one_by_one.counts == at_once.counts
-    assert not (work / ".texts.bin").exists()
+    assert not (work / ".texts.arrow").exists()
 
 
 def test_signatures_and_shingle_sets_are_written_a_row_group_at_a_time(tmp_path, monkeypatch):
