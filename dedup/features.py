@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from itertools import chain, filterfalse
+from itertools import chain
 from typing import Protocol
 
 import numpy as np
@@ -312,7 +312,8 @@ def compact_columns(rows: sp.csr_matrix, vocabulary: np.ndarray) -> tuple[sp.csr
     held = np.zeros(rows.shape[1], dtype=bool)
     held[rows.indices] = True
     used = np.flatnonzero(held)
-    position = np.cumsum(held, dtype=rows.indices.dtype) - 1  # of each used column among them
+    position = np.empty(rows.shape[1], dtype=rows.indices.dtype)  # set for the used columns only
+    position[used] = np.arange(len(used), dtype=rows.indices.dtype)
     compact = sp.csr_matrix((rows.data, position[rows.indices], rows.indptr), shape=(rows.shape[0], len(used)))
     return compact, vocabulary[used]
 
@@ -347,39 +348,58 @@ def _content_words(doc: str) -> list[str]:
     return [w for w in _WORD_PATTERN.findall(doc.lower()) if w not in _STOP]
 
 
-# For ASCII text: every character that cannot be in a word (not a letter, digit, "_", "'" or
-# "-") mapped to a space, so that the text splits into runs of word characters.
-_WORD_RUNS = str.maketrans({chr(c): " " for c in range(128) if not _is_word_char(chr(c))})
-# Runs of ASCII letters that are no content word: stop words and single letters.
-_NOT_CONTENT = frozenset(w for w in _STOP if w.isalpha()) | frozenset("abcdefghijklmnopqrstuvwxyz")
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+# Every byte of an ASCII character that cannot be in a word (not a letter, digit, "_", "'" or
+# "-") mapped to a space; other bytes, those of UTF-8 multi-byte characters too, kept.
+_WORD_RUN_BYTES = bytes(32 if c < 128 and not _is_word_char(chr(c)) else c for c in range(256))
 
 
-def _count_content_words(doc: str) -> Counter[str]:
-    """How often ``doc`` holds each of its :func:`_content_words`.
+def _run_words(run: str) -> list[str]:
+    """The :func:`_content_words` of one run of a lower-cased text (see :func:`_count_words`)."""
+    if run.isalpha():  # the run is one word unless a single letter or a stop word
+        return [] if len(run) == 1 or run in _STOP else [run]
+    return [w for w in _WORD_PATTERN.findall(run) if w not in _STOP]
 
-    A word never runs across a character other than a letter, digit, ``_``, apostrophe or
-    hyphen, and a run of such characters holds at most one word: in ASCII text, the run itself
-    when it starts with a letter and ends with a letter or digit (single letters are no words);
-    else the pattern finds it, if any. Text whose other characters are all marks that cannot
-    be in a word (dashes, currency signs) is read as ASCII text with "?" for each of them.
+
+def _count_words(docs: Sequence[str]) -> tuple[sp.csr_matrix, np.ndarray]:
+    """How often each of ``docs`` holds each of its :func:`_content_words`: what
+    ``_count_tokens`` makes of their word counts, computed over the batch's distinct runs.
+
+    No word runs across an ASCII character that cannot be in a word (the pattern's characters
+    are word characters, apostrophes and hyphens, and such a character is no word character
+    for its boundaries either), so the words of a lower-cased text are the words of its runs
+    between those characters, in order. Arrow splits the texts into runs and numbers the
+    distinct ones; the words of each distinct run are found once, and each occurrence of a
+    run counts its words.
     """
-    if not doc.isascii():
-        if any(map(_is_word_char, set(_NON_ASCII.findall(doc)))):
-            return Counter(_content_words(doc))
-        doc = doc.encode("ascii", "replace").decode("ascii")
-    counts = Counter(filterfalse(_NOT_CONTENT.__contains__, doc.lower().translate(_WORD_RUNS).split()))
-    for run in [run for run in counts if not run.isalpha()]:
-        if run[0].isalpha() and run[-1] not in "'-":  # the run is the word
-            if run in _STOP:
-                dict.__delitem__(counts, run)
-            continue
-        times = dict.pop(counts, run)
-        if not run.isdigit():
-            for word in _WORD_PATTERN.findall(run):
-                if word not in _STOP:
-                    counts[word] += times
-    return counts
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(docs)
+    spaced = [doc.lower().encode("utf-8", "replace").translate(_WORD_RUN_BYTES) for doc in docs]
+    runs = pc.split_pattern(pa.array(spaced, type=pa.large_binary()).cast(pa.large_string()), " ")
+    owner = pc.list_parent_indices(runs).to_numpy()
+    encoded = pc.dictionary_encode(pc.list_flatten(runs))
+    column_of: dict[str, int] = {}
+    starts: list[int] = [0]
+    words: list[int] = []  # run k's words: columns words[starts[k]:starts[k + 1]]
+    for run in encoded.dictionary.to_pylist():
+        words.extend(column_of.setdefault(word, len(column_of)) for word in _run_words(run))
+        starts.append(len(words))
+    if not column_of:  # no article holds a word
+        return sp.csr_matrix((n, 0), dtype=np.float32), np.empty(0, dtype=object)
+    terms = sorted(column_of)
+    rank = np.empty(len(terms), dtype=np.int64)
+    rank[[column_of[t] for t in terms]] = np.arange(len(terms))
+    first = np.asarray(starts, dtype=np.int64)
+    run = encoded.indices.to_numpy()
+    sizes = first[1:][run] - first[:-1][run]  # words of each occurrence's run
+    total = int(sizes.sum())
+    position = np.repeat(first[:-1][run] - (np.cumsum(sizes) - sizes), sizes) + np.arange(total)
+    columns = rank[np.asarray(words, dtype=np.int64)[position]]
+    occurrences = (np.repeat(owner, sizes), columns)
+    matrix = sp.csr_matrix((np.ones(total, dtype=np.float32), occurrences), shape=(n, len(terms)))
+    matrix.sum_duplicates()
+    return matrix, np.array(terms, dtype=object)
 
 
 def _count_entities(entities: list[str]) -> Counter[str]:
@@ -415,10 +435,8 @@ def count_features(
         for lead, d in zip(leads, datelines, strict=True)
     ]
     n = len(texts)
-    body, body_vocab = _count_tokens(
-        (_count_content_words(f"{t or ''}\n{x}") for t, x in zip(titles, texts, strict=True)), n
-    )
-    lead, lead_vocab = _count_tokens(map(_count_content_words, leads), n)
+    body, body_vocab = _count_words([f"{t or ''}\n{x}" for t, x in zip(titles, texts, strict=True)])
+    lead, lead_vocab = _count_words(leads)
     ent, ent_vocab = _count_tokens(map(_count_entities, entities), n)
     lead_ent, lead_ent_vocab = _count_tokens(map(_count_entities, lead_entities), n)
     place, place_vocab = _count_tokens(map(Counter, places), n)

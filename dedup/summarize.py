@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from itertools import repeat
@@ -87,36 +87,53 @@ def _is_boundary(text: str, at: int) -> bool:
     return _is_word_char(text, at - 1) != _is_word_char(text, at)
 
 
-def _match_words(lowered: str, start: int, words: Sequence[str]) -> int:
-    """Where :func:`_name_pattern` of ``words`` matching at ``start`` of ``lowered`` without
-    case folding would end, or -1 when it does not match there."""
-    if not _is_boundary(lowered, start):
+def _match_words(text: str, lowered: str, start: int, words: Sequence[str]) -> int:
+    """Where :func:`_name_pattern` of ``words`` matching at ``start`` of ``text`` would end,
+    or -1 when it does not match there; the words are compared with ``lowered`` (see
+    :func:`_lowered`), spaces and word boundaries are those of ``text``."""
+    if not _is_boundary(text, start):
         return -1
     at = start + len(words[0])  # the caller found the first word at ``start``
     for word in words[1:]:
         spaced = at
-        while spaced < len(lowered) and lowered[spaced].isspace():
+        while spaced < len(text) and text[spaced].isspace():
             spaced += 1
         if spaced == at or not lowered.startswith(word, spaced):
             return -1
         at = spaced + len(word)
-    return at if _is_boundary(lowered, at) else -1
+    return at if _is_boundary(text, at) else -1
+
+
+# The only characters besides ASCII letters that ignore-case matching takes for an ASCII
+# letter and that lower-casing leaves as they are (dotless i and long s; the Kelvin sign
+# lower-cases to "k", and capital I with dot above to two characters).
+_FOLDS_TO_ASCII = ("\u0131", "\u017f")
+
+
+def _lowered(text: str) -> str | None:
+    """``text.lower()`` when it holds an ASCII word exactly where ``text`` holds it in any
+    case (as :func:`_name_pattern` matches): when lower-casing keeps every character one
+    character and no character matches an ASCII letter only when case is ignored. Else None."""
+    lowered = text.lower()
+    if len(lowered) != len(text) or (not text.isascii() and any(c in text for c in _FOLDS_TO_ASCII)):
+        return None
+    return lowered
 
 
 def _find_name(key: str, text: str, lowered: str | None) -> str | None:
     """The first place ``text`` writes the words of ``key`` (lower case) in any case, as
-    written, or None: what :func:`_name_pattern` finds. ``lowered`` is ``text.lower()`` for
-    an ASCII ``text``, else None.
+    written, or None: what :func:`_name_pattern` finds. ``lowered`` is :func:`_lowered`
+    of ``text``.
 
-    For an ASCII ``key`` and ``text`` any-case matching is exact matching in the lowered
-    text (same length, same word boundaries), which is tried only where the first word
-    occurs, without building a pattern.
+    For an ASCII ``key``, any-case matching is exact matching in the lowered text (same
+    positions, and no other character takes an ASCII letter's place), which is tried only
+    where the first word occurs, without building a pattern.
     """
     words = key.split()
     if lowered is not None and key.isascii() and words:
         start = lowered.find(words[0])
         while start >= 0:
-            end = _match_words(lowered, start, words)
+            end = _match_words(text, lowered, start, words)
             if end >= 0:
                 return text[start:end]
             start = lowered.find(words[0], start + 1)
@@ -126,28 +143,22 @@ def _find_name(key: str, text: str, lowered: str | None) -> str | None:
 
 
 def _display_names(names: Sequence[str], texts: Sequence[str], limit: int) -> list[str]:
-    """Names as the articles write them ("NATO", not "Nato"), possessives folded, no repeats."""
+    """Names as the articles write them ("NATO", not "Nato"), possessives folded, no repeats.
+
+    A name is looked for in the texts joined by NUL characters, in one search: no name
+    matches across a NUL (it is neither space nor word character), so the first match in
+    the joined text is the first match of the first text that holds one.
+    """
     shown: list[str] = []
     seen: set[str] = set()
-    # An ASCII name can only match an ASCII text whose lower case holds each of its words:
-    # texts failing that are skipped without running the pattern.
-    lowered = [text.lower() if text.isascii() else None for text in texts]
+    joined = "\0".join(texts)
+    lowered = _lowered(joined)
     for name in names:
         key = re.sub(r"['’]s$", "", name.lower())
         if key in seen:
             continue
         seen.add(key)
-        words = key.split() if key.isascii() else []
-        found = next(
-            (
-                name_as_written
-                for text, low in zip(texts, lowered, strict=True)
-                if (low is None or all(w in low for w in words))
-                and (name_as_written := _find_name(key, text, low)) is not None
-            ),
-            None,
-        )
-        shown.append(found or name)
+        shown.append(_find_name(key, joined, lowered) or name)
         if len(shown) == limit:
             break
     return shown
@@ -226,8 +237,10 @@ def _summarize(
     articles: SummaryArticles,
     entity_names: list[str],
     settings: SummaryConfig,
+    positions: Sequence[int] | np.ndarray | None = None,
 ) -> ClusterSummary:
-    """:func:`summarize_cluster` with the cluster's centroid already computed."""
+    """:func:`summarize_cluster` with the cluster's centroid already computed; the
+    representative is given as its item of ``positions`` when given."""
     titles, texts, sources = articles.titles, articles.texts, articles.sources
     datelines, published, article_ids = articles.datelines, articles.published, articles.article_ids
     vocabulary = articles.vocabulary
@@ -272,7 +285,7 @@ def _summarize(
     terms = [str(t) for t in vocabulary[centroid.terms[:top_terms]]]
     dates = sorted(d for d in (published[m] for m in members) if d is not None)
     return ClusterSummary(
-        representative=representative,
+        representative=representative if positions is None else int(positions[representative]),
         headline=headline,
         sentences=[c[3] for c in chosen],
         top_terms=terms,
@@ -335,14 +348,17 @@ def _summarize_chunk(
     entity_names: Sequence[list[str]],
     source: SummarySource,
     settings: SummaryConfig,
+    positions: Sequence[int] | np.ndarray | None = None,
 ) -> list[ClusterSummary]:
+    """The summaries of ``clusters`` (rows of ``source``); each representative given as its
+    item of ``positions`` when given."""
     articles = source.load()
     out: list[ClusterSummary] = []
     for start in range(0, len(clusters), _CENTROID_CLUSTERS):
         batch = clusters[start : start + _CENTROID_CLUSTERS]
         for members, centroid, names in zip(batch, _centroids(batch, articles.body),
                                             entity_names[start : start + _CENTROID_CLUSTERS], strict=True):
-            out.append(_summarize(members, centroid, articles, names, settings))
+            out.append(_summarize(members, centroid, articles, names, settings, positions))
     return out
 
 
@@ -377,21 +393,20 @@ def summarize_clusters(
     with nullcontext(pool) if pool is not None else process_pool(workers) as executor:
         futures = []
         for run in runs:
-            rows = sorted({r for k in run for r in clusters[k]})
-            local = {r: position for position, r in enumerate(rows)}
+            rows = np.unique(np.concatenate([np.asarray(clusters[k], dtype=np.int64) for k in run]))
+            local = np.empty(int(rows[-1]) + 1, dtype=np.int64)
+            local[rows] = np.arange(len(rows))
             futures.append(
-                (
+                executor.submit(
+                    _summarize_chunk,
+                    [local[clusters[k]].tolist() for k in run],
+                    [entity_names[k] for k in run],
+                    articles.take(rows.tolist()),
+                    settings,
                     rows,
-                    executor.submit(
-                        _summarize_chunk,
-                        [[local[r] for r in clusters[k]] for k in run],
-                        [entity_names[k] for k in run],
-                        articles.take(rows),
-                        settings,
-                    ),
                 )
             )
         out: list[ClusterSummary] = []
-        for rows, future in futures:
-            out.extend(replace(s, representative=rows[s.representative]) for s in future.result())
+        for future in futures:
+            out.extend(future.result())
     return out

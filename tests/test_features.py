@@ -16,7 +16,7 @@ from dedup.cluster import SplitRows
 from dedup.features import (
     _ENTITY,
     BLOCKS,
-    _count_content_words,
+    _count_words,
     _opened_names,
     _writes_in_lower_case,
     count_features,
@@ -244,12 +244,18 @@ def test_lower_case_test_equals_finding_all_lower_case_words(text: str, word: st
 
 
 @settings(max_examples=400, deadline=None)
-@given(feature_text)
-@example("187-year-old 'hunger games' ladies' b52 x-ray 3-d _ab a--b it's the")
-@example("it’s a — bo")
-def test_content_word_counts_equal_counting_the_pattern_matches(text: str) -> None:
-    expected = Counter(w for w in _WORD.findall(text.lower()) if w not in ENGLISH_STOP_WORDS)
-    assert _count_content_words(text) == expected
+@given(st.lists(feature_text, max_size=4))
+@example(["187-year-old 'hunger games' ladies' b52 x-ray 3-d _ab a--b it's the"])
+@example(["it’s a — bo", "bo—cy’s “Bo” bo-bo", ""])
+@example(["İstanbul ΑΣ.Β straße", "\udc80bo cy"])
+def test_word_counts_equal_counting_the_pattern_matches(texts: list[str]) -> None:
+    matrix, vocabulary = _count_words(texts)
+    assert list(vocabulary) == sorted(vocabulary) and matrix.shape == (len(texts), len(vocabulary))
+    assert matrix.has_canonical_format and (matrix.getnnz(axis=0) > 0).all()
+    for row, text in enumerate(texts):
+        expected = Counter(w for w in _WORD.findall(text.lower()) if w not in ENGLISH_STOP_WORDS)
+        line = matrix.getrow(row)
+        assert dict(zip(vocabulary[line.indices], line.data.tolist(), strict=True)) == expected
 
 
 def test_batch_shares_phrase_features_but_not_what_depends_on_the_article() -> None:

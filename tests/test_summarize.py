@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from hypothesis import assume, given
@@ -13,6 +14,7 @@ from dedup.summarize import (
     SummaryArticles,
     _display_names,
     _find_name,
+    _lowered,
     _name_pattern,
     summarize_cluster,
     summarize_clusters,
@@ -81,10 +83,26 @@ def test_display_names_are_written_as_the_articles_write_them() -> None:
     assert _display_names(["Mary Cole"], texts, 10) == ["Mary Cole"]  # not written: as given
 
 
-@given(st.text(alphabet="abAB _.'-\n\t1é", max_size=14), st.text(alphabet="ab _.'-1é", min_size=1, max_size=5))
+@given(st.lists(st.text(alphabet="abAB _.'-\n\t1éıſKk\u212a", max_size=10), max_size=4),
+       st.lists(st.text(alphabet="abAB _'1é", min_size=1, max_size=5), max_size=4))
+def test_display_names_are_the_first_match_of_the_first_text_that_writes_them(texts: list[str], names: list[str]) -> None:
+    expected: list[str] = []
+    keys: set[str] = set()
+    for name in names:
+        key = re.sub(r"['’]s$", "", name.lower())
+        if key in keys:
+            continue
+        keys.add(key)
+        matches = [m.group() for m in (_name_pattern(key).search(text) for text in texts) if m] if key.split() else []
+        expected.append(matches[0] if matches else name)
+    assert _display_names(names, texts, 10) == expected
+
+
+@given(st.text(alphabet="abAB _.'-\n\t1éÉ\u00a0\u2003ıſsSKkİiI\u212aΣς", max_size=14),
+       st.text(alphabet="ab _.'-1éskiσ", min_size=1, max_size=5))
 def test_finding_a_name_equals_searching_its_pattern(text: str, name: str) -> None:
     key = name.lower()
     assume(key.split())
     match = _name_pattern(key).search(text)
-    lowered = text.lower() if text.isascii() else None
+    lowered = _lowered(text)
     assert _find_name(key, text, lowered) == (match.group() if match else None)
