@@ -239,6 +239,7 @@ def verify_pairs(
     min_containment_shingles: int = 20,
     min_length_ratio: float = 0.5,
     coverage: CoverageCheck | None = None,
+    bounds: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Keep candidate pairs whose exact shingle overlap makes them copies.
 
@@ -264,6 +265,8 @@ def verify_pairs(
         sets: sorted unique shingle hashes by document index (a sequence, or a mapping that
             holds at least the documents named in ``pairs``).
         coverage: the order-aware check and where the documents' shingle sequences come from.
+        bounds: the pairs' :func:`intersection_bounds` when already known (computed here
+            otherwise).
 
     Returns:
         The kept pairs and their exact Jaccard similarity (``float32``).
@@ -277,7 +280,9 @@ def verify_pairs(
     if coverage is not None and coverage.threshold is not None:
         lowest = min(lowest, coverage.min_containment)
     # Only pairs whose bound reaches a threshold can be kept: the others need no exact count.
-    jaccard, containment = _overlap_ratios(intersection_bounds(rows, values, offsets), size_a, size_b)
+    if bounds is None:
+        bounds = intersection_bounds(rows, values, offsets)
+    jaccard, containment = _overlap_ratios(bounds, size_a, size_b)
     possible = (small > 0) & ((jaccard >= jaccard_threshold) | (sized & (containment >= lowest)))
     inter = np.zeros(len(pairs), dtype=np.int64)
     inter[possible] = pair_intersections(rows[possible], values, offsets)
@@ -540,6 +545,7 @@ def verify_candidates(
     shingle_size: int,
     *,
     sequences: ShingleSequences | None = None,
+    bounds: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The candidate pairs that exact shingle overlap (and order) confirms as copies, and
     which of them reach the Jaccard threshold (whole-text similarity).
@@ -547,7 +553,7 @@ def verify_candidates(
     The order-aware test takes the documents' shingles in text order from ``sequences``
     when given (it must hold every document of the pairs); otherwise ``texts_of(rows)``
     returns the raw texts of sorted document rows, which it shingles again, only for the
-    pairs that need the test.
+    pairs that need the test. ``bounds``: the pairs' :func:`intersection_bounds`, when known.
     """
 
     coverage = None
@@ -580,5 +586,6 @@ def verify_candidates(
         min_containment_shingles=config.min_containment_shingles,
         min_length_ratio=config.min_length_ratio,
         coverage=coverage,
+        bounds=bounds,
     )
     return near, jaccard >= np.float32(config.jaccard_threshold)

@@ -650,14 +650,29 @@ def find_duplicates(
     """
     import pyarrow.parquet as pq
 
-    from dedup.duplicates import ShingleSets
-    from dedup.minhash import SHINGLE_SETS, default_workers, read_shingles
+    from dedup.minhash import SHINGLE_SETS
 
     if history is not None and pq.read_metadata(history / "documents.parquet").num_rows:
         return _find_duplicates_with_history(work, history, minhash, config)
     start = time.perf_counter()
     path = work / DOCUMENTS
     docs = pq.read_table(path, columns=["article_id", "content_hash", "published_at", "n_words"])
+    texts = _Texts(path, work / ".texts.arrow")
+    if config.coverage_threshold is not None or config.max_inner_gap is not None or not (work / SHINGLE_SETS).exists():
+        texts.start()  # verification reads texts: copy them while the candidates are found
+    try:
+        return _find_duplicates_of(work, docs, texts, minhash, config, workers, progress, start)
+    finally:
+        texts.close()
+
+
+def _find_duplicates_of(work: Path, docs: pa.Table, texts: _Texts, minhash: MinHashConfig, config: DuplicateConfig,
+                        workers: int | None, progress: Callable[[str, int, int], None] | None, start: float
+                        ) -> StageResult:
+    """:func:`find_duplicates` of the documents ``docs`` (without history), their texts in ``texts``."""
+    from dedup.duplicates import ShingleSets
+    from dedup.minhash import SHINGLE_SETS, default_workers, read_shingles
+
     n = docs.num_rows
     id_column = docs.column("article_id")
     ids = id_column.to_pylist()
@@ -674,7 +689,6 @@ def find_duplicates(
                                      config)
     del candidates
     n_workers = default_workers() if workers is None else max(1, workers)
-    texts = _Texts(path, work / ".texts.arrow")
 
     def shingle_sets(rows: np.ndarray) -> ShingleSets:
         if stored is not None:
@@ -693,7 +707,6 @@ def find_duplicates(
     missing = np.setdiff1d(np.unique(pairs), sets.docs)
     if len(missing):
         sets = _joined_sets(sets, shingle_sets(missing))
-    texts.close()
     similarity = np.ones(n, dtype=np.float32)
     similarity[near_rows] = _jaccard(pairs, sets)
     method = np.where(is_canonical, "canonical", np.where(same_content, "exact", "near"))
@@ -718,42 +731,79 @@ _VERIFY_PAIRS = 200_000
 def _verify_in_chunks(pairs: np.ndarray, sets: Any, config: DuplicateConfig,
                       texts_of: Callable[[np.ndarray], list[str]], shingle_size: int) -> tuple[np.ndarray, np.ndarray]:
     """:func:`~dedup.duplicates.verify_candidates` of ``pairs``, ``_VERIFY_PAIRS`` at a time
-    (each pair is decided on its own, so the result is the same as at once)."""
-    steps = [verify_candidates(pairs[k : k + _VERIFY_PAIRS], sets, config, texts_of, shingle_size)
-             for k in range(0, len(pairs), _VERIFY_PAIRS)]
-    if len(steps) == 1:
-        return steps[0]
-    if not steps:
+    (each pair is decided on its own, so the result is the same as at once). The pairs'
+    intersection bounds are computed once for all: a document's bucket map, not the pairs
+    of a step, is what they cost."""
+    from dedup.duplicates import intersection_bounds
+
+    if len(pairs) <= _VERIFY_PAIRS:
         return verify_candidates(pairs, sets, config, texts_of, shingle_size)
+    bounds = intersection_bounds(sets.rows(pairs), sets.values, sets.offsets)
+    steps = [verify_candidates(pairs[k : k + _VERIFY_PAIRS], sets, config, texts_of, shingle_size,
+                               bounds=bounds[k : k + _VERIFY_PAIRS])
+             for k in range(0, len(pairs), _VERIFY_PAIRS)]
     return np.concatenate([near for near, _ in steps]), np.concatenate([strong for _, strong in steps])
 
 
 class _Texts:
     """The texts of a documents file by row number, without holding them all.
 
-    On first use the text column is copied, row group by row group, to the uncompressed
-    scratch file ``scratch`` (:func:`dedup.io.write_scratch`); calling the object with rows
-    reads just those texts back. :meth:`close` removes the file.
+    The text column is copied, row group by row group, to the uncompressed scratch file
+    ``scratch`` (:func:`dedup.io.write_scratch`): on first use, or ahead of it in a thread
+    of its own once :meth:`start` is called (reading and writing Arrow data leaves the
+    interpreter free for the caller's work meanwhile). Calling the object with rows reads
+    just those texts back. :meth:`close` removes the file.
     """
 
     def __init__(self, documents: Path, scratch: Path) -> None:
         self.documents, self.scratch = documents, scratch
-        self.written = False
+        self.writing: Any = None  # the copy under way or done, a Future
+
+    def start(self) -> None:
+        """Start copying the texts to the scratch file in a thread, if not started yet."""
+        if self.writing is None:
+            self.writing = _in_thread(self._write)
+
+    def _write(self) -> None:
+        import pyarrow.parquet as pq
+
+        parquet = pq.ParquetFile(self.documents)
+        write_scratch((parquet.read_row_group(g, columns=["text"]) for g in range(parquet.num_row_groups)),
+                      pa.schema([parquet.schema_arrow.field("text")]), self.scratch)
 
     def __call__(self, rows: np.ndarray) -> list[str]:
-        if not self.written:
-            import pyarrow.parquet as pq
-
-            parquet = pq.ParquetFile(self.documents)
-            write_scratch((parquet.read_row_group(g, columns=["text"]) for g in range(parquet.num_row_groups)),
-                          pa.schema([parquet.schema_arrow.field("text")]), self.scratch)
-            self.written = True
+        if self.writing is None:
+            self._write()
+            self.writing = _in_thread(lambda: None)
+        self.writing.result()
         return read_scratch_rows(self.scratch, rows, ["text"]).column("text").to_pylist()  # type: ignore[no-any-return]
 
     def close(self) -> None:
-        """Remove the scratch file (a later call writes it again)."""
+        """Remove the scratch file (once a copy under way has ended; a later call writes it again)."""
+        if self.writing is not None:
+            with contextlib.suppress(Exception):  # a failed copy leaves nothing to wait for
+                self.writing.result()
         self.scratch.unlink(missing_ok=True)
-        self.written = False
+        self.writing = None
+
+
+def _in_thread(work: Callable[[], None]) -> Any:
+    """Run ``work`` in a thread of its own; return the Future of its end."""
+    import threading
+    from concurrent.futures import Future
+
+    done: Future[None] = Future()
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:  # handed to whoever waits for the work
+            done.set_exception(exc)
+        else:
+            done.set_result(None)
+
+    threading.Thread(target=run, name="newsdedup-scratch", daemon=True).start()
+    return done
 
 
 def _write_dedup(work: Path, article_ids: Any, group_ids: Any, is_canonical: Any, similarity: Any, method: Any) -> None:
