@@ -203,7 +203,10 @@ def _centroids(clusters: Sequence[Sequence[int]], body: sp.csr_matrix) -> list[_
     dots = np.asarray(members.multiply(mean[owner]).sum(axis=1)).ravel()
     scale = np.divide(1.0, norms, out=np.zeros(k), where=norms > 0)
     closeness = dots * scale[owner]
-    ranked = np.lexsort((mean.indices, -mean.data, per_term_owner))  # stays in cluster order
+    # Each cluster's terms by weight, ties by column (the order they have within a row): one
+    # stable sort by weight, then one by cluster.
+    by_weight = np.argsort(-mean.data, kind="stable")
+    ranked = by_weight[np.argsort(per_term_owner[by_weight], kind="stable")]
     terms, weights = mean.indices[ranked], mean.data[ranked]
     ends = np.cumsum(sizes)
     return [
