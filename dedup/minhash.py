@@ -27,6 +27,7 @@ the probe sequence follow from ``seed`` (SplitMix64), so signatures are determin
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
@@ -52,6 +53,7 @@ __all__ = [
     "padded_rows",
     "process_pool",
     "read_shingles",
+    "shared_workers",
     "shingle_hashes",
     "shingles_of_texts",
     "signatures_of_normalized",
@@ -674,9 +676,94 @@ def in_order(pool: Executor, function: Callable[..., T], arguments: Iterable[tup
         yield pending.popleft().result()
 
 
-def process_pool(workers: int):  # type: ignore[no-untyped-def]
-    """A process pool whose workers start fresh (``spawn``): safe inside threaded hosts."""
+def _new_pool(workers: int) -> Executor:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def process_pool(workers: int) -> Executor:
+    """A process pool whose workers start fresh (``spawn``): safe inside threaded hosts.
+
+    Inside a :func:`shared_workers` block, the pool of that size the block keeps (started
+    on first use), seen through a handle whose shutdown ends only the work sent through it.
+    """
+    if _kept.pools is None:
+        return _new_pool(workers)
+    return _KeptPool(workers)
+
+
+class _Kept:
+    """The pools a :func:`shared_workers` block keeps, by size (None outside a block)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.pools: dict[int, Executor] | None = None
+        self.lock = threading.Lock()
+
+    def pool(self, workers: int, *, replace: Executor | None = None) -> Executor:
+        """The kept pool of ``workers`` processes, a new one if it was ``replace`` (broken)."""
+        with self.lock:
+            if self.pools is None:
+                raise RuntimeError("the shared_workers block has ended")
+            pool = self.pools.get(workers)
+            if pool is None or pool is replace:
+                if pool is not None:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                pool = self.pools[workers] = _new_pool(workers)
+            return pool
+
+
+_kept = _Kept()
+
+
+class _KeptPool(Executor):
+    """A stage's handle on a kept pool: it submits to the pool, and its shutdown cancels or
+    waits for the work submitted through it only, leaving the processes running."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.futures: list[Future[Any]] = []
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        from concurrent.futures.process import BrokenProcessPool
+
+        pool = _kept.pool(self.workers)
+        try:
+            future = pool.submit(fn, *args, **kwargs)
+        except BrokenProcessPool:  # a process died in earlier work: start the pool again
+            future = _kept.pool(self.workers, replace=pool).submit(fn, *args, **kwargs)
+        self.futures = [f for f in self.futures if not f.done()]
+        self.futures.append(future)
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        from concurrent.futures import wait as wait_for
+
+        if cancel_futures:
+            for future in self.futures:
+                future.cancel()
+        if wait:
+            wait_for(self.futures)
+        self.futures = []
+
+
+@contextlib.contextmanager
+def shared_workers() -> Iterator[None]:
+    """Within the block, :func:`process_pool` hands out one kept pool per size: the stages
+    of a run share their worker processes instead of each starting (and importing) its own.
+    The pools are shut down when the block ends; a nested block uses the outer one's."""
+    if _kept.pools is not None:
+        yield
+        return
+    with _kept.lock:
+        _kept.pools = {}
+    try:
+        yield
+    finally:
+        with _kept.lock:
+            pools, _kept.pools = _kept.pools or {}, None
+        for pool in pools.values():
+            pool.shutdown(wait=True, cancel_futures=True)

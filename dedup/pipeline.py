@@ -142,8 +142,10 @@ def ingest_articles(
 
     Articles are cleaned in batches, in worker processes once the input holds more than one
     batch (``workers``: default all CPUs); each cleaned batch is written to a file of its own
-    where it was cleaned, and :func:`_write_documents` puts their rows in ``article_id``
-    order. Memory is bounded by a few batches, the ids and the text sizes of all articles,
+    where it was cleaned. While the batches follow each other in ``article_id`` order, the
+    main process adds each to ``documents.parquet`` as it comes (:class:`_OrderedDocuments`),
+    while the workers clean the next ones; otherwise :func:`_write_documents` puts their
+    rows in order at the end. Memory is bounded by a few batches, the ids and the text sizes of all articles,
     and the window of texts that the ordering gathers at a time (``_ORDER_WINDOW_BYTES``).
     ``progress(stage, done, total)`` is called after each batch (``total`` is 0: unknown
     while reading).
@@ -176,8 +178,11 @@ def ingest_articles(
         if cleaned.n_rows:
             if not cleaned.ordered or (last_id is not None and cleaned.first_id < last_id):
                 in_order = False
+                ordered.abandon()
             last_id = cleaned.last_id
             parts.append(cleaned.part)
+            if in_order:
+                ordered.add(cleaned.part)
             counts["accepted"] += cleaned.n_rows
         if progress is not None:
             progress("ingest", counts["read"], 0)
@@ -185,6 +190,8 @@ def ingest_articles(
     pool = None
     pending: deque[tuple[list[tuple[int, RawArticle]], Any]] = deque()
     batch: list[tuple[int, RawArticle]] = []
+    tmp = work / f".{DOCUMENTS}.tmp"
+    ordered = _OrderedDocuments(tmp)  # the documents file, written as batches come while they are in order
 
     def dispatch(batch: list[tuple[int, RawArticle]]) -> None:
         nonlocal pool
@@ -229,9 +236,13 @@ def ingest_articles(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+        ordered.close()
 
-    tmp = work / f".{DOCUMENTS}.tmp"
-    _write_documents(parts, in_order, tmp)
+    if in_order:
+        for part in parts:
+            part.unlink()
+    else:
+        _write_documents(parts, in_order, tmp)
     with open(tmp, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(tmp, work / DOCUMENTS)
@@ -259,6 +270,35 @@ def _contiguous(table: pa.Table) -> pa.Table:
 _DOCUMENTS_ROW_GROUP = 10_000
 # Text bytes gathered from the part files at a time while putting rows in id order.
 _ORDER_WINDOW_BYTES = 1 << 27
+
+
+class _OrderedDocuments:
+    """``documents.parquet`` written at ``path`` a cleaned batch's file at a time, for
+    batches that come in id order (what :func:`_write_documents` writes from them at once):
+    :meth:`abandon` drops it when a batch breaks the order; :meth:`close` ends the file."""
+
+    def __init__(self, path: Path) -> None:
+        import pyarrow.parquet as pq
+
+        self.path = path
+        self.writer: Any = pq.ParquetWriter(path, schema.DOCUMENTS, compression="zstd")
+
+    def add(self, part: Path) -> None:
+        """Append the rows of the cleaned batch file ``part``."""
+        self.writer.write_table(_read_part(part), row_group_size=_DOCUMENTS_ROW_GROUP)
+
+    def abandon(self) -> None:
+        """Stop writing and remove the file (the order is broken)."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+            self.path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """End the file (nothing when abandoned)."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
 
 
 def _write_documents(parts: Sequence[Path], in_order: bool, path: Path) -> None:
@@ -1640,11 +1680,12 @@ def run_pipeline(
 
     >>> # run_pipeline(["data/articles"], "output", incremental=True)  # doctest: +SKIP
     """
+    from dedup.minhash import shared_workers
     from dedup.state import open_history
 
     config = config or PipelineConfig()
     output = Path(output)
-    with output_lock(output, timeout=lock_timeout):
+    with output_lock(output, timeout=lock_timeout), shared_workers():  # the stages share worker processes
         work = prepare_workdir(output)
         history = open_history(output, work, config.minhash) if incremental else None
         run_id = work.name if incremental else None

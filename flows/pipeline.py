@@ -22,6 +22,7 @@ from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from dedup import pipeline as stages
 from dedup.config import PipelineConfig
 from dedup.io import output_lock
+from dedup.minhash import shared_workers
 from dedup.pipeline import RunReport, StageResult
 from dedup.state import open_history
 from flows.artifacts import StageProgress, publish_artifacts, publish_history_artifacts
@@ -91,7 +92,11 @@ def newsdedup_flow(
     """
     config = PipelineConfig()
     out = Path(output)
-    with concurrency(_output_limit(out), timeout_seconds=wait_seconds), output_lock(out, timeout=wait_seconds):
+    with (
+        concurrency(_output_limit(out), timeout_seconds=wait_seconds),
+        output_lock(out, timeout=wait_seconds),
+        shared_workers(),  # the stages share their worker processes
+    ):
         work = stages.prepare_workdir(out)
         history = open_history(out, work, config.minhash) if incremental else None
         run_id = work.name if incremental else None

@@ -848,16 +848,22 @@ def test_order_windows_are_whole_row_groups_within_the_budget():
     assert _order_windows(np.empty(0, dtype=np.int64), 3, 10) == []
 
 
-@pytest.mark.parametrize("in_id_order", [False, True])
-def test_documents_are_written_in_id_order_window_by_window(tmp_path, monkeypatch, in_id_order):
-    """Three batches of articles (ids out of order unless ``in_id_order``, some left without
-    text), ordered in windows of a few small row groups: every row keeps its own values."""
+@pytest.mark.parametrize("order", ["shuffled", "in id order", "in id order, then not"])
+def test_documents_are_written_in_id_order_window_by_window(tmp_path, monkeypatch, order):
+    """Three batches of articles (ids shuffled, in order, or in order for two batches only;
+    some left without text), ordered in windows of a few small row groups: every row keeps
+    its own values."""
     from dedup import pipeline
 
     monkeypatch.setattr(pipeline, "_DOCUMENTS_ROW_GROUP", 170)
     monkeypatch.setattr(pipeline, "_ORDER_WINDOW_BYTES", 40_000)
     n = 2300
-    keys = range(n) if in_id_order else ((k * 7919) % n for k in range(n))  # 7919 is prime: a permutation
+    in_id_order = order == "in id order"
+    keys = {
+        "shuffled": [(k * 7919) % n for k in range(n)],  # 7919 is prime: a permutation
+        "in id order": list(range(n)),
+        "in id order, then not": [*range(300, n), *range(300)],
+    }[order]
     lines = []
     for k in keys:
         text = "Skip to content" if k % 97 == 5 else f"Story {k} tells of event {k % 13} in town {k % 31}. " * (1 + k % 5)
