@@ -690,16 +690,15 @@ def find_duplicates(
     """
     import pyarrow.parquet as pq
 
-    from dedup.minhash import SHINGLE_SETS
-
     if history is not None and pq.read_metadata(history / "documents.parquet").num_rows:
         return _find_duplicates_with_history(work, history, minhash, config)
     start = time.perf_counter()
     path = work / DOCUMENTS
     docs = pq.read_table(path, columns=["article_id", "content_hash", "published_at", "n_words"])
-    texts = _Texts(path, work / ".texts.arrow")
-    if config.coverage_threshold is not None or config.max_inner_gap is not None or not (work / SHINGLE_SETS).exists():
-        texts.start()  # verification reads texts: copy them while the candidates are found
+    # The event fields of every document, copied while the candidates are found: verification
+    # reads texts from the copy, and the events stage takes the canonical articles from it.
+    texts = _Texts(path, work / _DOCUMENT_COPY, columns=_EVENT_COLUMNS, keep=True)
+    texts.start()
     try:
         return _find_duplicates_of(work, docs, texts, minhash, config, workers, progress, start)
     finally:
@@ -788,15 +787,17 @@ def _verify_in_chunks(pairs: np.ndarray, sets: Any, config: DuplicateConfig,
 class _Texts:
     """The texts of a documents file by row number, without holding them all.
 
-    The text column is copied, row group by row group, to the uncompressed scratch file
-    ``scratch`` (:func:`dedup.io.write_scratch`): on first use, or ahead of it in a thread
-    of its own once :meth:`start` is called (reading and writing Arrow data leaves the
-    interpreter free for the caller's work meanwhile). Calling the object with rows reads
-    just those texts back. :meth:`close` removes the file.
+    The text column (with ``columns``) is copied, row group by row group, to the uncompressed
+    scratch file ``scratch`` (:func:`dedup.io.write_scratch`): on first use, or ahead of it
+    in a thread of its own once :meth:`start` is called (reading and writing Arrow data
+    leaves the interpreter free for the caller's work meanwhile). Calling the object with
+    rows reads just those texts back. :meth:`close` removes the file, unless it is to be
+    kept (``keep``) and was written.
     """
 
-    def __init__(self, documents: Path, scratch: Path) -> None:
-        self.documents, self.scratch = documents, scratch
+    def __init__(self, documents: Path, scratch: Path, *, columns: Sequence[str] = ("text",),
+                 keep: bool = False) -> None:
+        self.documents, self.scratch, self.columns, self.keep = documents, scratch, list(columns), keep
         self.writing: Any = None  # the copy under way or done, a Future
 
     def start(self) -> None:
@@ -808,8 +809,8 @@ class _Texts:
         import pyarrow.parquet as pq
 
         parquet = pq.ParquetFile(self.documents)
-        write_scratch((parquet.read_row_group(g, columns=["text"]) for g in range(parquet.num_row_groups)),
-                      pa.schema([parquet.schema_arrow.field("text")]), self.scratch)
+        write_scratch((parquet.read_row_group(g, columns=self.columns) for g in range(parquet.num_row_groups)),
+                      pa.schema([parquet.schema_arrow.field(c) for c in self.columns]), self.scratch)
 
     def __call__(self, rows: np.ndarray) -> list[str]:
         if self.writing is None:
@@ -819,11 +820,17 @@ class _Texts:
         return read_scratch_rows(self.scratch, rows, ["text"]).column("text").to_pylist()  # type: ignore[no-any-return]
 
     def close(self) -> None:
-        """Remove the scratch file (once a copy under way has ended; a later call writes it again)."""
+        """Remove the scratch file, unless it is kept and written (once a copy under way has
+        ended; a later call writes it again)."""
+        written = False
         if self.writing is not None:
-            with contextlib.suppress(Exception):  # a failed copy leaves nothing to wait for
+            try:
                 self.writing.result()
-        self.scratch.unlink(missing_ok=True)
+                written = True
+            except Exception:  # a failed copy: nothing to keep
+                pass
+        if not (self.keep and written):
+            self.scratch.unlink(missing_ok=True)
         self.writing = None
 
 
@@ -1148,6 +1155,8 @@ class _StoredSummaryArticles:
 # The fields of the canonical articles being clustered (scratch of the events stage).
 _EVENT_ARTICLES = "event_articles.arrow"
 _EVENT_COLUMNS = ["article_id", "title", "text", "dateline", "published_at", "source"]
+# The event fields of every document, copied by the duplicates stage for the events stage.
+_DOCUMENT_COPY = ".documents.arrow"
 # Articles counted or summarised in one piece (in a worker process when there is a pool).
 _EVENT_CHUNK = 5_000
 
@@ -1171,6 +1180,16 @@ def _write_event_articles(documents: Path, rows: np.ndarray, path: Path) -> None
             first = stop
 
     write_scratch(tables(), pa.schema([schema.field(c) for c in _EVENT_COLUMNS]), path)
+
+
+def _holds_documents(path: Path, n: int) -> bool:
+    """Whether ``path`` is a scratch file of the event fields of ``n`` documents."""
+    if not path.exists():
+        return False
+    with pa.memory_map(str(path)) as source:
+        reader = pa.ipc.open_file(source)
+        rows = sum(reader.get_batch(b).num_rows for b in range(reader.num_record_batches))
+        return rows == n and all(name in reader.schema.names for name in _EVENT_COLUMNS)
 
 
 def _event_pool(n: int) -> Any:
@@ -1209,10 +1228,15 @@ class _Canonical:
     def summarize(self, counts: list[Any], clusters: list[list[int]], summary: SummaryConfig) -> list[ClusterSummary]:
         """The summary of each cluster of ``clusters`` (positions in these articles).
         ``counts`` holds the feature counts, and is emptied once they are no longer needed."""
+        from concurrent.futures import ThreadPoolExecutor
+
         from dedup.summarize import summarize_clusters
 
-        names = top_entities_of_groups(counts[0], clusters, 10)
-        body, vocabulary = tfidf(counts[0].blocks[0], local=False), counts[0].vocabularies[0]
+        # Both are NumPy and SciPy work that leaves the interpreter free: one in a thread.
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            naming = thread.submit(top_entities_of_groups, counts[0], clusters, 10)
+            body, vocabulary = tfidf(counts[0].blocks[0], local=False), counts[0].vocabularies[0]
+            names = naming.result()
         counts.clear()
         release_memory()
         return summarize_clusters(
@@ -1284,12 +1308,16 @@ def group_events(
     canon = np.flatnonzero(np.asarray(dedup.column("is_canonical").to_numpy(zero_copy_only=False), dtype=bool))
     published_all = docs.column("published_at").to_pylist()
     sources_all = docs.column("source").to_pylist()
-    _write_event_articles(work / DOCUMENTS, canon, work / _EVENT_ARTICLES)
+    if _holds_documents(work / _DOCUMENT_COPY, len(ids)):  # the duplicates stage's copy
+        stored = _StoredArticles(work / _DOCUMENT_COPY, canon.astype(np.int64))
+    else:
+        _write_event_articles(work / DOCUMENTS, canon, work / _EVENT_ARTICLES)
+        stored = _StoredArticles(work / _EVENT_ARTICLES, np.arange(len(canon), dtype=np.int64))
     articles = _Canonical(
         ids=[ids[i] for i in canon],
         published=[published_all[i] for i in canon],
         sources=[sources_all[i] for i in canon],
-        stored=_StoredArticles(work / _EVENT_ARTICLES, np.arange(len(canon), dtype=np.int64)),
+        stored=stored,
     )
     with _event_pool(len(canon)) as pool:
         articles = replace(articles, pool=pool)
@@ -1298,7 +1326,8 @@ def group_events(
         for k, label in enumerate(labels.tolist()):
             members_of.setdefault(label, []).append(k)
         described = articles.summarize(counts, list(members_of.values()), summary)
-    (work / _EVENT_ARTICLES).unlink()
+    (work / _EVENT_ARTICLES).unlink(missing_ok=True)
+    (work / _DOCUMENT_COPY).unlink(missing_ok=True)
 
     # Every document, by the position of its canonical article among the canonical ones.
     position = {row: k for k, row in enumerate(canon.tolist())}
@@ -1463,6 +1492,7 @@ def _group_events_with_history(
     write_table(cluster_rows, work / CLUSTERS, schema.CLUSTERS)
     write_table(sorted(states.values(), key=lambda c: c["cluster_id"]), work / CLUSTER_STATE, schema.STATE_CLUSTERS)
     (work / _EVENT_ARTICLES).unlink(missing_ok=True)
+    (work / _DOCUMENT_COPY).unlink(missing_ok=True)
     result_counts = {
         "canonical_articles": len(canon.ids),
         "earlier_in_window": len(window),
@@ -1515,7 +1545,25 @@ def publish_outputs(
         articles = docs.append_column("dup_group_id", dedup.column("dup_group_id"))
         articles = articles.append_column("is_canonical", dedup.column("is_canonical"))
         articles = articles.append_column("cluster_id", events.column("cluster_id"))
-    n_articles = write_table(articles, staging / "articles.parquet", schema.ARTICLES)
+    # The articles table, with every text, takes most of the time: it is written in a thread
+    # (Parquet encoding leaves the interpreter free) while the other tables are.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        writing = thread.submit(write_table, articles, staging / "articles.parquet", schema.ARTICLES)
+        n_dups, n_clusters, n_rejects = _write_small_outputs(work, staging, dedup)
+        n_articles = writing.result()
+    counts = {"articles": n_articles, "clusters": n_clusters, "duplicates": n_dups, "rejects": n_rejects, **extra}
+    if history is not None:
+        _stage_run_row(work, staging, history, run_id or "", report, counts)
+    report_data = report.to_dict() | {"outputs": counts}
+    write_json(report_data, staging / "report.json")
+    publish(staging, output, names, run_id=run_id)
+    return StageResult("publish", output, counts, time.perf_counter() - start)
+
+
+def _write_small_outputs(work: Path, staging: Path, dedup: pa.Table) -> tuple[int, int, int]:
+    """Write the duplicates, clusters and rejects tables to ``staging``; their row counts."""
     copies = dedup.filter(pc.invert(dedup.column("is_canonical")))
     duplicates = pa.table(
         {
@@ -1529,13 +1577,7 @@ def publish_outputs(
     clusters = read_table(work / CLUSTERS, schema.CLUSTERS)
     n_clusters = write_table(clusters, staging / "clusters.parquet", schema.CLUSTERS)
     n_rejects = write_table(read_table(work / REJECTS, schema.REJECTS), staging / "rejects.parquet", schema.REJECTS)
-    counts = {"articles": n_articles, "clusters": n_clusters, "duplicates": n_dups, "rejects": n_rejects, **extra}
-    if history is not None:
-        _stage_run_row(work, staging, history, run_id or "", report, counts)
-    report_data = report.to_dict() | {"outputs": counts}
-    write_json(report_data, staging / "report.json")
-    publish(staging, output, names, run_id=run_id)
-    return StageResult("publish", output, counts, time.perf_counter() - start)
+    return n_dups, n_clusters, n_rejects
 
 
 def _stage_history(

@@ -82,7 +82,27 @@ def test_duplicates_verified_pair_by_pair_equal_those_verified_at_once(tmp_path,
     one_by_one = pipeline.find_duplicates(work, config.minhash, config.duplicates, workers=1)
     assert pq.read_table(work / "dedup.parquet").equals(expected)
     assert one_by_one.counts == at_once.counts
-    assert not (work / ".texts.arrow").exists()
+    assert pipeline._holds_documents(work / pipeline._DOCUMENT_COPY, len(texts))  # kept for the events stage
+
+
+def test_events_from_the_duplicates_stage_copy_equal_events_from_their_own(tmp_path):
+    import shutil
+
+    texts = [QUAKE_A[0][1], QUAKE_A[1][1], QUAKE_B[0][1], QUAKE_B[1][1], UNRELATED[1], ORIGINAL,
+             edited_copy(ORIGINAL), truncated(ORIGINAL)]
+    corpus, work = _input_and_work(tmp_path, texts)
+    config = PipelineConfig()
+    pipeline.ingest_articles([corpus], work, config.ingest, workers=1)
+    pipeline.compute_signatures(work, config.minhash, workers=1)
+    pipeline.find_duplicates(work, config.minhash, config.duplicates, workers=1)
+    own = tmp_path / "own"
+    shutil.copytree(work, own)
+    (own / pipeline._DOCUMENT_COPY).unlink()
+    pipeline.group_events(work, config.cluster, config.summary)
+    pipeline.group_events(own, config.cluster, config.summary)
+    for name in ("events.parquet", "clusters.parquet"):
+        assert pq.read_table(work / name).equals(pq.read_table(own / name))
+    assert not (work / pipeline._DOCUMENT_COPY).exists() and not (own / pipeline._EVENT_ARTICLES).exists()
 
 
 def test_signatures_and_shingle_sets_are_written_a_row_group_at_a_time(tmp_path, monkeypatch):
