@@ -763,8 +763,8 @@ def _find_duplicates_of(work: Path, docs: pa.Table, texts: _Texts, minhash: MinH
 
 
 # Candidate pairs verified at a time: bounds the texts and shingle sequences that the
-# order-aware check of a step holds.
-_VERIFY_PAIRS = 200_000
+# order-aware check of a step holds (two steps run at once).
+_VERIFY_PAIRS = 100_000
 
 
 def _verify_in_chunks(pairs: np.ndarray, sets: Any, config: DuplicateConfig,
@@ -772,15 +772,22 @@ def _verify_in_chunks(pairs: np.ndarray, sets: Any, config: DuplicateConfig,
     """:func:`~dedup.duplicates.verify_candidates` of ``pairs``, ``_VERIFY_PAIRS`` at a time
     (each pair is decided on its own, so the result is the same as at once). The pairs'
     intersection bounds are computed once for all: a document's bucket map, not the pairs
-    of a step, is what they cost."""
+    of a step, is what they cost. Steps spend most of their time in NumPy calls that leave
+    the interpreter free: two threads share them, and their results are taken in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from dedup.duplicates import intersection_bounds
 
     if len(pairs) <= _VERIFY_PAIRS:
         return verify_candidates(pairs, sets, config, texts_of, shingle_size)
     bounds = intersection_bounds(sets.rows(pairs), sets.values, sets.offsets)
-    steps = [verify_candidates(pairs[k : k + _VERIFY_PAIRS], sets, config, texts_of, shingle_size,
-                               bounds=bounds[k : k + _VERIFY_PAIRS])
-             for k in range(0, len(pairs), _VERIFY_PAIRS)]
+
+    def step(k: int) -> tuple[np.ndarray, np.ndarray]:
+        return verify_candidates(pairs[k : k + _VERIFY_PAIRS], sets, config, texts_of, shingle_size,
+                                 bounds=bounds[k : k + _VERIFY_PAIRS])
+
+    with ThreadPoolExecutor(max_workers=2) as threads:
+        steps = list(threads.map(step, range(0, len(pairs), _VERIFY_PAIRS)))
     return np.concatenate([near for near, _ in steps]), np.concatenate([strong for _, strong in steps])
 
 
@@ -788,8 +795,8 @@ class _Texts:
     """The texts of a documents file by row number, without holding them all.
 
     The text column (with ``columns``) is copied, row group by row group, to the uncompressed
-    scratch file ``scratch`` (:func:`dedup.io.write_scratch`): on first use, or ahead of it
-    in a thread of its own once :meth:`start` is called (reading and writing Arrow data
+    scratch file ``scratch`` (:func:`dedup.io.write_scratch`) in a thread of its own: on
+    first use, or ahead of it once :meth:`start` is called (reading and writing Arrow data
     leaves the interpreter free for the caller's work meanwhile). Calling the object with
     rows reads just those texts back. :meth:`close` removes the file, unless it is to be
     kept (``keep``) and was written.
@@ -797,13 +804,17 @@ class _Texts:
 
     def __init__(self, documents: Path, scratch: Path, *, columns: Sequence[str] = ("text",),
                  keep: bool = False) -> None:
+        import threading
+
         self.documents, self.scratch, self.columns, self.keep = documents, scratch, list(columns), keep
         self.writing: Any = None  # the copy under way or done, a Future
+        self.starting = threading.Lock()  # callers in several threads start one copy
 
     def start(self) -> None:
         """Start copying the texts to the scratch file in a thread, if not started yet."""
-        if self.writing is None:
-            self.writing = _in_thread(self._write)
+        with self.starting:
+            if self.writing is None:
+                self.writing = _in_thread(self._write)
 
     def _write(self) -> None:
         import pyarrow.parquet as pq
@@ -813,9 +824,7 @@ class _Texts:
                       pa.schema([parquet.schema_arrow.field(c) for c in self.columns]), self.scratch)
 
     def __call__(self, rows: np.ndarray) -> list[str]:
-        if self.writing is None:
-            self._write()
-            self.writing = _in_thread(lambda: None)
+        self.start()
         self.writing.result()
         return read_scratch_rows(self.scratch, rows, ["text"]).column("text").to_pylist()  # type: ignore[no-any-return]
 
@@ -1228,15 +1237,10 @@ class _Canonical:
     def summarize(self, counts: list[Any], clusters: list[list[int]], summary: SummaryConfig) -> list[ClusterSummary]:
         """The summary of each cluster of ``clusters`` (positions in these articles).
         ``counts`` holds the feature counts, and is emptied once they are no longer needed."""
-        from concurrent.futures import ThreadPoolExecutor
-
         from dedup.summarize import summarize_clusters
 
-        # Both are NumPy and SciPy work that leaves the interpreter free: one in a thread.
-        with ThreadPoolExecutor(max_workers=1) as thread:
-            naming = thread.submit(top_entities_of_groups, counts[0], clusters, 10)
-            body, vocabulary = tfidf(counts[0].blocks[0], local=False), counts[0].vocabularies[0]
-            names = naming.result()
+        names = top_entities_of_groups(counts[0], clusters, 10)
+        body, vocabulary = tfidf(counts[0].blocks[0], local=False), counts[0].vocabularies[0]
         counts.clear()
         release_memory()
         return summarize_clusters(
