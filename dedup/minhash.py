@@ -725,7 +725,9 @@ class _KeptPool(Executor):
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
-        self.futures: list[Future[Any]] = []
+        # The work sent through this handle and not ended yet. Ended work leaves the set (its
+        # result belongs to the caller alone: holding it here would keep it in memory).
+        self.futures: set[Future[Any]] = set()
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         from concurrent.futures.process import BrokenProcessPool
@@ -735,19 +737,19 @@ class _KeptPool(Executor):
             future = pool.submit(fn, *args, **kwargs)
         except BrokenProcessPool:  # a process died in earlier work: start the pool again
             future = _kept.pool(self.workers, replace=pool).submit(fn, *args, **kwargs)
-        self.futures = [f for f in self.futures if not f.done()]
-        self.futures.append(future)
+        self.futures.add(future)
+        future.add_done_callback(self.futures.discard)
         return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         from concurrent.futures import wait as wait_for
 
+        under_way = list(self.futures)
         if cancel_futures:
-            for future in self.futures:
+            for future in under_way:
                 future.cancel()
         if wait:
-            wait_for(self.futures)
-        self.futures = []
+            wait_for(under_way)
 
 
 @contextlib.contextmanager

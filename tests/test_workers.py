@@ -72,3 +72,14 @@ def test_a_pool_broken_by_a_dying_process_is_started_again() -> None:
             first.submit(_die).result()
         with process_pool(1) as second:
             assert second.submit(_pid).result() > 0
+
+
+def test_a_handle_does_not_hold_the_results_of_ended_work() -> None:
+    # A stage's results are the caller's: the handle must not keep them in memory.
+    with shared_workers(), process_pool(1) as handle:
+        futures = [handle.submit(_pid) for _ in range(3)]
+        [future.result() for future in futures]
+        deadline = time.monotonic() + 5
+        while handle.futures and time.monotonic() < deadline:  # done callbacks follow the results
+            time.sleep(0.01)
+        assert not handle.futures
