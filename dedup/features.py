@@ -318,6 +318,15 @@ def compact_columns(rows: sp.csr_matrix, vocabulary: np.ndarray) -> tuple[sp.csr
     return compact, vocabulary[used]
 
 
+def _sorted_terms(column_of: Mapping[str, int]) -> tuple[list[str], np.ndarray]:
+    """The terms of ``column_of`` (term -> column in order of first sight) sorted, and the
+    sorted position of each first-sight column."""
+    terms = sorted(column_of)
+    rank = np.empty(len(terms), dtype=np.int64)
+    rank[[column_of[t] for t in terms]] = np.arange(len(terms))
+    return terms, rank
+
+
 def _count_tokens(counts: Iterable[Mapping[str, int]], n: int) -> tuple[sp.csr_matrix, np.ndarray]:
     """The term counts of ``n`` articles as a float32 CSR matrix with sorted indices over the
     sorted vocabulary of the terms found (no column when no article holds a term)."""
@@ -332,9 +341,7 @@ def _count_tokens(counts: Iterable[Mapping[str, int]], n: int) -> tuple[sp.csr_m
         indptr.append(len(indices))
     if not column_of:  # no article holds a term
         return sp.csr_matrix((n, 0), dtype=np.float32), np.empty(0, dtype=object)
-    terms = sorted(column_of)
-    rank = np.empty(len(terms), dtype=np.int64)
-    rank[[column_of[t] for t in terms]] = np.arange(len(terms))
+    terms, rank = _sorted_terms(column_of)
     matrix = sp.csr_matrix(
         (np.array(data, dtype=np.float32), rank[np.array(indices, dtype=np.int64)], np.array(indptr, dtype=np.int64)),
         shape=(n, len(terms)),
@@ -387,9 +394,7 @@ def _count_words(docs: Sequence[str]) -> tuple[sp.csr_matrix, np.ndarray]:
         starts.append(len(words))
     if not column_of:  # no article holds a word
         return sp.csr_matrix((n, 0), dtype=np.float32), np.empty(0, dtype=object)
-    terms = sorted(column_of)
-    rank = np.empty(len(terms), dtype=np.int64)
-    rank[[column_of[t] for t in terms]] = np.arange(len(terms))
+    terms, rank = _sorted_terms(column_of)
     first = np.asarray(starts, dtype=np.int64)
     run = encoded.indices.to_numpy()
     sizes = first[1:][run] - first[:-1][run]  # words of each occurrence's run
