@@ -145,8 +145,9 @@ def ingest_articles(
     where it was cleaned. While the batches follow each other in ``article_id`` order, the
     main process adds each to ``documents.parquet`` as it comes (:class:`_OrderedDocuments`),
     while the workers clean the next ones; otherwise :func:`_write_documents` puts their
-    rows in order at the end. Memory is bounded by a few batches, the ids and the text sizes of all articles,
-    and the window of texts that the ordering gathers at a time (``_ORDER_WINDOW_BYTES``).
+    rows in order at the end. Memory is bounded by a few batches, the ids and the text
+    sizes of all articles, and the window of texts that the ordering gathers at a time
+    (``_ORDER_WINDOW_BYTES``).
     ``progress(stage, done, total)`` is called after each batch (``total`` is 0: unknown
     while reading).
     """
@@ -242,7 +243,7 @@ def ingest_articles(
         for part in parts:
             part.unlink()
     else:
-        _write_documents(parts, in_order, tmp)
+        _write_documents(parts, tmp)
     with open(tmp, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(tmp, work / DOCUMENTS)
@@ -274,8 +275,9 @@ _ORDER_WINDOW_BYTES = 1 << 27
 
 class _OrderedDocuments:
     """``documents.parquet`` written at ``path`` a cleaned batch's file at a time, for
-    batches that come in id order (what :func:`_write_documents` writes from them at once):
-    :meth:`abandon` drops it when a batch breaks the order; :meth:`close` ends the file."""
+    batches that come in id order, each as it is (one row group: a batch is smaller than
+    ``_DOCUMENTS_ROW_GROUP``): :meth:`abandon` drops it when a batch breaks the order (then
+    :func:`_write_documents` orders them all); :meth:`close` ends the file."""
 
     def __init__(self, path: Path) -> None:
         import pyarrow.parquet as pq
@@ -301,14 +303,13 @@ class _OrderedDocuments:
             self.writer = None
 
 
-def _write_documents(parts: Sequence[Path], in_order: bool, path: Path) -> None:
+def _write_documents(parts: Sequence[Path], path: Path) -> None:
     """Write the rows of the cleaned batches' files ``parts`` (Arrow IPC, in input order,
-    each in id order) to ``path`` (``documents.parquet``, zstd) ordered by ``article_id``;
-    the parts are removed.
+    each in id order, the batches not in id order among themselves: those that are go to
+    :class:`_OrderedDocuments` as they come) to ``path`` (``documents.parquet``, zstd)
+    ordered by ``article_id``; the parts are removed.
 
-    When the parts follow each other in id order (``in_order``), each is written as it is
-    (one row group: a batch is smaller than ``_DOCUMENTS_ROW_GROUP``). Otherwise the ids
-    alone are sorted (byte order of UTF-8 is code point order, as Python sorts strings), and
+    The ids alone are sorted (byte order of UTF-8 is code point order, as Python sorts strings), and
     the sorted rows are written in row groups of ``_DOCUMENTS_ROW_GROUP`` rows, cut into
     windows of consecutive row groups: at least one each, and as many more as keep a
     window's texts within ``_ORDER_WINDOW_BYTES``. Each part is read once and its rows are
@@ -318,11 +319,6 @@ def _write_documents(parts: Sequence[Path], in_order: bool, path: Path) -> None:
     import pyarrow.parquet as pq
 
     with pq.ParquetWriter(path, schema.DOCUMENTS, compression="zstd") as writer:
-        if in_order:
-            for part in parts:
-                writer.write_table(_read_part(part), row_group_size=_DOCUMENTS_ROW_GROUP)
-                part.unlink()
-            return
         if not parts:
             return
         starts, order, sizes = _id_order(parts)
@@ -806,9 +802,13 @@ class _Texts:
 
     def start(self) -> None:
         """Start copying the texts to the scratch file in a thread, if not started yet."""
+        from concurrent.futures import ThreadPoolExecutor
+
         with self.starting:
             if self.writing is None:
-                self.writing = _in_thread(self._write)
+                thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsdedup-scratch")
+                self.writing = thread.submit(self._write)
+                thread.shutdown(wait=False)  # the copy goes on; the thread ends with it
 
     def _write(self) -> None:
         import pyarrow.parquet as pq
@@ -835,25 +835,6 @@ class _Texts:
         if not (self.keep and written):
             self.scratch.unlink(missing_ok=True)
         self.writing = None
-
-
-def _in_thread(work: Callable[[], None]) -> Any:
-    """Run ``work`` in a thread of its own; return the Future of its end."""
-    import threading
-    from concurrent.futures import Future
-
-    done: Future[None] = Future()
-
-    def run() -> None:
-        try:
-            work()
-        except BaseException as exc:  # handed to whoever waits for the work
-            done.set_exception(exc)
-        else:
-            done.set_result(None)
-
-    threading.Thread(target=run, name="newsdedup-scratch", daemon=True).start()
-    return done
 
 
 def _write_dedup(work: Path, article_ids: Any, group_ids: Any, is_canonical: Any, similarity: Any, method: Any) -> None:

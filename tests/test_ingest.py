@@ -907,7 +907,7 @@ def test_rows_of_parts_not_in_id_order_are_ordered_too(tmp_path, monkeypatch):
     parts = [tmp_path / "p0.arrow", tmp_path / "p1.arrow"]
     pipeline._write_part(pa.Table.from_pylist(rows[:4], schema=schema.DOCUMENTS), parts[0])
     pipeline._write_part(pa.Table.from_pylist(rows[4:], schema=schema.DOCUMENTS), parts[1])
-    pipeline._write_documents(parts, False, tmp_path / "documents.parquet")
+    pipeline._write_documents(parts, tmp_path / "documents.parquet")
     every = pa.Table.from_pylist(rows, schema=schema.DOCUMENTS)
     written = pq.ParquetFile(tmp_path / "documents.parquet")
     assert written.read().equals(every.take(pc.sort_indices(every.column("article_id"))))
