@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, pairwise
 from typing import Protocol
 
 import numpy as np
@@ -527,31 +527,59 @@ def merge_counts(parts: Sequence[FeatureCounts]) -> FeatureCounts:
     blocks, vocabularies = [], []
     n = sum(part.n for part in parts)
     for b in range(len(BLOCKS)):
-        vocabulary = sorted(set().union(*(p.vocabularies[b].tolist() for p in parts)))
-        column_of = {term: k for k, term in enumerate(vocabulary)}
+        vocabulary, columns_of = _union_vocabulary([p.vocabularies[b] for p in parts])
         nnz = sum(part.blocks[b].nnz for part in parts)
         index_type = np.int32 if max(nnz, len(vocabulary)) < 2**31 else np.int64
         data = np.empty(nnz, dtype=np.float32)
         indices = np.empty(nnz, dtype=index_type)
         indptr = np.empty(n + 1, dtype=index_type)
         indptr[0] = row = at = 0
-        for part in parts:
+        for part, columns in zip(parts, columns_of, strict=True):
             block = part.blocks[b].tocsr()
             block.sort_indices()
-            columns = np.fromiter(map(column_of.__getitem__, part.vocabularies[b].tolist()), dtype=index_type,
-                                  count=len(part.vocabularies[b]))
             data[at : at + block.nnz] = block.data
-            indices[at : at + block.nnz] = columns[block.indices]
+            indices[at : at + block.nnz] = columns.astype(index_type, copy=False)[block.indices]
             indptr[row + 1 : row + 1 + block.shape[0]] = block.indptr[1:] + at
             row += block.shape[0]
             at += block.nnz
         blocks.append(sp.csr_matrix((data, indices, indptr), shape=(n, len(vocabulary))))
-        vocabularies.append(np.array(vocabulary, dtype=object))
+        vocabularies.append(vocabulary)
     return FeatureCounts(
         blocks=tuple(blocks),
         vocabularies=tuple(vocabularies),
         primary_places=[q for p in parts for q in p.primary_places],
     )
+
+
+def _union_vocabulary(vocabularies: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The sorted union of ``vocabularies`` (object arrays of distinct terms), and the
+    column in it of each term of each.
+
+    Arrow numbers the distinct terms of all of them in one pass and sorts them (by UTF-8
+    bytes, which is code point order, as Python sorts strings); terms that UTF-8 cannot
+    encode (lone surrogates) take the same steps in Python.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    sizes = [len(v) for v in vocabularies]
+    bounds = np.cumsum([0, *sizes])
+    try:
+        joined = pa.array(np.concatenate(vocabularies) if vocabularies else [], type=pa.large_string())
+    except (UnicodeEncodeError, pa.ArrowException):
+        terms = sorted(set().union(*(v.tolist() for v in vocabularies)))
+        column_of = {term: k for k, term in enumerate(terms)}
+        columns = [np.fromiter(map(column_of.__getitem__, v.tolist()), dtype=np.int64, count=len(v))
+                   for v in vocabularies]
+        return np.array(terms, dtype=object), columns
+    encoded = pc.dictionary_encode(joined)
+    order = pc.sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    column = rank[encoded.indices.to_numpy()]
+    union = np.empty(len(order), dtype=object)  # an object array even when empty
+    union[:] = encoded.dictionary.take(pa.array(order)).to_pylist()
+    return union, [column[a:z] for a, z in pairwise(bounds.tolist())]
 
 
 def tfidf(counts: sp.csr_matrix, *, local: bool = False, offset: float | None = None) -> sp.csr_matrix:

@@ -314,8 +314,13 @@ def _write_documents(parts: Sequence[Path], path: Path) -> None:
     windows of consecutive row groups: at least one each, and as many more as keep a
     window's texts within ``_ORDER_WINDOW_BYTES``. Each part is read once and its rows are
     spread over one file per window (:func:`_spool_windows`);
-    then each window's file is read, its rows ordered and written.
+    then each window's file is read, its rows ordered and written. Row groups are compressed
+    and written in a thread of their own while the next ones are gathered (both in Arrow,
+    which leaves the interpreter free), at most a window's bytes of them waiting.
     """
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     import pyarrow.parquet as pq
 
     with pq.ParquetWriter(path, schema.DOCUMENTS, compression="zstd") as writer:
@@ -328,15 +333,26 @@ def _write_documents(parts: Sequence[Path], path: Path) -> None:
             window_of[order[first:stop]] = w
         spools = [path.with_name(f"{path.name}.window-{w:06d}.arrow") for w in range(len(windows))]
         _spool_windows(parts, starts, window_of, spools)
-        for (first, stop), spool in zip(windows, spools, strict=True):
-            window = _contiguous(_read_part(spool))  # its rows in row-number order
-            spool.unlink()
-            at = np.searchsorted(np.sort(order[first:stop]), order[first:stop])  # each sorted row in it
-            for k in range(0, len(at), _DOCUMENTS_ROW_GROUP):
-                group = window.take(pa.array(at[k : k + _DOCUMENTS_ROW_GROUP])).cast(schema.DOCUMENTS)
-                writer.write_table(group, row_group_size=_DOCUMENTS_ROW_GROUP)
-            del window
-            pa.default_memory_pool().release_unused()  # the next window is as large: do not hold two
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsdedup-documents") as thread:
+            writing: deque[tuple[int, Future[None]]] = deque()  # row groups being written, and their bytes
+            waiting = 0
+            for (first, stop), spool in zip(windows, spools, strict=True):
+                window = _contiguous(_read_part(spool))  # its rows in row-number order
+                spool.unlink()
+                at = np.searchsorted(np.sort(order[first:stop]), order[first:stop])  # each sorted row in it
+                for k in range(0, len(at), _DOCUMENTS_ROW_GROUP):
+                    group = window.take(pa.array(at[k : k + _DOCUMENTS_ROW_GROUP])).cast(schema.DOCUMENTS)
+                    while writing and waiting + group.nbytes > _ORDER_WINDOW_BYTES:
+                        size, future = writing.popleft()
+                        future.result()
+                        waiting -= size
+                    writing.append((group.nbytes, thread.submit(writer.write_table, group,
+                                                                row_group_size=_DOCUMENTS_ROW_GROUP)))
+                    waiting += group.nbytes
+                del window
+                pa.default_memory_pool().release_unused()  # the next window is as large: do not hold two
+            for _, future in writing:
+                future.result()
 
 
 def _write_part(table: pa.Table, part: Path) -> None:
@@ -1308,26 +1324,33 @@ def group_events(
     (work / _EVENT_ARTICLES).unlink(missing_ok=True)
     (work / _DOCUMENT_COPY).unlink(missing_ok=True)
 
-    # Every document, by the position of its canonical article among the canonical ones.
-    position = {row: k for k, row in enumerate(canon.tolist())}
-    index_of = {article_id: i for i, article_id in enumerate(ids)}
-    copies_of: dict[int, list[int]] = {}
-    for i, group in enumerate(dedup.column("dup_group_id").to_pylist()):
-        copies_of.setdefault(position[index_of[group]], []).append(i)
+    # Every document joins the cluster of its canonical article; each cluster's documents are
+    # taken in id order (Arrow orders strings as Python does).
+    article_ids = docs.column("article_id")
+    position = np.empty(len(ids), dtype=np.int64)  # of each canonical row among the canonical ones
+    position[canon] = np.arange(len(canon))
+    slot = np.empty(int(labels.max()) + 1 if len(labels) else 0, dtype=np.int64)  # each label's cluster
+    slot[list(members_of)] = np.arange(len(members_of))
+    canonical_row = pc.index_in(dedup.column("dup_group_id"), value_set=article_ids).to_numpy()
+    cluster_of = slot[labels[position[canonical_row]]]
+    id_rank = np.empty(len(ids), dtype=np.int64)
+    id_rank[pc.sort_indices(article_ids).to_numpy()] = np.arange(len(ids))
+    in_order = np.lexsort((id_rank, cluster_of)).tolist()
+    bounds = np.searchsorted(cluster_of[in_order], np.arange(len(members_of) + 1)).tolist()
 
     cluster_rows = []
-    assignment = [""] * len(ids)
-    for members, summarized in zip(members_of.values(), described, strict=True):
-        everyone = sorted((i for k in members for i in copies_of[k]), key=lambda i: ids[i])
-        cid = cluster_id([ids[i] for i in everyone])
-        for i in everyone:
-            assignment[i] = cid
+    cluster_ids = []
+    for c, (members, summarized) in enumerate(zip(members_of.values(), described, strict=True)):
+        everyone = in_order[bounds[c] : bounds[c + 1]]
+        cid = cluster_id([ids[everyone[0]]])  # the smallest member id
+        cluster_ids.append(cid)
         row = _describe(articles, summarized, members, [ids[i] for i in everyone],
                         [published_all[i] for i in everyone], [sources_all[i] for i in everyone])
         cluster_rows.append({"cluster_id": cid, **row, "created_at": None, "updated_at": None, "status": "new"})
     cluster_rows.sort(key=lambda r: (-r["size"], r["cluster_id"]))
+    assignment = pa.array(cluster_ids, type=pa.string()).take(pa.array(cluster_of))
     write_table(
-        pa.table({"article_id": ids, "cluster_id": assignment}, schema=_EVENTS), work / EVENTS, _EVENTS
+        pa.table({"article_id": article_ids, "cluster_id": assignment}, schema=_EVENTS), work / EVENTS, _EVENTS
     )
     write_table(cluster_rows, work / CLUSTERS, schema.CLUSTERS)
     result_counts = {

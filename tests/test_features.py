@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -300,3 +301,16 @@ def test_weigh_split_parts_sum_to_the_weighed_rows(max_df: int, rows_at_once: in
         assert ((rare + common) != whole).nnz == 0
         rows = SplitRows(rare, common)[np.array([3, 0])]
         assert rows.has_sorted_indices and (rows != whole[[3, 0]]).nnz == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(feature_text, min_size=1, max_size=6), st.data())
+@example(["Bo é Cy", "A \udc80Bo", "Éa Bo"], None)
+def test_counts_of_any_parts_merge_into_the_counts_of_the_whole(texts: list[str], data: Any) -> None:
+    cuts = [0, 1, 2] if data is None else sorted(set(data.draw(st.lists(st.integers(0, len(texts))))))
+    bounds = [0, *cuts, len(texts)]
+    titles, datelines = [None] * len(texts), ["Bo é" if k % 2 else None for k in range(len(texts))]
+    whole = count_features(titles, texts, datelines, lead_sentences=1)
+    parts = [count_features(titles[a:b], texts[a:b], datelines[a:b], lead_sentences=1)
+             for a, b in pairwise(bounds)]
+    _assert_same_counts(merge_counts(parts), whole)
