@@ -599,8 +599,9 @@ def tfidf(counts: sp.csr_matrix, *, local: bool = False, offset: float | None = 
     df = np.bincount(counts.indices, minlength=counts.shape[1])
     idf = (np.log((1.0 + n) / (1.0 + df)) + offset).astype(np.float32)
     data = (1.0 + np.log(counts.data, dtype=np.float32)) * idf[counts.indices]
-    # The counts' index arrays are shared, not copied: normalising makes the one new matrix.
-    return l2_normalize(sp.csr_matrix((data, counts.indices, counts.indptr), shape=counts.shape))
+    # The counts' index arrays are shared, not copied, and the new values are normalised in
+    # place (normalising touches only the values).
+    return l2_normalize(sp.csr_matrix((data, counts.indices, counts.indptr), shape=counts.shape), copy=False)
 
 
 def weigh(
@@ -675,7 +676,7 @@ def weigh_split(
                 parts.append(sp.csr_matrix(rows.shape, dtype=np.float32))
                 continue
             values = (1.0 + np.log(rows.data, dtype=np.float32)) * idf[rows.indices]
-            part = l2_normalize(sp.csr_matrix((values, rows.indices, rows.indptr), shape=rows.shape))
+            part = l2_normalize(sp.csr_matrix((values, rows.indices, rows.indptr), shape=rows.shape), copy=False)
             part.data *= scale
             parts.append(part)
         stacked = sp.hstack(parts, format="csr", dtype=np.float32)
@@ -718,7 +719,7 @@ def weigh_within(
         idf = (np.log((1.0 + n) / (1.0 + df)) + offset).astype(np.float32)
         data = (1.0 + np.log(block.data)).astype(np.float32) * idf
         weighted = sp.csr_matrix((data, block.indices, block.indptr), shape=block.shape)
-        part = l2_normalize(weighted)
+        part = l2_normalize(weighted, copy=False)  # new values, shared index arrays
         part.data *= np.float32(np.sqrt(weight / total))
         parts.append(part)
     return sp.hstack(parts, format="csr", dtype=np.float32)
@@ -760,10 +761,15 @@ def top_entities_of_groups(counts: FeatureCounts, groups: Sequence[Sequence[int]
         order = np.lexsort((columns, -parts[columns], -mentions, group_of))
     group_of, columns = group_of[order], columns[order]
     starts = np.searchsorted(group_of, np.arange(len(groups) + 1))
-    return [
-        [terms[c].replace("_", " ").title() for c in columns[starts[g] : min(starts[g] + k, starts[g + 1])].tolist()]
-        for g in range(len(groups))
-    ]
+    # Each group's first k, each name made readable once.
+    taken = np.minimum(np.diff(starts), k)
+    ends = np.cumsum(taken)
+    chosen = columns[np.repeat(starts[:-1] - (ends - taken), taken) + np.arange(int(ends[-1]) if len(ends) else 0)]
+    used, where = np.unique(chosen, return_inverse=True)
+    readable = np.array([terms[c].replace("_", " ").title() for c in used.tolist()], dtype=object)
+    flat = readable[where].tolist()
+    bounds = [0, *ends.tolist()]
+    return [flat[a:b] for a, b in pairwise(bounds)]
 
 
 def flatten_groups(groups: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
