@@ -350,6 +350,40 @@ def _count_tokens(counts: Iterable[Mapping[str, int]], n: int) -> tuple[sp.csr_m
     return matrix, np.array(terms, dtype=object)
 
 
+def _count_occurrences(lists: Sequence[Sequence[str]], *, skip_empty: bool) -> tuple[sp.csr_matrix, np.ndarray]:
+    """What :func:`_count_tokens` makes of the counts of the terms of each of ``lists`` (the
+    empty term left out with ``skip_empty``), computed by Arrow: it numbers the distinct
+    terms of all lists in one pass and sorts them (UTF-8 byte order is code point order, as
+    Python sorts strings). Terms UTF-8 cannot encode (lone surrogates) are counted in Python."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(lists)
+    try:
+        terms = pa.array(list(chain.from_iterable(lists)), type=pa.large_string())
+    except (UnicodeEncodeError, pa.ArrowException):
+        counters = [Counter(terms) for terms in lists]
+        for counter in counters if skip_empty else ():
+            counter.pop("", None)
+        return _count_tokens(counters, n)
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.fromiter(map(len, lists), dtype=np.int64, count=n))
+    if skip_empty:
+        kept = pc.greater(pc.binary_length(terms), 0)
+        terms, rows = terms.filter(kept), rows[kept.to_numpy(zero_copy_only=False)]
+    if not len(terms):  # no article holds a term
+        return sp.csr_matrix((n, 0), dtype=np.float32), np.empty(0, dtype=object)
+    encoded = pc.dictionary_encode(terms)
+    order = pc.sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    matrix = sp.csr_matrix((np.ones(len(terms), dtype=np.float32), (rows, rank[encoded.indices.to_numpy()])),
+                           shape=(n, len(order)))
+    matrix.sum_duplicates()
+    vocabulary = np.empty(len(order), dtype=object)
+    vocabulary[:] = encoded.dictionary.take(pa.array(order)).to_pylist()
+    return matrix, vocabulary
+
+
 def _content_words(doc: str) -> list[str]:
     """The lower-cased words of ``doc`` that are not English stop words."""
     return [w for w in _WORD_PATTERN.findall(doc.lower()) if w not in _STOP]
@@ -407,14 +441,6 @@ def _count_words(docs: Sequence[str]) -> tuple[sp.csr_matrix, np.ndarray]:
     return matrix, np.array(terms, dtype=object)
 
 
-def _count_entities(entities: list[str]) -> Counter[str]:
-    """How often an article holds each entity feature (features are finished tokens: their
-    case and marks kept; an empty one, of a blank dateline, left out)."""
-    counts = Counter(entities)
-    counts.pop("", None)
-    return counts
-
-
 def count_features(
     titles: Sequence[str | None],
     texts: Sequence[str],
@@ -439,12 +465,13 @@ def count_features(
         lead_places(lead) + (["@" + "_".join(d.lower().split())] if d else [])
         for lead, d in zip(leads, datelines, strict=True)
     ]
-    n = len(texts)
     body, body_vocab = _count_words([f"{t or ''}\n{x}" for t, x in zip(titles, texts, strict=True)])
     lead, lead_vocab = _count_words(leads)
-    ent, ent_vocab = _count_tokens(map(_count_entities, entities), n)
-    lead_ent, lead_ent_vocab = _count_tokens(map(_count_entities, lead_entities), n)
-    place, place_vocab = _count_tokens(map(Counter, places), n)
+    # Entity features are finished tokens (case and marks kept); an empty one, of a blank
+    # dateline, is left out.
+    ent, ent_vocab = _count_occurrences(entities, skip_empty=True)
+    lead_ent, lead_ent_vocab = _count_occurrences(lead_entities, skip_empty=True)
+    place, place_vocab = _count_occurrences(places, skip_empty=False)
     return FeatureCounts(
         blocks=(body, lead, ent, lead_ent, place),
         vocabularies=(body_vocab, lead_vocab, ent_vocab, lead_ent_vocab, place_vocab),

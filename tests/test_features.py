@@ -17,6 +17,7 @@ from dedup.cluster import SplitRows
 from dedup.features import (
     _ENTITY,
     BLOCKS,
+    _count_occurrences,
     _count_words,
     _opened_names,
     _writes_in_lower_case,
@@ -314,3 +315,15 @@ def test_counts_of_any_parts_merge_into_the_counts_of_the_whole(texts: list[str]
     parts = [count_features(titles[a:b], texts[a:b], datelines[a:b], lead_sentences=1)
              for a, b in pairwise(bounds)]
     _assert_same_counts(merge_counts(parts), whole)
+
+
+@given(st.lists(st.lists(st.sampled_from(["", "bo", "Bo", "#3", "é", "bo_cy", "\ud800bo", "z"]), max_size=5),
+                max_size=5), st.booleans())
+def test_occurrence_counts_equal_counting_each_list(lists: list[list[str]], skip_empty: bool) -> None:
+    matrix, vocabulary = _count_occurrences(lists, skip_empty=skip_empty)
+    assert list(vocabulary) == sorted(vocabulary) and matrix.shape == (len(lists), len(vocabulary))
+    assert matrix.has_canonical_format and matrix.dtype == np.float32
+    for row, terms in enumerate(lists):
+        expected = Counter(t for t in terms if t or not skip_empty)
+        line = matrix.getrow(row)
+        assert dict(zip(vocabulary[line.indices], line.data.tolist(), strict=True)) == expected
