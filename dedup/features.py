@@ -28,7 +28,7 @@ from concurrent.futures import Executor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from itertools import chain, pairwise
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -352,9 +352,9 @@ def _count_tokens(counts: Iterable[Mapping[str, int]], n: int) -> tuple[sp.csr_m
 
 def _count_occurrences(lists: Sequence[Sequence[str]], *, skip_empty: bool) -> tuple[sp.csr_matrix, np.ndarray]:
     """What :func:`_count_tokens` makes of the counts of the terms of each of ``lists`` (the
-    empty term left out with ``skip_empty``), computed by Arrow: it numbers the distinct
-    terms of all lists in one pass and sorts them (UTF-8 byte order is code point order, as
-    Python sorts strings). Terms UTF-8 cannot encode (lone surrogates) are counted in Python."""
+    empty term left out with ``skip_empty``), with the terms of all lists numbered and
+    sorted by :func:`_sorted_dictionary`. Terms UTF-8 cannot encode (lone surrogates) are
+    counted in Python."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -363,8 +363,9 @@ def _count_occurrences(lists: Sequence[Sequence[str]], *, skip_empty: bool) -> t
         terms = pa.array(list(chain.from_iterable(lists)), type=pa.large_string())
     except (UnicodeEncodeError, pa.ArrowException):
         counters = [Counter(terms) for terms in lists]
-        for counter in counters if skip_empty else ():
-            counter.pop("", None)
+        if skip_empty:
+            for counter in counters:
+                counter.pop("", None)
         return _count_tokens(counters, n)
     rows = np.repeat(np.arange(n, dtype=np.int64), np.fromiter(map(len, lists), dtype=np.int64, count=n))
     if skip_empty:
@@ -372,16 +373,26 @@ def _count_occurrences(lists: Sequence[Sequence[str]], *, skip_empty: bool) -> t
         terms, rows = terms.filter(kept), rows[kept.to_numpy(zero_copy_only=False)]
     if not len(terms):  # no article holds a term
         return sp.csr_matrix((n, 0), dtype=np.float32), np.empty(0, dtype=object)
+    vocabulary, columns = _sorted_dictionary(terms)
+    matrix = sp.csr_matrix((np.ones(len(terms), dtype=np.float32), (rows, columns)), shape=(n, len(vocabulary)))
+    matrix.sum_duplicates()
+    return matrix, vocabulary
+
+
+def _sorted_dictionary(terms: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct strings of the Arrow array ``terms``, sorted (an object array), and the
+    position in them of each of ``terms``. Arrow numbers the distinct strings in one pass and
+    sorts them by UTF-8 bytes, which is code point order, as Python sorts strings."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     encoded = pc.dictionary_encode(terms)
     order = pc.sort_indices(encoded.dictionary).to_numpy()
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
-    matrix = sp.csr_matrix((np.ones(len(terms), dtype=np.float32), (rows, rank[encoded.indices.to_numpy()])),
-                           shape=(n, len(order)))
-    matrix.sum_duplicates()
-    vocabulary = np.empty(len(order), dtype=object)
+    vocabulary = np.empty(len(order), dtype=object)  # an object array even when empty
     vocabulary[:] = encoded.dictionary.take(pa.array(order)).to_pylist()
-    return matrix, vocabulary
+    return vocabulary, rank[encoded.indices.to_numpy()]
 
 
 def _content_words(doc: str) -> list[str]:
@@ -580,14 +591,10 @@ def merge_counts(parts: Sequence[FeatureCounts]) -> FeatureCounts:
 
 def _union_vocabulary(vocabularies: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
     """The sorted union of ``vocabularies`` (object arrays of distinct terms), and the
-    column in it of each term of each.
-
-    Arrow numbers the distinct terms of all of them in one pass and sorts them (by UTF-8
-    bytes, which is code point order, as Python sorts strings); terms that UTF-8 cannot
-    encode (lone surrogates) take the same steps in Python.
+    column in it of each term of each (:func:`_sorted_dictionary`; terms that UTF-8 cannot
+    encode, lone surrogates, take the same steps in Python).
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     sizes = [len(v) for v in vocabularies]
     bounds = np.cumsum([0, *sizes])
@@ -599,13 +606,7 @@ def _union_vocabulary(vocabularies: Sequence[np.ndarray]) -> tuple[np.ndarray, l
         columns = [np.fromiter(map(column_of.__getitem__, v.tolist()), dtype=np.int64, count=len(v))
                    for v in vocabularies]
         return np.array(terms, dtype=object), columns
-    encoded = pc.dictionary_encode(joined)
-    order = pc.sort_indices(encoded.dictionary).to_numpy()
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    column = rank[encoded.indices.to_numpy()]
-    union = np.empty(len(order), dtype=object)  # an object array even when empty
-    union[:] = encoded.dictionary.take(pa.array(order)).to_pylist()
+    union, column = _sorted_dictionary(joined)
     return union, [column[a:z] for a, z in pairwise(bounds.tolist())]
 
 

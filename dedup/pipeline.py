@@ -1329,10 +1329,8 @@ def group_events(
     article_ids = docs.column("article_id")
     position = np.empty(len(ids), dtype=np.int64)  # of each canonical row among the canonical ones
     position[canon] = np.arange(len(canon))
-    slot = np.empty(int(labels.max()) + 1 if len(labels) else 0, dtype=np.int64)  # each label's cluster
-    slot[list(members_of)] = np.arange(len(members_of))
     canonical_row = pc.index_in(dedup.column("dup_group_id"), value_set=article_ids).to_numpy()
-    cluster_of = slot[labels[position[canonical_row]]]
+    cluster_of = labels[position[canonical_row]]  # labels are 0..k-1, the order of members_of
     id_rank = np.empty(len(ids), dtype=np.int64)
     id_rank[pc.sort_indices(article_ids).to_numpy()] = np.arange(len(ids))
     in_order = np.lexsort((id_rank, cluster_of)).tolist()
