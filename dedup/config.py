@@ -183,9 +183,13 @@ class SummaryConfig:
     max_sentences: int = 5
     top_terms: int = 10
     redundancy: float = 0.5
+    #: Candidate sentences come from this many members, those closest to the centroid: further
+    #: ones rank low anyway, and a cluster of hundreds would otherwise cost hundreds of reads.
+    source_articles: int = 10
 
     def __post_init__(self) -> None:
         _check(1 <= self.min_sentences <= self.max_sentences, "need 1 <= min_sentences <= max_sentences")
+        _check(self.source_articles >= 1, "source_articles must be at least 1")
 
 
 @dataclass(frozen=True)

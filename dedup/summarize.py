@@ -1,8 +1,9 @@
 """Per-cluster description: representative, headline, extractive summary, terms and sources.
 
 The summary is extractive and lead-biased, as a wire editor would write it: candidate
-sentences are the first sentences of each member, scored by closeness to the cluster's
-term centroid, by position, and by naming the cluster's main actors and place; sentences
+sentences are the first sentences of the members closest to the cluster's term centroid
+(``SummaryConfig.source_articles`` of them), scored by closeness to the centroid, by
+position, and by naming the cluster's main actors and place; sentences
 are picked greedily while they add something new (maximal marginal relevance), then put in
 reading order (the representative's first).
 """
@@ -260,7 +261,7 @@ def _summarize(
     places = [p for p, _ in place_counts.most_common(3)]
     place_keys = [p.lower() for p in places]
     candidates: list[tuple[float, int, int, str, set[str]]] = []
-    for rank, k in enumerate(order):
+    for rank, k in enumerate(order[: settings.source_articles]):
         m = members[k]
         for position, sentence in enumerate(first_sentences(texts[m], _CANDIDATES_PER_ARTICLE)):
             if not _sentence_ok(sentence):

@@ -76,6 +76,20 @@ def test_one_cluster_summary_equals_its_place_in_the_bulk_call() -> None:
     assert _summaries()[1] == alone
 
 
+def test_summary_sentences_come_from_the_members_closest_to_the_centroid() -> None:
+    # The summary of the whole batch as one cluster: with one source article, every sentence
+    # is the representative's; with all four, the other members contribute too.
+    everyone = [0, 1, 2, 3]
+    names = _entity_names(everyone)
+    one = summarize_cluster(everyone, _articles(), names, SummaryConfig(min_sentences=4, max_sentences=4,
+                                                                       source_articles=1))
+    representative_text = TEXTS[one.representative]
+    assert one.sentences and all(sentence in representative_text for sentence in one.sentences)
+    four = summarize_cluster(everyone, _articles(), names, SummaryConfig(min_sentences=4, max_sentences=4))
+    assert four.representative == one.representative
+    assert any(sentence not in representative_text for sentence in four.sentences)
+
+
 def test_display_names_are_written_as_the_articles_write_them() -> None:
     texts = ["Talks at nato-led NATO HQ.", "The Alan\n  Price report", "Sir Alan Prices spoke; later ALAN PRICE did."]
     assert _display_names(["Nato", "Alan Price"], texts, 10) == ["nato", "Alan\n  Price"]
