@@ -10,6 +10,7 @@ a stable canonical article: earliest published, then smallest id).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,13 @@ _BAND_MULTIPLIER = np.uint64(0xFF51AFD7ED558CCD)
 _FULL_PAIRS_BUCKET = 64  # larger buckets are chained instead of fully paired (they are mostly noise)
 
 
+def _in_threads(step: Callable[[int], Any], firsts: range) -> list[Any]:
+    """``[step(first) for first in firsts]``, run two at a time in threads: for steps whose
+    work is NumPy's, which leaves the interpreter free."""
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="newsdedup-steps") as threads:
+        return list(threads.map(step, firsts))
+
+
 def band_candidates(signatures: np.ndarray, bands: int, rows: int, eligible: np.ndarray | None = None) -> np.ndarray:
     """Candidate pairs ``(i, j)``, ``i < j``, that share at least one LSH band.
 
@@ -69,8 +77,8 @@ def band_candidates(signatures: np.ndarray, bands: int, rows: int, eligible: np.
     position_bits = max(1, (m - 1).bit_length())
     low = np.uint64((1 << position_bits) - 1)
     positions = np.arange(m, dtype=np.uint64)
-    codes: list[np.ndarray] = []
-    for band in range(bands):
+
+    def band_codes(band: int) -> np.ndarray:
         key = np.full(m, band, dtype=np.uint64)
         for r in range(band * rows, (band + 1) * rows):
             np.multiply(key, _BAND_MULTIPLIER, out=key)
@@ -80,10 +88,14 @@ def band_candidates(signatures: np.ndarray, bands: int, rows: int, eligible: np.
         packed.sort()
         first, second = _bucket_pairs(packed >> np.uint64(position_bits))
         members = index[(packed & low).astype(np.int64)]
-        codes.append(members[first] * np.int64(n) + members[second])
+        code = members[first] * np.int64(n) + members[second]
+        code.sort()
+        return code
+
+    codes = _in_threads(band_codes, range(bands))  # the bands are independent
     code = np.concatenate(codes)
     del codes  # the bands' pairs are held once, not twice
-    code.sort()
+    code.sort(kind="stable")  # sorted runs, one per band, merged
     if len(code):
         code = code[np.concatenate(([True], code[1:] != code[:-1]))]
     pairs = np.empty((len(code), 2), dtype=np.int64)
@@ -191,19 +203,20 @@ def _agree_enough(pairs: np.ndarray, low_bytes: np.ndarray, filled: np.ndarray, 
     return agree >= need
 
 
-# Candidate pairs whose signatures are compared at a time.
-_PLAUSIBLE_PAIRS = 4_000_000
+# Candidate pairs whose signatures are compared in one step (two steps run at once).
+_PLAUSIBLE_PAIRS = 2_000_000
 
 
 def plausible_candidates(candidates: np.ndarray, signatures: np.ndarray, set_sizes: np.ndarray | None,
                          config: DuplicateConfig) -> np.ndarray:
     """The candidate pairs whose signatures agree enough for verification to keep them
-    (:func:`plausible_pairs`), ``_PLAUSIBLE_PAIRS`` at a time. With the exact shingle set
-    sizes of the documents, each pair's floor is the lowest Jaccard its sizes allow
-    (:func:`pair_floors`); without, one floor for all."""
+    (:func:`plausible_pairs`), ``_PLAUSIBLE_PAIRS`` at a time, two steps at once in threads
+    (their work is NumPy's). With the exact shingle set sizes of the documents, each pair's
+    floor is the lowest Jaccard its sizes allow (:func:`pair_floors`); without, one floor
+    for all."""
     low_bytes, filled = signatures.astype(np.uint8), _filled_bins(signatures)
-    kept = [candidates[:0]]
-    for first in range(0, len(candidates), _PLAUSIBLE_PAIRS):
+
+    def plausible(first: int) -> np.ndarray:
         pairs = candidates[first : first + _PLAUSIBLE_PAIRS]
         if set_sizes is not None:
             floor: float | np.ndarray = pair_floors(
@@ -211,17 +224,21 @@ def plausible_candidates(candidates: np.ndarray, signatures: np.ndarray, set_siz
                 min_containment_shingles=config.min_containment_shingles, min_length_ratio=config.min_length_ratio)
         else:
             floor = jaccard_floor(config.jaccard_threshold, lowest_containment(config), config.min_length_ratio)
-        kept.append(pairs[_agree_enough(pairs, low_bytes, filled, floor, 4.5)])
-    return np.concatenate(kept)
+        return pairs[_agree_enough(pairs, low_bytes, filled, floor, 4.5)]
+
+    return np.concatenate([candidates[:0], *_in_threads(plausible, range(0, len(candidates), _PLAUSIBLE_PAIRS))])
 
 
 def _filled_bins(signatures: np.ndarray) -> np.ndarray:
     """Distinct values of each signature: the bins its shingles filled before densification."""
     filled = np.empty(len(signatures), dtype=np.int64)
     step = max(1, (1 << 22) // max(signatures.shape[1], 1))
-    for first in range(0, len(signatures), step):
+
+    def count(first: int) -> None:
         ordered = np.sort(signatures[first : first + step], axis=1)
         filled[first : first + step] = 1 + np.count_nonzero(ordered[:, 1:] != ordered[:, :-1], axis=1)
+
+    _in_threads(count, range(0, len(signatures), step))
     return filled
 
 
@@ -329,9 +346,12 @@ def intersection_bounds(rows: np.ndarray, values: np.ndarray, offsets: np.ndarra
     spare = np.diff(offsets)[docs] - _set_bits(maps)
     out = np.empty(len(rows), dtype=np.int64)
     step = 1 << 14
-    for first in range(0, len(rows), step):
+
+    def bound(first: int) -> None:
         a, b = inverse[first : first + step, 0], inverse[first : first + step, 1]
         out[first : first + step] = _set_bits(maps[a] & maps[b]) + np.minimum(spare[a], spare[b])
+
+    _in_threads(bound, range(0, len(rows), step))
     return out
 
 
@@ -344,7 +364,8 @@ def _bucket_maps(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) ->
     buckets = 1 << _BOUND_BITS
     maps = np.empty((len(starts), buckets // 64), dtype=np.uint64)
     step = 4096  # sets per block: a block's flags take 16 MB
-    for first in range(0, len(starts), step):
+
+    def fill(first: int) -> None:
         start, length = starts[first : first + step], lengths[first : first + step]
         total = int(length.sum())
         position = np.repeat(start - (np.cumsum(length) - length), length) + np.arange(total, dtype=np.int64)
@@ -352,6 +373,8 @@ def _bucket_maps(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) ->
         flags = np.zeros(len(start) * buckets, dtype=bool)
         flags[owner + (values[position] >> np.uint32(32 - _BOUND_BITS))] = True
         maps[first : first + step] = np.packbits(flags).view(np.uint64).reshape(len(start), -1)
+
+    _in_threads(fill, range(0, len(starts), step))
     return maps
 
 
