@@ -267,6 +267,10 @@ def _contiguous(table: pa.Table) -> pa.Table:
     return table.cast(wide).combine_chunks()
 
 
+# ``documents.parquet`` is the run's working copy of the cleaned articles (removed once the
+# outputs are published, which are compressed): it is written uncompressed. Compressing it
+# took longer than the stages that read it saved.
+_DOCUMENTS_CODEC = "none"
 # Rows per row group of ``documents.parquet`` when its rows are put in id order.
 _DOCUMENTS_ROW_GROUP = 10_000
 # Text bytes gathered from the part files at a time while putting rows in id order.
@@ -283,7 +287,7 @@ class _OrderedDocuments:
         import pyarrow.parquet as pq
 
         self.path = path
-        self.writer: Any = pq.ParquetWriter(path, schema.DOCUMENTS, compression="zstd")
+        self.writer: Any = pq.ParquetWriter(path, schema.DOCUMENTS, compression=_DOCUMENTS_CODEC)
 
     def add(self, part: Path) -> None:
         """Append the rows of the cleaned batch file ``part``."""
@@ -306,7 +310,7 @@ class _OrderedDocuments:
 def _write_documents(parts: Sequence[Path], path: Path) -> None:
     """Write the rows of the cleaned batches' files ``parts`` (Arrow IPC, in input order,
     each in id order, the batches not in id order among themselves: those that are go to
-    :class:`_OrderedDocuments` as they come) to ``path`` (``documents.parquet``, zstd)
+    :class:`_OrderedDocuments` as they come) to ``path`` (``documents.parquet``)
     ordered by ``article_id``; the parts are removed.
 
     The ids alone are sorted (byte order of UTF-8 is code point order, as Python sorts strings), and
@@ -323,7 +327,7 @@ def _write_documents(parts: Sequence[Path], path: Path) -> None:
 
     import pyarrow.parquet as pq
 
-    with pq.ParquetWriter(path, schema.DOCUMENTS, compression="zstd") as writer:
+    with pq.ParquetWriter(path, schema.DOCUMENTS, compression=_DOCUMENTS_CODEC) as writer:
         if not parts:
             return
         starts, order, sizes = _id_order(parts)
@@ -470,7 +474,7 @@ def _keep_rows(path: Path, keep: np.ndarray) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     pending: list[pa.Table] = []
     first = 0
-    with pq.ParquetWriter(tmp, schema.DOCUMENTS, compression="zstd") as writer:
+    with pq.ParquetWriter(tmp, schema.DOCUMENTS, compression=_DOCUMENTS_CODEC) as writer:
         for g in range(parquet.num_row_groups):
             stop = first + parquet.metadata.row_group(g).num_rows
             rows = keep[np.searchsorted(keep, first) : np.searchsorted(keep, stop)] - first
