@@ -50,6 +50,7 @@ __all__ = [
     "lead_places",
     "lead_text",
     "merge_counts",
+    "sorted_distinct",
     "tfidf",
     "top_entities",
     "weigh",
@@ -353,7 +354,7 @@ def _count_tokens(counts: Iterable[Mapping[str, int]], n: int) -> tuple[sp.csr_m
 def _count_occurrences(lists: Sequence[Sequence[str]], *, skip_empty: bool) -> tuple[sp.csr_matrix, np.ndarray]:
     """What :func:`_count_tokens` makes of the counts of the terms of each of ``lists`` (the
     empty term left out with ``skip_empty``), with the terms of all lists numbered and
-    sorted by :func:`_sorted_dictionary`. Terms UTF-8 cannot encode (lone surrogates) are
+    sorted by :func:`sorted_distinct`. Terms UTF-8 cannot encode (lone surrogates) are
     counted in Python."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -373,13 +374,13 @@ def _count_occurrences(lists: Sequence[Sequence[str]], *, skip_empty: bool) -> t
         terms, rows = terms.filter(kept), rows[kept.to_numpy(zero_copy_only=False)]
     if not len(terms):  # no article holds a term
         return sp.csr_matrix((n, 0), dtype=np.float32), np.empty(0, dtype=object)
-    vocabulary, columns = _sorted_dictionary(terms)
+    vocabulary, columns = sorted_distinct(terms)
     matrix = sp.csr_matrix((np.ones(len(terms), dtype=np.float32), (rows, columns)), shape=(n, len(vocabulary)))
     matrix.sum_duplicates()
     return matrix, vocabulary
 
 
-def _sorted_dictionary(terms: Any) -> tuple[np.ndarray, np.ndarray]:
+def sorted_distinct(terms: Any) -> tuple[np.ndarray, np.ndarray]:
     """The distinct strings of the Arrow array ``terms``, sorted (an object array), and the
     position in them of each of ``terms``. Arrow numbers the distinct strings in one pass and
     sorts them by UTF-8 bytes, which is code point order, as Python sorts strings."""
@@ -591,7 +592,7 @@ def merge_counts(parts: Sequence[FeatureCounts]) -> FeatureCounts:
 
 def _union_vocabulary(vocabularies: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
     """The sorted union of ``vocabularies`` (object arrays of distinct terms), and the
-    column in it of each term of each (:func:`_sorted_dictionary`; terms that UTF-8 cannot
+    column in it of each term of each (:func:`sorted_distinct`; terms that UTF-8 cannot
     encode, lone surrogates, take the same steps in Python).
     """
     import pyarrow as pa
@@ -606,7 +607,7 @@ def _union_vocabulary(vocabularies: Sequence[np.ndarray]) -> tuple[np.ndarray, l
         columns = [np.fromiter(map(column_of.__getitem__, v.tolist()), dtype=np.int64, count=len(v))
                    for v in vocabularies]
         return np.array(terms, dtype=object), columns
-    union, column = _sorted_dictionary(joined)
+    union, column = sorted_distinct(joined)
     return union, [column[a:z] for a, z in pairwise(bounds.tolist())]
 
 

@@ -38,7 +38,7 @@ from dedup.duplicates import (
     verify_candidates,
 )
 from dedup.errors import OutputError
-from dedup.features import tfidf, top_entities_of_groups
+from dedup.features import sorted_distinct, tfidf, top_entities_of_groups
 from dedup.incremental import carry_cluster_ids
 from dedup.ingest import read_inputs
 from dedup.io import (
@@ -1279,6 +1279,76 @@ def _describe(
     }
 
 
+def _cluster_table(
+    canon: _Canonical,
+    members_of: list[list[int]],
+    described: Sequence[ClusterSummary],
+    cluster_ids: list[str],
+    docs: pa.Table,
+    in_order: np.ndarray,
+    bounds: np.ndarray,
+) -> pa.Table:
+    """The clusters table of a run without history, built by column: what :func:`_describe`
+    gives each cluster, rows ordered by size (descending), then id. ``members_of[c]`` are
+    cluster ``c``'s positions in ``canon``, ``described[c]`` its summary; ``in_order`` are
+    all rows of ``docs`` (copies too) cluster after cluster, each cluster's in id order,
+    and cluster ``c``'s are ``in_order[bounds[c]:bounds[c + 1]]``."""
+    k = len(members_of)
+    sizes = np.diff(bounds)
+    owner = np.repeat(np.arange(k, dtype=np.int64), sizes)
+    taken = pa.array(in_order)
+    offsets = pa.array(bounds.astype(np.int32))
+    # First and last publication date of each cluster: the smallest and largest known one.
+    dates = pc.take(docs.column("published_at"), taken).combine_chunks()
+    moments = dates.cast(pa.int64()).to_numpy(zero_copy_only=False)  # nulls come out as 0: masked below
+    known = dates.is_valid().to_numpy(zero_copy_only=False)
+    has_date = np.bitwise_or.reduceat(known, bounds[:-1]) if k else np.zeros(0, dtype=bool)
+    earliest = np.minimum.reduceat(np.where(known, moments, np.iinfo(np.int64).max), bounds[:-1]) if k else moments[:0]
+    latest = np.maximum.reduceat(np.where(known, moments, np.iinfo(np.int64).min), bounds[:-1]) if k else moments[:0]
+    # Sources of each cluster: its members' distinct non-empty ones, sorted.
+    sources = pc.take(docs.column("source"), taken).combine_chunks()
+    stated = pc.fill_null(pc.not_equal(sources, ""), False).to_numpy(zero_copy_only=False)
+    names, rank = sorted_distinct(sources.filter(pa.array(stated)))
+    pair = np.unique(owner[stated] * max(len(names), 1) + rank)
+    pair_owner = pair // max(len(names), 1)
+    source_offsets = np.searchsorted(pair_owner, np.arange(k + 1)).astype(np.int32)
+
+    def timestamps(values: np.ndarray) -> pa.Array:
+        return pa.array(values, mask=~has_date, type=pa.int64()).cast(schema.TIMESTAMP)
+
+    def strings(lists: list[list[str]]) -> pa.Array:
+        return pa.array(lists, type=pa.list_(pa.string()))
+
+    table = pa.table(
+        {
+            "cluster_id": pa.array(cluster_ids, type=pa.string()),
+            "size": pa.array(sizes.astype(np.int32)),
+            "n_canonical": pa.array(np.fromiter(map(len, members_of), dtype=np.int32, count=k)),
+            "article_ids": pa.ListArray.from_arrays(offsets, pc.take(docs.column("article_id"), taken)
+                                                    .combine_chunks()),
+            "representative_id": pa.array([canon.ids[d.representative] for d in described], type=pa.string()),
+            "headline": pa.array([d.headline for d in described], type=pa.string()),
+            "summary": pa.array([" ".join(d.sentences) for d in described], type=pa.string()),
+            "summary_sentences": strings([d.sentences for d in described]),
+            "top_terms": strings([d.top_terms for d in described]),
+            "entities": strings([d.entities for d in described]),
+            "places": strings([d.places for d in described]),
+            "sources": pa.ListArray.from_arrays(pa.array(source_offsets),
+                                                pa.array(names[pair % max(len(names), 1)], type=pa.string())),
+            "first_published": timestamps(earliest),
+            "last_published": timestamps(latest),
+            "cohesion": pa.array([d.cohesion for d in described], type=pa.float32()),
+            "created_at": pa.nulls(k, schema.TIMESTAMP),
+            "updated_at": pa.nulls(k, schema.TIMESTAMP),
+            "status": pa.array(["new"] * k, type=pa.string()),
+        },
+        schema=schema.CLUSTERS,
+    )
+    id_rank = np.empty(k, dtype=np.int64)
+    id_rank[pc.sort_indices(table.column("cluster_id")).to_numpy()] = np.arange(k)
+    return table.take(pa.array(np.lexsort((id_rank, -sizes))))
+
+
 def group_events(
     work: Path,
     cluster: ClusterConfig,
@@ -1340,25 +1410,19 @@ def group_events(
     in_order = np.lexsort((id_rank, cluster_of)).tolist()
     bounds = np.searchsorted(cluster_of[in_order], np.arange(len(members_of) + 1)).tolist()
 
-    cluster_rows = []
-    cluster_ids = []
-    for c, (members, summarized) in enumerate(zip(members_of.values(), described, strict=True)):
-        everyone = in_order[bounds[c] : bounds[c + 1]]
-        cid = cluster_id([ids[everyone[0]]])  # the smallest member id
-        cluster_ids.append(cid)
-        row = _describe(articles, summarized, members, [ids[i] for i in everyone],
-                        [published_all[i] for i in everyone], [sources_all[i] for i in everyone])
-        cluster_rows.append({"cluster_id": cid, **row, "created_at": None, "updated_at": None, "status": "new"})
-    cluster_rows.sort(key=lambda r: (-r["size"], r["cluster_id"]))
+    first_ids = pc.take(article_ids, pa.array(np.asarray(in_order, dtype=np.int64)[bounds[:-1]])).to_pylist()
+    cluster_ids = [cluster_id([first]) for first in first_ids]  # of each cluster's smallest member id
+    clusters = _cluster_table(articles, list(members_of.values()), described, cluster_ids, docs,
+                              np.asarray(in_order, dtype=np.int64), np.asarray(bounds, dtype=np.int64))
     assignment = pa.array(cluster_ids, type=pa.string()).take(pa.array(cluster_of))
     write_table(
         pa.table({"article_id": article_ids, "cluster_id": assignment}, schema=_EVENTS), work / EVENTS, _EVENTS
     )
-    write_table(cluster_rows, work / CLUSTERS, schema.CLUSTERS)
+    write_table(clusters, work / CLUSTERS, schema.CLUSTERS)
     result_counts = {
         "canonical_articles": len(canon),
-        "clusters": len(cluster_rows),
-        "singleton_clusters": sum(r["size"] == 1 for r in cluster_rows),
+        "clusters": clusters.num_rows,
+        "singleton_clusters": int(np.count_nonzero(np.diff(bounds) == 1)),
     }
     return StageResult("events", work / CLUSTERS, result_counts, time.perf_counter() - start)
 

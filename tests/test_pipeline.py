@@ -65,6 +65,33 @@ def test_outputs_follow_the_contract(tmp_path):
     assert not (output / ".work").exists()
 
 
+def test_cluster_rows_gather_their_members_dates_and_sources(tmp_path):
+    # One event told three times plus an exact copy (its date and source count too), with
+    # dates and sources partly missing; an unrelated article with neither.
+    rows = [
+        {"id": "q2", "title": QUAKE_A[2][0], "text": QUAKE_A[2][1], "source": "", "published_at": None},
+        {"id": "q0", "title": QUAKE_A[0][0], "text": QUAKE_A[0][1], "source": "Wire B",
+         "published_at": "2024-03-05T10:00:00Z"},
+        {"id": "q1", "title": QUAKE_A[1][0], "text": QUAKE_A[1][1], "source": "Wire A",
+         "published_at": "2024-03-04T08:00:00Z"},
+        {"id": "q0-copy", "title": QUAKE_A[0][0], "text": QUAKE_A[0][1], "source": "Wire A",
+         "published_at": "2024-03-07T09:30:00Z"},
+        {"id": "other", "title": UNRELATED[0], "text": UNRELATED[1]},
+    ]
+    corpus = tmp_path / "in"
+    corpus.mkdir()
+    (corpus / "feed.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    run_pipeline([corpus], tmp_path / "out")
+    event, alone = read(tmp_path / "out", "clusters.parquet")  # the larger first
+    assert (event["size"], event["n_canonical"]) == (4, 3)
+    assert event["article_ids"] == ["q0", "q0-copy", "q1", "q2"]
+    assert event["sources"] == ["Wire A", "Wire B"]
+    assert (event["first_published"].isoformat(), event["last_published"].isoformat()) == (
+        "2024-03-04T08:00:00+00:00", "2024-03-07T09:30:00+00:00")
+    assert alone["article_ids"] == ["other"] and alone["sources"] == []
+    assert alone["first_published"] is None and alone["last_published"] is None
+
+
 def test_same_input_same_output(tmp_path):
     corpus = tmp_path / "in"
     write_corpus(corpus)
