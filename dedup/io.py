@@ -76,6 +76,7 @@ KEEP_RUNS = 2
 
 _RUN_ID = re.compile(r"^\d{8}T\d{12}Z-[0-9a-f]{8}$")
 _LOCK_POLL_SECONDS = 0.1
+_READ_BUFFER = 1 << 22  # bytes read from a Parquet file at a time by read_table
 # Outputs whose lock this process holds (resolved path -> depth), for holds_lock().
 _HELD: dict[str, int] = {}
 
@@ -97,7 +98,9 @@ def write_table(rows: Iterable[Mapping[str, Any]] | pa.Table, path: Path, schema
 
 def read_table(path: Path, schema: pa.Schema | None = None) -> pa.Table:
     """Read a Parquet file, checked against ``schema`` when given."""
-    table = pq.read_table(path)
+    # Pages are read through a small buffer, not the whole file's column chunks first: those
+    # would be held next to the decoded table (twice its size for an uncompressed file).
+    table = pq.read_table(path, pre_buffer=False, buffer_size=_READ_BUFFER)
     return conform(table, schema, path.name) if schema is not None else table
 
 
