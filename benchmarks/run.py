@@ -391,6 +391,16 @@ def report(results: list[dict[str, Any]]) -> None:
         rate = f"{r['n'] / total:,.0f}" if total is not None else ""
         lines.append(f"| {r['n']:,} | **whole pipeline** | {shown} | | {rate} | | |")
     lines += [f"\nN = {r['n']:,}: {r['note']}." for r in results if r.get("note")]
+    yardstick = [f"{c['datasketch_update']['seconds']:.1f} s in the N = {r['n']:,} run" for r in results
+                 if isinstance(c := r.get("compare"), dict) and "datasketch_update" in c]
+    if yardstick:
+        lines += [
+            "",
+            "The load average counts this machine's own processes only; the host it shares can slow it",
+            "as much again. A yardstick of the machine's speed during each run: datasketch's update loop",
+            f"over the first {COMPARE_DOCS:,} documents of the corpus (the same code and, for one corpus, the",
+            "same documents, whatever version of this project is measured) took " + ", ".join(yardstick) + ".",
+        ]
     lines += ["", *_target_lines(results)]
     lines += [
         "",
