@@ -1309,9 +1309,9 @@ def _cluster_table(
     sources = pc.take(docs.column("source"), taken).combine_chunks()
     stated = pc.fill_null(pc.not_equal(sources, ""), False).to_numpy(zero_copy_only=False)
     names, rank = sorted_distinct(sources.filter(pa.array(stated)))
-    pair = np.unique(owner[stated] * max(len(names), 1) + rank)
-    pair_owner = pair // max(len(names), 1)
-    source_offsets = np.searchsorted(pair_owner, np.arange(k + 1)).astype(np.int32)
+    width = max(len(names), 1)
+    pair = np.unique(owner[stated] * width + rank)  # (cluster, source) pairs, in order
+    source_offsets = np.searchsorted(pair // width, np.arange(k + 1)).astype(np.int32)
 
     def timestamps(values: np.ndarray) -> pa.Array:
         return pa.array(values, mask=~has_date, type=pa.int64()).cast(schema.TIMESTAMP)
@@ -1334,7 +1334,7 @@ def _cluster_table(
             "entities": strings([d.entities for d in described]),
             "places": strings([d.places for d in described]),
             "sources": pa.ListArray.from_arrays(pa.array(source_offsets),
-                                                pa.array(names[pair % max(len(names), 1)], type=pa.string())),
+                                                pa.array(names[pair % width], type=pa.string())),
             "first_published": timestamps(earliest),
             "last_published": timestamps(latest),
             "cohesion": pa.array([d.cohesion for d in described], type=pa.float32()),
@@ -1407,13 +1407,12 @@ def group_events(
     cluster_of = labels[position[canonical_row]]  # labels are 0..k-1, the order of members_of
     id_rank = np.empty(len(ids), dtype=np.int64)
     id_rank[pc.sort_indices(article_ids).to_numpy()] = np.arange(len(ids))
-    in_order = np.lexsort((id_rank, cluster_of)).tolist()
-    bounds = np.searchsorted(cluster_of[in_order], np.arange(len(members_of) + 1)).tolist()
+    in_order = np.lexsort((id_rank, cluster_of))
+    bounds = np.searchsorted(cluster_of[in_order], np.arange(len(members_of) + 1))
 
-    first_ids = pc.take(article_ids, pa.array(np.asarray(in_order, dtype=np.int64)[bounds[:-1]])).to_pylist()
+    first_ids = pc.take(article_ids, pa.array(in_order[bounds[:-1]])).to_pylist()
     cluster_ids = [cluster_id([first]) for first in first_ids]  # of each cluster's smallest member id
-    clusters = _cluster_table(articles, list(members_of.values()), described, cluster_ids, docs,
-                              np.asarray(in_order, dtype=np.int64), np.asarray(bounds, dtype=np.int64))
+    clusters = _cluster_table(articles, list(members_of.values()), described, cluster_ids, docs, in_order, bounds)
     assignment = pa.array(cluster_ids, type=pa.string()).take(pa.array(cluster_of))
     write_table(
         pa.table({"article_id": article_ids, "cluster_id": assignment}, schema=_EVENTS), work / EVENTS, _EVENTS
