@@ -1208,13 +1208,12 @@ def _event_pool(n: int) -> Any:
 
 @dataclass(frozen=True)
 class _Canonical:
-    """The canonical articles being clustered: ids, dates and sources in memory, the rest
-    in the stage's scratch file. Feature counts and summaries run in the processes of
+    """The canonical articles being clustered: ids and dates in memory, the rest in the
+    stage's scratch file. Feature counts and summaries run in the processes of
     ``pool`` when given, each reading its own articles from the file, else here."""
 
     ids: list[str]
     published: list[Any]
-    sources: list[Any]
     stored: _StoredArticles
     pool: Any = None
 
@@ -1296,17 +1295,17 @@ def _cluster_table(
     k = len(members_of)
     sizes = np.diff(bounds)
     owner = np.repeat(np.arange(k, dtype=np.int64), sizes)
-    taken = pa.array(in_order)
+    everyone = docs.take(pa.array(in_order))  # cluster after cluster
     offsets = pa.array(bounds.astype(np.int32))
     # First and last publication date of each cluster: the smallest and largest known one.
-    dates = pc.take(docs.column("published_at"), taken).combine_chunks()
+    dates = everyone.column("published_at").combine_chunks()
     moments = dates.cast(pa.int64()).to_numpy(zero_copy_only=False)  # nulls come out as 0: masked below
     known = dates.is_valid().to_numpy(zero_copy_only=False)
     has_date = np.bitwise_or.reduceat(known, bounds[:-1]) if k else np.zeros(0, dtype=bool)
     earliest = np.minimum.reduceat(np.where(known, moments, np.iinfo(np.int64).max), bounds[:-1]) if k else moments[:0]
     latest = np.maximum.reduceat(np.where(known, moments, np.iinfo(np.int64).min), bounds[:-1]) if k else moments[:0]
     # Sources of each cluster: its members' distinct non-empty ones, sorted.
-    sources = pc.take(docs.column("source"), taken).combine_chunks()
+    sources = everyone.column("source").combine_chunks()
     stated = pc.fill_null(pc.not_equal(sources, ""), False).to_numpy(zero_copy_only=False)
     names, rank = sorted_distinct(sources.filter(pa.array(stated)))
     width = max(len(names), 1)
@@ -1324,8 +1323,7 @@ def _cluster_table(
             "cluster_id": pa.array(cluster_ids, type=pa.string()),
             "size": pa.array(sizes.astype(np.int32)),
             "n_canonical": pa.array(np.fromiter(map(len, members_of), dtype=np.int32, count=k)),
-            "article_ids": pa.ListArray.from_arrays(offsets, pc.take(docs.column("article_id"), taken)
-                                                    .combine_chunks()),
+            "article_ids": pa.ListArray.from_arrays(offsets, everyone.column("article_id").combine_chunks()),
             "representative_id": pa.array([canon.ids[d.representative] for d in described], type=pa.string()),
             "headline": pa.array([d.headline for d in described], type=pa.string()),
             "summary": pa.array([" ".join(d.sentences) for d in described], type=pa.string()),
@@ -1373,19 +1371,17 @@ def group_events(
     # Only the small columns here: the texts are read by the processes that use them.
     docs = pq.read_table(work / DOCUMENTS, columns=["article_id", "published_at", "source"])
     dedup = read_table(work / DEDUP, _DEDUP)
-    ids = docs.column("article_id").to_pylist()
+    n = docs.num_rows
     canon = np.flatnonzero(np.asarray(dedup.column("is_canonical").to_numpy(zero_copy_only=False), dtype=bool))
-    published_all = docs.column("published_at").to_pylist()
-    sources_all = docs.column("source").to_pylist()
-    if _holds_documents(work / _DOCUMENT_COPY, len(ids)):  # the duplicates stage's copy
+    if _holds_documents(work / _DOCUMENT_COPY, n):  # the duplicates stage's copy
         stored = _StoredArticles(work / _DOCUMENT_COPY, canon.astype(np.int64))
     else:
         _write_event_articles(work / DOCUMENTS, canon, work / _EVENT_ARTICLES)
         stored = _StoredArticles(work / _EVENT_ARTICLES, np.arange(len(canon), dtype=np.int64))
+    picked = docs.take(pa.array(canon))
     articles = _Canonical(
-        ids=[ids[i] for i in canon],
-        published=[published_all[i] for i in canon],
-        sources=[sources_all[i] for i in canon],
+        ids=picked.column("article_id").to_pylist(),
+        published=picked.column("published_at").to_pylist(),
         stored=stored,
     )
     with _event_pool(len(canon)) as pool:
@@ -1401,12 +1397,12 @@ def group_events(
     # Every document joins the cluster of its canonical article; each cluster's documents are
     # taken in id order (Arrow orders strings as Python does).
     article_ids = docs.column("article_id")
-    position = np.empty(len(ids), dtype=np.int64)  # of each canonical row among the canonical ones
+    position = np.empty(n, dtype=np.int64)  # of each canonical row among the canonical ones
     position[canon] = np.arange(len(canon))
     canonical_row = pc.index_in(dedup.column("dup_group_id"), value_set=article_ids).to_numpy()
     cluster_of = labels[position[canonical_row]]  # labels are 0..k-1, the order of members_of
-    id_rank = np.empty(len(ids), dtype=np.int64)
-    id_rank[pc.sort_indices(article_ids).to_numpy()] = np.arange(len(ids))
+    id_rank = np.empty(n, dtype=np.int64)
+    id_rank[pc.sort_indices(article_ids).to_numpy()] = np.arange(n)
     in_order = np.lexsort((id_rank, cluster_of))
     bounds = np.searchsorted(cluster_of[in_order], np.arange(len(members_of) + 1))
 
@@ -1496,7 +1492,6 @@ def _group_events_with_history(
     gathered = gathered.take(pc.sort_indices(gathered, [("article_id", "ascending")]))
     write_scratch([gathered], gathered.schema, work / _EVENT_ARTICLES)
     canon = _Canonical(gathered.column("article_id").to_pylist(), gathered.column("published_at").to_pylist(),
-                       gathered.column("source").to_pylist(),
                        _StoredArticles(work / _EVENT_ARTICLES, np.arange(gathered.num_rows, dtype=np.int64)))
     del gathered, parts
     copies: dict[str, list[tuple[str, Any, Any]]] = {a: [] for a in canon.ids}
