@@ -135,6 +135,9 @@ class _NamePhrases:
     whole: dict[str, tuple[str, ...]] = field(default_factory=dict)
     opened: dict[str, tuple[str | None, tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
 
+    def __len__(self) -> int:
+        return len(self.whole) + len(self.opened)
+
     def features(self, phrase: str) -> tuple[str, ...]:
         """The features of ``phrase``."""
         found = self.whole.get(phrase)
@@ -152,6 +155,13 @@ class _NamePhrases:
             whole, rest = self.features(phrase), tuple(_name_features(words[1:]))
             found = self.opened[name] = (words[0].lower() if whole != rest else None, whole, rest)
         return found
+
+
+# The name phrases met by this process's earlier batches: names recur from batch to batch, and
+# a phrase's features depend on the phrase alone. Emptied when it holds more than
+# ``_KEPT_PHRASES`` entries (replaced by an empty one), so its memory stays bounded.
+_PHRASES = _NamePhrases()
+_KEPT_PHRASES = 400_000
 
 
 def _is_word_char(char: str) -> bool:
@@ -206,20 +216,25 @@ def _extract_entities(text: str, title: str | None, dateline: str | None, phrase
         title = " ".join(w if w.lower() in body_caps else w.lower() for w in title.split())
     full = f"{title}\n{text}" if title else text
     names = _opened_names(full)
-    mid_sentence_caps = set(" ".join([name for name in names if "A" <= name[0] <= "Z"]).lower().split())
     distinct, known = dict.fromkeys(names), phrases.whole  # known: phrases without an opening
-    found = {name: known[name] for name in distinct if name in known}
-    for name in [name for name in distinct if name not in found]:
+    found: dict[str, tuple[str, ...]] = {}
+    # Sentence openers whose first word may or may not belong to the name.
+    openers: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = []
+    for name in distinct:
         if "A" <= name[0] <= "Z":
-            found[name] = phrases.features(name)
+            features = known.get(name)
+            found[name] = phrases.features(name) if features is None else features
             continue
         first, whole, rest = phrases.opening(name)
-        skip_first = (
-            first is not None
-            and first not in mid_sentence_caps
-            and (first in _STOP or _writes_in_lower_case(full, first))
-        )
-        found[name] = rest if skip_first else whole
+        if first is None:
+            found[name] = whole
+        else:
+            openers.append((name, first, whole, rest))
+    if openers:
+        mid_sentence_caps = set(" ".join([name for name in distinct if "A" <= name[0] <= "Z"]).lower().split())
+        for name, first, whole, rest in openers:
+            skip_first = first not in mid_sentence_caps and (first in _STOP or _writes_in_lower_case(full, first))
+            found[name] = rest if skip_first else whole
     entities = list(chain.from_iterable(map(found.__getitem__, names)))
     entities.extend(["#" + n.replace(",", "") for n in _NUMBER.findall(full)])
     if dateline:
@@ -468,7 +483,10 @@ def count_features(
     """
     firsts = [first_sentences(x, lead_sentences) for x in texts]
     leads = [_join_lead(t, first) for t, first in zip(titles, firsts, strict=True)]
-    phrases = _NamePhrases()
+    global _PHRASES
+    if len(_PHRASES) > _KEPT_PHRASES:
+        _PHRASES = _NamePhrases()  # a call still using the full one keeps it
+    phrases = _PHRASES
     entities = [_extract_entities(x, t, d, phrases) for t, x, d in zip(titles, texts, datelines, strict=True)]
     lead_entities = [
         _extract_entities(" ".join(first), t, d, phrases) for t, first, d in zip(titles, firsts, datelines, strict=True)

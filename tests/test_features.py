@@ -270,6 +270,24 @@ def test_batch_shares_phrase_features_but_not_what_depends_on_the_article() -> N
     assert _entity_row(counts, 1) == {"rescue_teams": 2, "teams": 2}
 
 
+def test_phrases_kept_from_earlier_batches_do_not_change_the_counts(monkeypatch: Any) -> None:
+    # The same phrase opens a sentence in both batches; only the first batch also writes
+    # "rescue" in lower case. Whatever an earlier batch left behind, each batch's entity
+    # counts are those of its articles alone, also when the kept phrases are dropped.
+    import dedup.features as features
+
+    first, second = ["Rescue Teams arrived. The rescue took hours."], ["Rescue Teams arrived. Officials thanked Rescue Teams."]
+    expected = [Counter(extract_entities(text)) for text in first + second]
+    for kept in (0, 1_000_000):
+        monkeypatch.setattr(features, "_PHRASES", features._NamePhrases())
+        monkeypatch.setattr(features, "_KEPT_PHRASES", kept)
+        counted = [count_features([None], texts, [None], lead_sentences=1) for texts in (first, second, first)]
+        assert [_entity_row(counts, 0) for counts in counted] == [expected[0], expected[1], expected[0]]
+        # "The" opens a sentence of the first batch, "Officials" one of the second only.
+        assert "The" in features._PHRASES.whole
+        assert ("Officials" in features._PHRASES.whole) == (kept > 0)
+
+
 def _entity_row(counts, i: int) -> Counter[str]:  # type: ignore[no-untyped-def]
     """The entity block's counts of article ``i``, by term."""
     block, vocabulary = counts.blocks[BLOCKS.index("entities")].tocsr(), counts.vocabularies[BLOCKS.index("entities")]
