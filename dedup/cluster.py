@@ -48,7 +48,7 @@ from scipy.cluster.hierarchy import linkage
 from scipy.sparse.csgraph import connected_components
 
 from dedup.config import ClusterConfig
-from dedup.features import FeatureCounts, weigh_split, weigh_within
+from dedup.features import FeatureCounts, used_columns, weigh_split, weigh_within
 from dedup.minhash import in_order
 
 __all__ = [
@@ -64,7 +64,7 @@ __all__ = [
 
 _ROW_BLOCK = 2048
 # Stage two runs on runs of whole stories of about this many articles (see cluster_events).
-_STORY_CHUNK = 20_000
+_STORY_CHUNK = 10_000
 _MAX_COMPONENT = 4000
 # Up to this many rows, average linkage runs on all pairs at once (no graph is needed).
 _DENSE_ROWS = 1000
@@ -563,7 +563,8 @@ def cluster_events(
             runs.append((first, start))
             first = start
     runs.append((first, len(order)))
-    parts = ((counts.take(order[a:b]), stories[order[a:b]], published[order[a:b]], config) for a, b in runs)
+    parts = ((_StoryRows.take(counts, order[a:b]), stories[order[a:b]], published[order[a:b]], config)
+             for a, b in runs)
     found = in_order(pool, _split_stories, parts, ahead=4) if pool is not None and len(runs) > 1 else (
         itertools.starmap(_split_stories, parts))
     labels = np.empty(counts.n, dtype=np.int64)
@@ -574,11 +575,39 @@ def cluster_events(
     return _relabel_by_first_member(labels)
 
 
-def _split_stories(counts: FeatureCounts, stories: np.ndarray, published: np.ndarray, config: ClusterConfig
+@dataclass(frozen=True)
+class _StoryRows:
+    """What stage two needs of some articles, as sent to a worker: the count blocks over the
+    columns these rows use, without their terms (weights and similarities depend on the
+    counts alone), and the terms of the lead places block (the last) and each article's
+    primary place, which the place rules compare."""
+
+    blocks: tuple[sp.csr_matrix, ...]
+    place_terms: np.ndarray
+    primary_places: list[str | None]
+
+    @classmethod
+    def take(cls, counts: FeatureCounts, rows: np.ndarray) -> _StoryRows:
+        """The articles ``rows`` of ``counts``, in that order."""
+        blocks, used = zip(*(used_columns(block[rows]) for block in counts.blocks), strict=True)
+        primary = [counts.primary_places[r] for r in rows.tolist()] if counts.primary_places else []
+        return cls(tuple(blocks), counts.vocabularies[-1][used[-1]], primary)
+
+    @property
+    def n(self) -> int:
+        return self.blocks[0].shape[0]  # type: ignore[no-any-return]
+
+    def places(self, start: int, stop: int) -> list[set[str]]:
+        """The lead places (with the dateline place) of each of the rows ``start..stop-1``."""
+        block, terms = self.blocks[-1], self.place_terms
+        return [set(terms[block.indices[block.indptr[i] : block.indptr[i + 1]]]) for i in range(start, stop)]
+
+
+def _split_stories(counts: _StoryRows, stories: np.ndarray, published: np.ndarray, config: ClusterConfig
                    ) -> np.ndarray:
     """Stage two, then :func:`split_by_place`, of the articles of whole stories (``stories``:
     their story labels, each story's rows together): event labels 0..k-1."""
-    weighed = weigh_within(counts, np.unique(stories, return_inverse=True)[1], config.event_weights,
+    weighed = weigh_within(counts.blocks, np.unique(stories, return_inverse=True)[1], config.event_weights,
                            offset=config.event_idf_offset)
     labels = np.empty(counts.n, dtype=np.int64)
     offset = 0
@@ -587,8 +616,7 @@ def _split_stories(counts: FeatureCounts, stories: np.ndarray, published: np.nda
         if stop - start < 3:
             events = np.zeros(stop - start, dtype=np.int64)
         else:
-            rows = np.arange(start, stop)
-            events = split_story(weighed[start:stop], published[start:stop], counts.places(rows), config)
+            events = split_story(weighed[start:stop], published[start:stop], counts.places(start, stop), config)
         labels[start:stop] = events + offset
         offset += int(events.max()) + 1
     if config.place_split_share:

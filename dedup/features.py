@@ -53,6 +53,7 @@ __all__ = [
     "sorted_distinct",
     "tfidf",
     "top_entities",
+    "used_columns",
     "weigh",
     "weigh_split",
     "weigh_within",
@@ -304,33 +305,24 @@ class FeatureCounts:
     #: Where each article puts its event: the dateline place, else the lead's first place.
     primary_places: list[str | None] = field(default_factory=list)
 
-    def places(self, rows: np.ndarray) -> list[set[str]]:
-        """The lead places (with the dateline place) of each of ``rows``."""
-        block, vocabulary = self.blocks[4][rows], self.vocabularies[4]
-        return [set(vocabulary[block.indices[block.indptr[i] : block.indptr[i + 1]]]) for i in range(block.shape[0])]
-
     @property
     def n(self) -> int:
         return self.blocks[0].shape[0]
 
-    def take(self, rows: np.ndarray) -> FeatureCounts:
-        """The counts of ``rows`` only, in that order, each block over only the terms these
-        rows hold (in the same order): dot products between them, and IDF over them, are
-        those of the whole."""
-        blocks, vocabularies = zip(*(compact_columns(block[rows], vocabulary) for block, vocabulary
-                                     in zip(self.blocks, self.vocabularies, strict=True)), strict=True)
-        primary = [self.primary_places[r] for r in rows.tolist()] if self.primary_places else []
-        return FeatureCounts(tuple(blocks), tuple(vocabularies), primary)
 
-
-def compact_columns(rows: sp.csr_matrix, vocabulary: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
-    """``rows`` and ``vocabulary`` restricted to the columns the rows use, in the same order."""
+def used_columns(rows: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
+    """``rows`` restricted to the columns they use (in the same order), and those columns."""
     held = np.zeros(rows.shape[1], dtype=bool)
     held[rows.indices] = True
     used = np.flatnonzero(held)
     position = np.empty(rows.shape[1], dtype=rows.indices.dtype)  # set for the used columns only
     position[used] = np.arange(len(used), dtype=rows.indices.dtype)
-    compact = sp.csr_matrix((rows.data, position[rows.indices], rows.indptr), shape=(rows.shape[0], len(used)))
+    return sp.csr_matrix((rows.data, position[rows.indices], rows.indptr), shape=(rows.shape[0], len(used))), used
+
+
+def compact_columns(rows: sp.csr_matrix, vocabulary: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
+    """``rows`` and ``vocabulary`` restricted to the columns the rows use, in the same order."""
+    compact, used = used_columns(rows)
     return compact, vocabulary[used]
 
 
@@ -737,19 +729,21 @@ def weigh_split(
 
 
 def weigh_within(
-    counts: FeatureCounts, groups: np.ndarray, weights: Sequence[float], *, offset: float
+    blocks: Sequence[sp.csr_matrix], groups: np.ndarray, weights: Sequence[float], *, offset: float
 ) -> sp.csr_matrix:
     """:func:`weigh` of every group of rows at once, IDF fitted inside each group.
 
-    Row ``i`` of the result equals its row in ``weigh(counts, rows, weights, offset=offset)``
-    with ``rows`` the rows of its group (``groups[i]``; labels 0..k-1), over the batch
-    columns: dot products of rows of one group are the same, and no per-group work is done.
+    ``blocks`` are the count blocks of the rows (:attr:`FeatureCounts.blocks`, or their
+    columns in use, :func:`used_columns`): weights depend on the counts alone. Row ``i`` of
+    the result equals its row in ``weigh(counts, rows, weights, offset=offset)`` with
+    ``rows`` the rows of its group (``groups[i]``; labels 0..k-1), over the batch columns:
+    dot products of rows of one group are the same, and no per-group work is done.
     """
     total = float(sum(weights))
     sizes = np.bincount(groups)
     n_rows = len(groups)
     parts = []
-    for block, weight in zip(counts.blocks, weights, strict=True):
+    for block, weight in zip(blocks, weights, strict=True):
         block = block.tocsr()
         n_terms = block.shape[1]
         if n_terms == 0 or block.nnz == 0:

@@ -159,7 +159,7 @@ def test_weigh_within_equals_weighing_each_group_alone() -> None:
     counts = count_features(titles, texts, datelines, lead_sentences=1)
     groups = np.array([0, 1, 0, 1, 0, 1])
     weights = (0.1, 0.1, 0.3, 0.3, 0.2)
-    together = weigh_within(counts, groups, weights, offset=0.25)
+    together = weigh_within(counts.blocks, groups, weights, offset=0.25)
     for group in (0, 1):
         rows = np.flatnonzero(groups == group)
         alone = weigh(counts, rows, weights, offset=0.25)
