@@ -595,7 +595,7 @@ class _StoryRows:
 
     @property
     def n(self) -> int:
-        return self.blocks[0].shape[0]  # type: ignore[no-any-return]
+        return int(self.blocks[0].shape[0])
 
     def places(self, start: int, stop: int) -> list[set[str]]:
         """The lead places (with the dateline place) of each of the rows ``start..stop-1``."""

@@ -159,8 +159,8 @@ class _NamePhrases:
 
 
 # The name phrases met by this process's earlier batches: names recur from batch to batch, and
-# a phrase's features depend on the phrase alone. Emptied when it holds more than
-# ``_KEPT_PHRASES`` entries (replaced by an empty one), so its memory stays bounded.
+# a phrase's features depend on the phrase alone. Replaced by an empty one once it holds more
+# than ``_KEPT_PHRASES`` entries, so its memory stays bounded.
 _PHRASES = _NamePhrases()
 _KEPT_PHRASES = 400_000
 
@@ -659,13 +659,9 @@ def weigh(
     total = float(sum(weights))
     parts = []
     for block, weight in zip(counts.blocks, weights, strict=True):
-        if rows is None:
-            sub = block
-        else:
-            # Only the columns these rows use: the rest add nothing to any dot product, and
-            # weighing the whole batch vocabulary for every story would cost stories x vocabulary.
-            sub = block[rows]
-            sub = sub[:, np.unique(sub.indices)]
+        # Of a subset, only the columns its rows use: the rest add nothing to any dot product,
+        # and weighing the whole batch vocabulary for every story would cost stories x vocabulary.
+        sub = block if rows is None else used_columns(block[rows])[0]
         part = tfidf(sub, local=local, offset=offset)
         part.data *= np.float32(np.sqrt(weight / total))
         parts.append(part)
