@@ -669,13 +669,15 @@ def weigh(
 
 
 def weigh_split(
-    counts: FeatureCounts, weights: Sequence[float], *, max_df: int, rows_at_once: int = 65_536
+    counts: FeatureCounts, weights: Sequence[float], *, max_df: int, rows_at_once: int = 16_384
 ) -> tuple[sp.csr_matrix, sp.csr_matrix | None]:
     """:func:`weigh` of all rows (IDF over all of them) as two matrices that sum to it: its
     columns found in at most ``max_df`` rows, and the others (None when there are none).
 
     Rows are weighed ``rows_at_once`` at a time into arrays of their final size, so the
-    memory needed is the two parts' own, not that of the stacked matrix and its copies.
+    memory needed is the two parts' own, not that of the stacked matrix and its copies; a
+    step's temporary arrays are small enough for the allocator to reuse for the next step
+    (:func:`dedup.memory.keep_freed_memory`) instead of mapping fresh pages for each.
     """
     total = float(sum(weights))
     n = counts.n

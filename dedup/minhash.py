@@ -28,6 +28,7 @@ the probe sequence follow from ``seed`` (SplitMix64), so signatures are determin
 from __future__ import annotations
 
 import contextlib
+import math
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
@@ -47,6 +48,7 @@ __all__ = [
     "copy_spans",
     "default_workers",
     "estimate_jaccard",
+    "even_runs",
     "hash_shingle",
     "in_order",
     "length_chunks",
@@ -662,6 +664,23 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def even_runs(weights: np.ndarray, target: float, workers: int) -> list[int]:
+    """Bounds ``0 = b[0] < ... < b[k] = len(weights)`` of ``k`` runs of consecutive items of
+    about equal total weight, about ``target`` each, ``k`` a multiple of ``workers`` when
+    there are that many items: processes taking runs as they free up then finish together,
+    where runs of ``target`` each would leave the last one to a single process.
+    """
+    n = len(weights)
+    if n == 0:
+        return [0]
+    cumulative = np.cumsum(np.asarray(weights, dtype=np.float64))
+    total = float(cumulative[-1])
+    runs = max(1, math.ceil(total / target)) if target > 0 else n
+    runs = min(n, -(-runs // workers) * workers if workers > 1 else runs)
+    cuts = np.searchsorted(cumulative, total * np.arange(1, runs) / runs, side="left") + 1
+    return [0, *np.unique(cuts[(cuts > 0) & (cuts < n)]).tolist(), n]
+
+
 def in_order(pool: Executor, function: Callable[..., T], arguments: Iterable[tuple[Any, ...]], ahead: int
              ) -> Iterator[T]:
     """``function(*a)`` of each ``a`` of ``arguments``, in order, computed in ``pool`` with at
@@ -680,7 +699,10 @@ def _new_pool(workers: int) -> Executor:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    from dedup.memory import keep_freed_memory
+
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=keep_freed_memory)
 
 
 def process_pool(workers: int) -> Executor:
@@ -756,10 +778,14 @@ class _KeptPool(Executor):
 def shared_workers() -> Iterator[None]:
     """Within the block, :func:`process_pool` hands out one kept pool per size: the stages
     of a run share their worker processes instead of each starting (and importing) its own.
-    The pools are shut down when the block ends; a nested block uses the outer one's."""
+    The pools are shut down when the block ends; a nested block uses the outer one's. The
+    block also has this process keep freed memory for reuse (:func:`dedup.memory.keep_freed_memory`)."""
     if _kept.pools is not None:
         yield
         return
+    from dedup.memory import keep_freed_memory
+
+    keep_freed_memory()  # for the run's steps in this process; the workers do it as they start
     with _kept.lock:
         _kept.pools = {}
     try:

@@ -15,6 +15,7 @@ table of contents; the Prefect flow in ``flows/`` calls the same stage functions
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -1221,8 +1222,10 @@ class _Canonical:
         """Event labels of these articles, and their feature counts in a one-item list that
         :meth:`summarize` empties once it no longer needs them (nothing else holds them)."""
         from dedup.features import count_features_of_parts
+        from dedup.minhash import default_workers, even_runs
 
-        parts = [self.stored.part(slice(k, k + _EVENT_CHUNK)) for k in range(0, len(self.ids), _EVENT_CHUNK)]
+        bounds = even_runs(np.ones(len(self.ids)), _EVENT_CHUNK, default_workers() if self.pool is not None else 1)
+        parts = [self.stored.part(slice(a, b)) for a, b in itertools.pairwise(bounds)]
         counts = count_features_of_parts(parts, lead_sentences=config.lead_sentences, pool=self.pool)
         release_memory()  # the chunks' counts, merged
         epoch = np.array([_timestamp(v) for v in self.published], dtype=np.float64)

@@ -10,6 +10,7 @@ reading order (the representative's first).
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -19,7 +20,6 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from itertools import repeat
 from typing import Protocol
 
 import numpy as np
@@ -45,6 +45,7 @@ _CENTROID_CLUSTERS = 2_000  # clusters whose centroids are computed together
 # close with a full stop, question or exclamation mark, closing quote or bracket.
 _UNFINISHED_START = frozenset("abcdefghijklmnopqrstuvwxyz\"'(")
 _FINISHED_END = frozenset(".!?\"')]")
+_POSSESSIVE = ("'s", "\u2019s")  # folded off a name ("NATO's" is shown as "NATO")
 
 
 @dataclass(frozen=True)
@@ -83,16 +84,11 @@ def _is_word_char(text: str, at: int) -> bool:
     return 0 <= at < len(text) and (text[at].isalnum() or text[at] == "_")
 
 
-def _is_boundary(text: str, at: int) -> bool:
-    """Whether ``\\b`` matches at position ``at`` of ``text``."""
-    return _is_word_char(text, at - 1) != _is_word_char(text, at)
-
-
 def _match_words(text: str, lowered: str, start: int, words: Sequence[str]) -> int:
     """Where :func:`_name_pattern` of ``words`` matching at ``start`` of ``text`` would end,
     or -1 when it does not match there; the words are compared with ``lowered`` (see
-    :func:`_lowered`), spaces and word boundaries are those of ``text``."""
-    if not _is_boundary(text, start):
+    :func:`_lowered`), spaces and word boundaries (``\\b``) are those of ``text``."""
+    if _is_word_char(text, start - 1) == _is_word_char(text, start):
         return -1
     at = start + len(words[0])  # the caller found the first word at ``start``
     for word in words[1:]:
@@ -102,7 +98,7 @@ def _match_words(text: str, lowered: str, start: int, words: Sequence[str]) -> i
         if spaced == at or not lowered.startswith(word, spaced):
             return -1
         at = spaced + len(word)
-    return at if _is_boundary(text, at) else -1
+    return at if _is_word_char(text, at - 1) != _is_word_char(text, at) else -1
 
 
 # The only characters besides ASCII letters that ignore-case matching takes for an ASCII
@@ -155,7 +151,9 @@ def _display_names(names: Sequence[str], texts: Sequence[str], limit: int) -> li
     joined = "\0".join(texts)
     lowered = _lowered(joined)
     for name in names:
-        key = re.sub(r"['’]s$", "", name.lower())
+        key = name.lower()
+        if key.endswith(_POSSESSIVE):
+            key = key[:-2]
         if key in seen:
             continue
         seen.add(key)
@@ -204,17 +202,15 @@ def _centroids(clusters: Sequence[Sequence[int]], body: sp.csr_matrix) -> list[_
     dots = np.asarray(members.multiply(mean[owner]).sum(axis=1)).ravel()
     scale = np.divide(1.0, norms, out=np.zeros(k), where=norms > 0)
     closeness = dots * scale[owner]
-    # Each cluster's terms by weight, ties by column (the order they have within a row): one
-    # stable sort by weight, then one by cluster.
-    by_weight = np.argsort(-mean.data, kind="stable")
-    ranked = by_weight[np.argsort(per_term_owner[by_weight], kind="stable")]
-    terms, weights = mean.indices[ranked], mean.data[ranked]
-    ends = np.cumsum(sizes)
-    return [
-        _Centroid(terms[mean.indptr[c] : mean.indptr[c + 1]], weights[mean.indptr[c] : mean.indptr[c + 1]],
-                  closeness[ends[c] - sizes[c] : ends[c]])
-        for c in range(k)
-    ]
+    # Each cluster's terms by weight, ties by column (the order they have within a row): a
+    # stable sort of each cluster's own terms (sorting all clusters' terms together costs more).
+    out = []
+    bounds, ends = mean.indptr.tolist(), np.cumsum(sizes).tolist()
+    for c in range(k):
+        weights, terms = mean.data[bounds[c] : bounds[c + 1]], mean.indices[bounds[c] : bounds[c + 1]]
+        ranked = np.argsort(-weights, kind="stable")
+        out.append(_Centroid(terms[ranked], weights[ranked], closeness[ends[c] - int(sizes[c]) : ends[c]]))
+    return out
 
 
 def summarize_cluster(
@@ -253,7 +249,7 @@ def _summarize(
     closeness = centroid.closeness
     order = sorted(range(len(members)), key=lambda k: (-round(float(closeness[k]), 6), article_ids[members[k]]))
     representative = members[order[0]]
-    cohesion = float(np.mean(closeness)) if len(members) else 0.0
+    cohesion = float(closeness.sum()) / len(closeness) if len(members) else 0.0
 
     weights = dict(zip(vocabulary[centroid.terms[:200]].tolist(), centroid.weights[:200].tolist(), strict=True))
     key_names = [e.lower() for e in entity_names[:6]]
@@ -270,7 +266,7 @@ def _summarize(
             lowered = sentence.lower()
             # Summed in sorted order: a set's order changes with the string hash seed, and so
             # would the last bits of the sum, and with them the choice between near-ties.
-            relevance = sum(map(weights.get, sorted(words), repeat(0.0))) / math.sqrt(len(words) + 1)
+            relevance = sum(map(weights.__getitem__, sorted(words & weights.keys()))) / math.sqrt(len(words) + 1)
             mentions = sum([name in lowered for name in key_names]) + 2 * sum([p in lowered for p in place_keys])
             score = relevance * (1.0 + 0.15 * mentions) / (1.0 + 0.25 * position) / (1.0 + 0.1 * rank)
             candidates.append((score, rank, position, sentence, words))
@@ -378,22 +374,21 @@ def summarize_clusters(
 ) -> list[ClusterSummary]:
     """:func:`summarize_cluster` of every cluster (``entity_names[k]`` are cluster ``k``'s),
     in order. With ``workers`` > 1 and more than ``chunk_articles`` articles, runs of
-    clusters holding about ``chunk_articles`` articles are summarised in worker processes,
-    each sent only its clusters' articles (``articles.take``, loaded there); the summaries
-    are the same. The processes are those of ``pool`` when given, else new ones."""
+    clusters of about equal work (about ``chunk_articles`` articles' worth, as many runs as
+    a multiple of ``workers``) are summarised in worker processes, each sent only its
+    clusters' articles (``articles.take``, loaded there); the summaries are the same. The
+    processes are those of ``pool`` when given, else new ones."""
     total = sum(len(members) for members in clusters)
     if workers < 2 or total <= chunk_articles:
         return _summarize_chunk(clusters, entity_names, articles, settings)
-    from dedup.minhash import process_pool
+    from dedup.minhash import even_runs, process_pool
 
-    runs: list[list[int]] = [[]]
-    held = 0
-    for k, members in enumerate(clusters):
-        if held >= chunk_articles:
-            runs.append([])
-            held = 0
-        runs[-1].append(k)
-        held += len(members)
+    # A cluster's work is mostly its first sentences of at most ``source_articles`` members:
+    # runs of about equal work, as many as runs of ``chunk_articles`` such members would be.
+    sizes = np.array([len(members) for members in clusters], dtype=np.float64)
+    work = np.minimum(sizes, settings.source_articles) + 0.1 * sizes + 0.25
+    bounds = even_runs(work, chunk_articles, workers)
+    runs = [list(range(a, b)) for a, b in itertools.pairwise(bounds)]
     with nullcontext(pool) if pool is not None else process_pool(workers) as executor:
         futures = []
         for run in runs:

@@ -102,6 +102,8 @@ def tokenize(text: str) -> list[str]:
     >>> tokenize("U.S. talks, Ryabkov's view")
     ['u', 's', 'talks', "ryabkov's", 'view']
     """
+    if text.isascii():
+        return _ascii_tokens(text).decode("ascii").split()
     return _TOKEN.findall(text.lower())
 
 
@@ -123,6 +125,12 @@ def ascii_token_lines(text: str) -> list[bytes]:
     >>> ascii_token_lines("It's 'THE' end--\\n\\nok_1")
     [b"it's the end", b'', b'ok_1']
     """
+    return [b" ".join(line.split()) for line in _ascii_tokens(text).split(b"\n")]
+
+
+def _ascii_tokens(text: str) -> bytes:
+    """ASCII ``text`` with its token characters lower-cased, line breaks kept, and every
+    other character, and every apostrophe outside a token, made a space."""
     data = text.encode("ascii").translate(_TOKEN_BYTES)
     if b"'" in data:
         # An apostrophe belongs to a token only between two token characters. In a run of
@@ -131,7 +139,7 @@ def ascii_token_lines(text: str) -> list[bytes]:
         # spaces here) cannot leave another beside one.
         data = b" " + data.replace(b"''", b"  ").replace(b"\n", b" \n ") + b" "
         data = data.replace(b" '", b"  ").replace(b"' ", b"  ")
-    return [b" ".join(line.split()) for line in data.split(b"\n")]
+    return data
 
 
 def normalize_for_hash(text: str) -> str:

@@ -56,8 +56,15 @@ def reference_normalize_for_hash(text: str) -> str:
 @_MANY
 @given(ascii_text)
 def test_ascii_token_lines_are_the_tokens_of_each_line(text: str) -> None:
-    expected = [" ".join(tokenize(line)).encode("ascii") for line in text.split("\n")]
+    expected = [" ".join(_TOKEN.findall(line.lower())).encode("ascii") for line in text.split("\n")]
     assert ascii_token_lines(text) == expected
+
+
+@_MANY
+@given(st.one_of(ascii_text, any_text))
+@example("x''y 'z' \x0b\r_")
+def test_tokenize_equals_the_rule(text: str) -> None:
+    assert tokenize(text) == _TOKEN.findall(text.lower())
 
 
 @_MANY
