@@ -779,34 +779,28 @@ def _find_duplicates_of(work: Path, docs: pa.Table, texts: _Texts, minhash: MinH
     return StageResult("duplicates", work / DEDUP, counts, time.perf_counter() - start)
 
 
-# Candidate pairs verified in one step, and steps under way at once (in threads: the checks
-# spend much of their time in NumPy and Arrow calls that release the interpreter lock). Two
-# steps of 100,000 hold the texts and shingle sequences that one step of 200,000 held:
-# 0.6 s less at 100,000 articles (2.5 -> 1.9 s), same pairs.
-_VERIFY_PAIRS = 100_000
-_VERIFY_THREADS = 2
+# Candidate pairs verified at a time: bounds the texts and shingle sequences that the
+# order-aware check of a step holds. Two steps at once in threads were 10 s faster at
+# 1,000,000 articles, but raised the stage's peak memory from about 6 to 7.6 GiB; two steps
+# of 100,000 at once still peaked at 7.7 GiB (0.6 s faster at 100,000 articles), and two of
+# 50,000 at 6.7 GiB, no faster than one step of 200,000 (58.5 s against 58.9 s).
+_VERIFY_PAIRS = 200_000
 
 
 def _verify_in_chunks(pairs: np.ndarray, sets: Any, config: DuplicateConfig,
                       texts_of: Callable[[np.ndarray], list[str]], shingle_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`~dedup.duplicates.verify_candidates` of ``pairs``, ``_VERIFY_PAIRS`` at a time,
-    ``_VERIFY_THREADS`` steps at once (each pair is decided on its own, so the result is the
-    same as at once). The pairs' intersection bounds are computed once for all: a document's
-    bucket map, not the pairs of a step, is what they cost."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    """:func:`~dedup.duplicates.verify_candidates` of ``pairs``, ``_VERIFY_PAIRS`` at a time
+    (each pair is decided on its own, so the result is the same as at once). The pairs'
+    intersection bounds are computed once for all: a document's bucket map, not the pairs
+    of a step, is what they cost."""
     from dedup.duplicates import intersection_bounds
 
     if len(pairs) <= _VERIFY_PAIRS:
         return verify_candidates(pairs, sets, config, texts_of, shingle_size)
     bounds = intersection_bounds(sets.rows(pairs), sets.values, sets.offsets)
-
-    def step(k: int) -> tuple[np.ndarray, np.ndarray]:
-        return verify_candidates(pairs[k : k + _VERIFY_PAIRS], sets, config, texts_of, shingle_size,
-                                 bounds=bounds[k : k + _VERIFY_PAIRS])
-
-    with ThreadPoolExecutor(max_workers=_VERIFY_THREADS, thread_name_prefix="newsdedup-verify") as threads:
-        steps = list(threads.map(step, range(0, len(pairs), _VERIFY_PAIRS)))  # in step order
+    steps = [verify_candidates(pairs[k : k + _VERIFY_PAIRS], sets, config, texts_of, shingle_size,
+                               bounds=bounds[k : k + _VERIFY_PAIRS])
+             for k in range(0, len(pairs), _VERIFY_PAIRS)]
     return np.concatenate([near for near, _ in steps]), np.concatenate([strong for _, strong in steps])
 
 
