@@ -55,10 +55,11 @@ def keep_freed_memory() -> bool:
     """Have glibc keep freed blocks of up to 256 MiB for reuse in this process; whether it
     could be asked (glibc), else nothing is done. Called once per process of a run.
 
-    By default glibc gives every block above a few MiB its own mapping and unmaps it when it
-    is freed, and hands the top of its heap back once a few MiB of it are free. The stages
-    free and allocate arrays of tens of MiB step after step, so each step would fault in
-    fresh zeroed pages (on a virtual machine, pages the host may have to back again too:
+    By default glibc gives every block above 128 KiB (a threshold that rises with the blocks
+    freed, to at most 32 MiB) a mapping of its own and unmaps it when it is freed, and hands
+    the top of its heap back once twice that threshold of it is free. The stages free and
+    allocate arrays of tens of MiB step after step, so each step would fault in fresh zeroed
+    pages (on a virtual machine, pages the host may have to back again too:
     system time that measured about a tenth of the pipeline's CPU time). Blocks above the
     limit still get their own mappings, so :func:`release_memory` and the end of a large
     array still return the memory that bounds a large run's peak.

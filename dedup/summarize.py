@@ -383,8 +383,9 @@ def summarize_clusters(
         return _summarize_chunk(clusters, entity_names, articles, settings)
     from dedup.minhash import even_runs, process_pool
 
-    # A cluster's work is mostly its first sentences of at most ``source_articles`` members:
-    # runs of about equal work, as many as runs of ``chunk_articles`` such members would be.
+    # A cluster's work: mostly the first sentences of at most ``source_articles`` members,
+    # plus a little per member (its row of the centroid) and per cluster. Runs of about equal
+    # work, as many as runs of ``chunk_articles`` such members would be.
     sizes = np.array([len(members) for members in clusters], dtype=np.float64)
     work = np.minimum(sizes, settings.source_articles) + 0.1 * sizes + 0.25
     bounds = even_runs(work, chunk_articles, workers)
