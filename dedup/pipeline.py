@@ -255,13 +255,19 @@ def ingest_articles(
     return StageResult("ingest", work / DOCUMENTS, counts, time.perf_counter() - start)
 
 
+_STRING_OFFSET_LIMIT = 2**31  # bytes that 32-bit string offsets address
+
+
 def _contiguous(table: pa.Table) -> pa.Table:
-    """``table`` as one chunk per column, its strings with 64-bit offsets.
+    """``table`` as one chunk per column, its strings with 64-bit offsets when it holds
+    2 GiB or more.
 
     Taking rows from a column of many chunks joins the chunks on every call, and the texts
-    of a large batch exceed the 2 GiB that 32-bit string offsets address; one contiguous
-    large-string copy serves every take.
+    of a large batch can exceed the 2 GiB that 32-bit string offsets address; one contiguous
+    copy serves every take.
     """
+    if table.nbytes < _STRING_OFFSET_LIMIT:  # then no column's strings need 64-bit offsets
+        return table.combine_chunks()
     wide = pa.schema(
         [f.with_type(pa.large_string()) if pa.types.is_string(f.type) else f for f in table.schema]
     )
@@ -342,7 +348,8 @@ def _write_documents(parts: Sequence[Path], path: Path) -> None:
             writing: deque[tuple[int, Future[None]]] = deque()  # row groups being written, and their bytes
             waiting = 0
             for (first, stop), spool in zip(windows, spools, strict=True):
-                window = _contiguous(_read_part(spool))  # its rows in row-number order
+                with pa.memory_map(str(spool)) as source:  # read in place, then joined once
+                    window = _contiguous(pa.ipc.open_file(source).read_all())  # its rows in row-number order
                 spool.unlink()
                 at = np.searchsorted(np.sort(order[first:stop]), order[first:stop])  # each sorted row in it
                 for k in range(0, len(at), _DOCUMENTS_ROW_GROUP):

@@ -822,15 +822,18 @@ def test_any_lines_as_jsonl_never_raise(tmp_path: Path, lines: list[bytes]) -> N
     assert len(kept) == len(set(kept))
 
 
-def test_sorting_takes_rows_from_one_contiguous_copy():
+@pytest.mark.parametrize("limit", [0, 2**31])
+def test_sorting_takes_rows_from_one_contiguous_copy(monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
     import pyarrow as pa
 
-    from dedup.pipeline import _contiguous
+    from dedup import pipeline
 
+    monkeypatch.setattr(pipeline, "_STRING_OFFSET_LIMIT", limit)  # 0: as for a table of 2 GiB or more
     parts = [pa.table({"article_id": ["b", "a"], "n": [1, 2]}), pa.table({"article_id": ["c"], "n": [3]})]
-    table = _contiguous(pa.concat_tables(parts))
+    table = pipeline._contiguous(pa.concat_tables(parts))
     assert table.column("article_id").num_chunks == 1
-    assert table.schema.field("article_id").type == pa.large_string()  # 64-bit offsets: no 2 GiB limit
+    # 64-bit offsets, without the 2 GiB limit, only where the table needs them
+    assert table.schema.field("article_id").type == (pa.large_string() if limit == 0 else pa.string())
     assert table.take([1, 0, 2]).column("article_id").to_pylist() == ["a", "b", "c"]
     assert table.column("n").to_pylist() == [1, 2, 3]
 
