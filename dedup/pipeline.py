@@ -1227,13 +1227,21 @@ class _Canonical:
     stored: _StoredArticles
     pool: Any = None
 
+    @property
+    def workers(self) -> int:
+        """The processes sharing the chunked work: the pool's (as :func:`_event_pool` starts
+        it), else this one."""
+        from dedup.minhash import default_workers
+
+        return default_workers() if self.pool is not None else 1
+
     def cluster(self, config: ClusterConfig) -> tuple[np.ndarray, list[Any]]:
         """Event labels of these articles, and their feature counts in a one-item list that
         :meth:`summarize` empties once it no longer needs them (nothing else holds them)."""
         from dedup.features import count_features_of_parts
-        from dedup.minhash import default_workers, even_runs
+        from dedup.minhash import even_runs
 
-        bounds = even_runs(np.ones(len(self.ids)), _EVENT_CHUNK, default_workers() if self.pool is not None else 1)
+        bounds = even_runs(np.ones(len(self.ids)), _EVENT_CHUNK, self.workers)
         parts = [self.stored.part(slice(a, b)) for a, b in itertools.pairwise(bounds)]
         counts = count_features_of_parts(parts, lead_sentences=config.lead_sentences, pool=self.pool)
         release_memory()  # the chunks' counts, merged
@@ -1254,7 +1262,7 @@ class _Canonical:
             _StoredSummaryArticles(self.stored, body, vocabulary),
             names,
             summary,
-            workers=2 if self.pool is not None else 1,
+            workers=self.workers,
             chunk_articles=_EVENT_CHUNK,
             pool=self.pool,
         )

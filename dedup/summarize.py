@@ -378,15 +378,14 @@ def summarize_clusters(
     a multiple of ``workers``) are summarised in worker processes, each sent only its
     clusters' articles (``articles.take``, loaded there); the summaries are the same. The
     processes are those of ``pool`` when given, else new ones."""
-    total = sum(len(members) for members in clusters)
-    if workers < 2 or total <= chunk_articles:
+    sizes = np.array([len(members) for members in clusters], dtype=np.float64)
+    if workers < 2 or sizes.sum() <= chunk_articles:
         return _summarize_chunk(clusters, entity_names, articles, settings)
     from dedup.minhash import even_runs, process_pool
 
     # A cluster's work: mostly the first sentences of at most ``source_articles`` members,
     # plus a little per member (its row of the centroid) and per cluster. Runs of about equal
     # work, as many as runs of ``chunk_articles`` such members would be.
-    sizes = np.array([len(members) for members in clusters], dtype=np.float64)
     work = np.minimum(sizes, settings.source_articles) + 0.1 * sizes + 0.25
     bounds = even_runs(work, chunk_articles, workers)
     runs = [list(range(a, b)) for a, b in itertools.pairwise(bounds)]
