@@ -26,6 +26,17 @@ def _check_inputs(paths: Sequence[str]) -> None:
         raise InputError(f"input not found: {', '.join(missing)}")
 
 
+def _seed(text: str) -> int:
+    """A non-negative integer option (argparse reports anything else as a usage error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     _check_inputs(args.paths)
     _prefect_environment()
@@ -81,7 +92,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     # A named benchmark also scores the duplicate groups: planted syndicated copies and real copies.
     result = evaluate_benchmark(
         args.benchmark, label_column=args.label_column, id_column=args.id_column, text_column=args.text_column,
-        duplicates=args.benchmark in BENCHMARKS,
+        duplicates=args.benchmark in BENCHMARKS, variant_seed=args.variant_seed,
     )
     print(format_report(result))
     if args.json:
@@ -139,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--label-column", default="event")
     evaluate.add_argument("--id-column", default="id")
     evaluate.add_argument("--text-column", default="text")
+    evaluate.add_argument(
+        "--variant-seed", type=_seed, default=0, metavar="N",
+        help="seed of the planted copies of a named benchmark (default: 0)",
+    )
     evaluate.set_defaults(func=cmd_evaluate)
 
     inspect = sub.add_parser("inspect", help="show the clusters of an output directory in the terminal")

@@ -3,6 +3,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from flows.artifacts import escape_markdown
 from flows.cli import main
 
@@ -62,6 +64,31 @@ def test_evaluate_on_a_named_benchmark_reports_the_near_duplicates(tmp_path, cap
     assert result["near_duplicates"]["kind"] == "near_duplicates" and result["near_duplicates"]["seed"] == 0
     assert result["near_duplicates"]["pairwise_copies_joined"]["pairwise_precision"] == 1.0
     assert result["real_copies"]["found"] == result["real_copies"]["copy_pairs"] == 1
+
+
+def test_evaluate_plants_other_copies_with_another_variant_seed(tmp_path, capsys, monkeypatch):
+    import json
+
+    from dedup.evaluation import harness
+    from tests.test_harness import WITH_COPY
+
+    monkeypatch.setattr(harness, "load_benchmark", lambda name: list(WITH_COPY))
+    planted = {}
+    for seed in (0, 3):
+        out = tmp_path / f"scores-{seed}.json"
+        assert main(["evaluate", "ecbplus-train", "--variant-seed", str(seed), "--json", str(out)]) == 0
+        assert f"(copies=2, seed={seed})" in capsys.readouterr().out
+        near = json.loads(out.read_text())["near_duplicates"]
+        assert near["seed"] == seed and near["n_copies"] == 20
+        planted[seed] = near["per_transform"]
+    assert planted[0] != planted[3]  # other changes were planted
+
+
+@pytest.mark.parametrize("value", ["-1", "two"])
+def test_evaluate_refuses_a_bad_variant_seed(value, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["evaluate", "ecbplus-dev", "--variant-seed", value])
+    assert stop.value.code == 2 and "--variant-seed" in capsys.readouterr().err
 
 
 def test_evaluate_on_a_labelled_file_scores_the_clustering_only(tmp_path, capsys):

@@ -233,3 +233,5 @@ def test_evaluate_benchmark_adds_the_near_duplicate_checks(tmp_path: Path) -> No
     text = format_report(result)
     assert text.index("Event clustering") < text.index("Near-duplicates:") < text.index("Real copies")
     assert "near_duplicates" not in evaluate_benchmark(str(path))
+    with pytest.raises(ValueError, match="variant_seed"):
+        evaluate_benchmark(str(path), duplicates=True, variant_seed=-1)

@@ -296,6 +296,7 @@ def evaluate_benchmark(
     baseline_threshold: float | None = None,
     worst: int = 5,
     duplicates: bool = False,
+    variant_seed: int = 0,
 ) -> dict[str, Any]:
     """:func:`evaluate_clustering` on a named benchmark or a labelled file.
 
@@ -305,8 +306,10 @@ def evaluate_benchmark(
         label_column, id_column, text_column: Columns of a labelled file (ignored for a name).
         config, baseline_threshold, worst: As for :func:`evaluate_clustering`.
         duplicates: Also score the near-duplicates on the same articles:
-            :func:`evaluate_near_duplicates` (``copies=2``, ``seed=0``) and
+            :func:`evaluate_near_duplicates` (``copies=2``, ``seed=variant_seed``) and
             :func:`evaluate_real_copies`, with ``config``.
+        variant_seed: Seed of the planted copies; other seeds plant other changes in the
+            same articles, which shows how much the near-duplicate scores depend on them.
 
     Returns:
         The result of :func:`evaluate_clustering` with ``benchmark`` (the name or path) and,
@@ -315,7 +318,10 @@ def evaluate_benchmark(
     Raises:
         InputError: Neither a benchmark name nor an existing file, or a file that cannot be
             read as labelled articles.
+        ValueError: A negative ``variant_seed``.
     """
+    if variant_seed < 0:
+        raise ValueError(f"variant_seed must be a non-negative int, got {variant_seed}")
     if name_or_path in BENCHMARKS:
         articles = load_benchmark(name_or_path)
     elif Path(name_or_path).is_file():
@@ -327,7 +333,7 @@ def evaluate_benchmark(
         )
     result = evaluate_clustering(articles, config, baseline_threshold=baseline_threshold, worst=worst)
     if duplicates:
-        result["near_duplicates"] = evaluate_near_duplicates(articles, copies=2, seed=0, config=config)
+        result["near_duplicates"] = evaluate_near_duplicates(articles, copies=2, seed=variant_seed, config=config)
         result["real_copies"] = evaluate_real_copies(articles, config=config)
     return {"benchmark": str(name_or_path), **result}
 
