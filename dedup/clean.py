@@ -158,6 +158,13 @@ _DATE_PATTERNS = (
     re.compile(rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+{_MONTH},?\s+(?P<year>(?:19|20)\d\d)\b", re.IGNORECASE),
     re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<mnum>[01]\d)-(?P<day>[0-3]\d)(?!\d)"),
 )
+# A numeric date ("14/01/2007", "01.11.2010"). Day-first and month-first orders both occur,
+# so such a date marks a line as a date line but does not date the article.
+_NUMERIC_DATE = re.compile(r"(?<![\d/.])[0-3]?\d([/.])[0-3]?\d\1(?:19|20)\d\d(?![\d/])")
+# What a date line may say besides the date: "Posted on 14/01/2007 by David Chen".
+_DATE_LINE_BYLINE = re.compile(r"\b[Bb]y\s+(?P<name>[A-Z][\w.'\-]+(?:\s+[A-Z][\w.'\-]+){0,3})\s*$")
+# Two hyphens for a dash ("robbers -- two dressed as women -- made off"), as typed in wire copy.
+_DASH_PAIR = re.compile(r"\s--\s")
 _TIME = re.compile(r"^\D{0,25}?(?<!\d)(?P<hour>[01]?\d|2[0-3]):(?P<minute>[0-5]\d)\b(?!:?\d)")
 _STOP = ENGLISH_STOP_WORDS
 _DATE_LINE_WORDS = 12  # a header line this short that holds a date is a date line
@@ -384,12 +391,20 @@ def _is_header_line(line: _Line) -> bool:
     return line.n_words <= _KICKER_WORDS or (line.n_words <= 12 and _SEPARATORS.search(line.text) is not None)
 
 
+def _separator_count(line: _Line) -> int:
+    """How many link separators the line holds. Typed dashes (" -- ") do not count in a line
+    that reads as prose (8 words or more, a fifth of them function words): wire copy uses
+    them within sentences, and a cut or re-wrapped line of it does not end like a sentence."""
+    if not line.may_have_separators:
+        return 0
+    separators = len(_SEPARATORS.findall(line.text))
+    if separators and line.n_words >= 8 and line.stop_share >= 0.2 and "--" in line.text:
+        separators -= len(_DASH_PAIR.findall(line.text))
+    return separators
+
+
 def _is_prose(line: _Line) -> bool:
-    return (
-        line.n_words >= _PROSE_WORDS
-        and line.stop_share >= 0.15
-        and not (line.may_have_separators and _SEPARATORS.search(line.text))
-    )
+    return line.n_words >= _PROSE_WORDS and line.stop_share >= 0.15 and not _separator_count(line)
 
 
 def _is_furniture(line: _Line) -> bool:
@@ -422,7 +437,7 @@ def _is_furniture(line: _Line) -> bool:
         return True
     if n_words > 30 or not line.may_have_separators:
         return False
-    separators = len(_SEPARATORS.findall(text))
+    separators = _separator_count(line)
     if separators and not (line.ends_sentence and line.stop_share >= 0.2):
         parts = [p.strip() for p in _SEPARATORS.split(text) if p.strip()]
         if all(_FURNITURE_LINE.match(p) for p in parts):
@@ -472,10 +487,14 @@ _DATE_WORDS = frozenset(
 
 
 def _is_date_line(text: str) -> bool:
-    """A line that is a date plus little else ("Updated: May 3, 2013, 10:04 PM ET")."""
-    rest = text
+    """A line that is a date plus little else ("Updated: May 3, 2013, 10:04 PM ET"), or a
+    date and a byline ("Posted on 14/01/2007 by David Chen")."""
+    rest = _NUMERIC_DATE.sub(" ", text)
     for pattern in _DATE_PATTERNS:
         rest = pattern.sub(" ", rest)
+    byline = _DATE_LINE_BYLINE.search(rest)
+    if byline:
+        rest = rest[: byline.start()]
     return sum(not (w in _DATE_WORDS or w.isdigit()) for w in tokenize(rest)) <= 1
 
 
@@ -521,7 +540,7 @@ def clean_article(raw: RawArticle) -> CleanArticle:
     ended = False
     seen_prose = False
     quiet = bool(lines) and not lines[0].words.any_words  # no line holds a disclaimer, appeal or notice word
-    for line in lines:
+    for k, line in enumerate(lines):
         text = line.text
         if not text:
             continue
@@ -543,10 +562,13 @@ def clean_article(raw: RawArticle) -> CleanArticle:
             continue
         if not seen_prose and not _is_prose(line):
             stated = find_date(text)
-            if stated is not None:
+            if stated is not None or _NUMERIC_DATE.search(text):
                 header.published_at = header.published_at or stated
                 if line.n_words <= _DATE_LINE_WORDS and (header.title is not None or _is_date_line(text)):
-                    removed += 1  # a header line that only dates the page
+                    byline = _DATE_LINE_BYLINE.search(text)
+                    if byline and _is_date_line(text):
+                        header.byline = header.byline or byline["name"]
+                    removed += 1  # a header line that only dates the page (and names its author)
                     continue
         if _is_furniture(line) or _is_credit(line):
             removed += 1
@@ -561,6 +583,10 @@ def clean_article(raw: RawArticle) -> CleanArticle:
             header.dateline = header.dateline or _place_name(wire["place"])
             header.source = header.source or wire["agency"]
             removed += 1
+            continue
+        if (not seen_prose and header.title is None and line.n_words == 1 and not body
+                and any(later.text for later in lines[k + 1 :])):
+            removed += 1  # a section label above the headline ("Crime"), not a one-word text
             continue
         if not seen_prose and header.title is None and _could_be_title(line):
             header.title = text

@@ -176,3 +176,40 @@ def test_a_misspelt_month_is_no_date_and_no_crash():
 def test_a_blank_given_title_keeps_a_one_line_text():
     article = clean("A fire broke out in Leeds on Monday night", title="  ")
     assert article.text == "A fire broke out in Leeds on Monday night"
+
+
+def test_a_cut_or_wrapped_line_with_typed_dashes_is_kept():
+    # No sentence end: the line was cut (a truncated copy) or hard-wrapped (plain-text wire copy).
+    cut = "Four armed robbers -- two dressed as women -- made off with $137-million of diamonds and jewels from a"
+    wrapped = "POLICE said on Monday that the suspects -- three men and a woman -- had left the\ncity before dawn."
+    assert clean(f"Jewel heist in Paris\n{cut}\nShare this article").text == cut
+    assert clean(f"Arrests after the raid\n{wrapped}").text == wrapped
+    # A bar of links joined by typed dashes is still furniture.
+    assert clean("Storm report\nHome -- News -- Sport -- Weather\n" + wrapped).text == wrapped
+
+
+def test_a_date_line_with_a_byline_is_header_furniture():
+    body = "Heavy rain flooded roads across the valley on Tuesday, and the district closed all of its schools."
+    for header, byline, published in (
+        ("Posted on 14/01/2007 by David Chen", "David Chen", None),
+        ("Posted on January 15, 2006 by Sarah O'Neil", "Sarah O'Neil", datetime(2006, 1, 15, tzinfo=UTC)),
+        ("Published 01.11.2010", None, None),
+        ("Last updated: 21/12/2009, 10:06 PM", None, None),
+    ):
+        article = clean(f"{header}\nFloods close schools\n{body}")
+        assert (article.title, article.text) == ("Floods close schools", body), header
+        assert (article.byline, article.published_at) == (byline, published), header
+    # A numeric date is day-first or month-first: it marks a date line but dates nothing.
+    assert find_date("Published 01/11/2010") is None
+    # A headline that mentions a date keeps its words.
+    assert clean(f"The 9/11/2001 attacks remembered\n{body}").title == "The 9/11/2001 attacks remembered"
+
+
+def test_a_section_label_above_the_headline_is_dropped():
+    body = "A large fire broke out at the supermarket in the town centre this morning, the fire service said."
+    article = clean(f"Crime\nMajor fire at town supermarket\n{body}")
+    assert (article.title, article.text) == ("Major fire at town supermarket", body)
+    # A one-line story under its section label keeps its line as its text.
+    line = "four armed robbers -- two dressed as women -- made off with diamonds from a"
+    assert clean(f"Crime\n{line}").text == line
+    assert clean("Crime\n\n").text == "Crime"  # a one-word text is no label
