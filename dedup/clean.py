@@ -235,7 +235,9 @@ class _Line:
     separator test are worked out only when a rule asks for them.
     """
 
-    __slots__ = ("_ends_sentence", "_low", "_stop_share", "_token_list", "n_words", "text", "tokens", "words")
+    __slots__ = (
+        "_ends_sentence", "_low", "_separators", "_stop_share", "_token_list", "n_words", "text", "tokens", "words",
+    )
 
     def __init__(self, text: str, tokens: bytes | None, words: _TextWords) -> None:
         self.text = text
@@ -244,6 +246,7 @@ class _Line:
         self._token_list: list[str] | None = None
         self._stop_share: float | None = None
         self._ends_sentence: bool | None = None
+        self._separators: int | None = None
         self._low: str | None = None
         if tokens is None:
             self._token_list = tokenize(text)
@@ -281,6 +284,19 @@ class _Line:
     def may_have_separators(self) -> bool:
         """False when ``_SEPARATORS`` surely finds nothing in the line."""
         return self.words.separators and not _no_separators(self.text)
+
+    @property
+    def separators(self) -> int:
+        """How many link separators the line holds. Typed dashes (" -- ") do not count in a
+        line that reads as prose (8 words or more, a fifth of them function words): wire copy
+        uses them within sentences, and a cut or re-wrapped line of it does not end like a
+        sentence."""
+        if self._separators is None:
+            count = len(_SEPARATORS.findall(self.text)) if self.may_have_separators else 0
+            if count and self.n_words >= 8 and "--" in self.text and self.stop_share >= 0.2:
+                count -= len(_DASH_PAIR.findall(self.text))
+            self._separators = count
+        return self._separators
 
     def may_contain(self, words: tuple[str, ...]) -> bool:
         """False only when the line is ASCII and holds none of ``words`` (lower-case literals)."""
@@ -391,20 +407,8 @@ def _is_header_line(line: _Line) -> bool:
     return line.n_words <= _KICKER_WORDS or (line.n_words <= 12 and _SEPARATORS.search(line.text) is not None)
 
 
-def _separator_count(line: _Line) -> int:
-    """How many link separators the line holds. Typed dashes (" -- ") do not count in a line
-    that reads as prose (8 words or more, a fifth of them function words): wire copy uses
-    them within sentences, and a cut or re-wrapped line of it does not end like a sentence."""
-    if not line.may_have_separators:
-        return 0
-    separators = len(_SEPARATORS.findall(line.text))
-    if separators and line.n_words >= 8 and line.stop_share >= 0.2 and "--" in line.text:
-        separators -= len(_DASH_PAIR.findall(line.text))
-    return separators
-
-
 def _is_prose(line: _Line) -> bool:
-    return line.n_words >= _PROSE_WORDS and line.stop_share >= 0.15 and not _separator_count(line)
+    return line.n_words >= _PROSE_WORDS and line.stop_share >= 0.15 and not line.separators
 
 
 def _is_furniture(line: _Line) -> bool:
@@ -437,7 +441,7 @@ def _is_furniture(line: _Line) -> bool:
         return True
     if n_words > 30 or not line.may_have_separators:
         return False
-    separators = _separator_count(line)
+    separators = line.separators
     if separators and not (line.ends_sentence and line.stop_share >= 0.2):
         parts = [p.strip() for p in _SEPARATORS.split(text) if p.strip()]
         if all(_FURNITURE_LINE.match(p) for p in parts):
