@@ -48,6 +48,9 @@ class MinHashConfig:
 
     The scheme is ``oph32``: one-permutation MinHash with ``num_perm`` bins, densified, salted
     by ``seed``; the shingle hash is :func:`dedup.minhash.hash_shingle`; see :mod:`dedup.minhash`.
+    The shingles are those of each article's headline and body (:func:`dedup.text.copy_text`),
+    which the name of the settings states (``+title``): signatures of the body alone, as
+    made before, are not comparable with them.
     """
 
     num_perm: int = 128
@@ -61,7 +64,7 @@ class MinHashConfig:
         _check(self.scheme == "oph32", f"only scheme 'oph32' is supported, got {self.scheme!r}")
 
     def __str__(self) -> str:
-        return f"minhash-{self.scheme}-p{self.num_perm}-k{self.shingle_size}-s{self.seed}"
+        return f"minhash-{self.scheme}-p{self.num_perm}-k{self.shingle_size}-s{self.seed}+title"
 
     def metadata(self) -> dict[str, str]:
         """The settings as stored next to signatures (Parquet schema metadata)."""
@@ -72,6 +75,7 @@ class MinHashConfig:
             "seed": str(self.seed),
             "shingle_size": str(self.shingle_size),
             "hashfunc": "dedup.minhash.hash_shingle",
+            "text": "dedup.text.copy_text",
         }
 
 
@@ -100,7 +104,7 @@ class DuplicateConfig:
     rows: int = 2
     jaccard_threshold: float = 0.5
     containment_threshold: float = 0.8
-    min_containment_shingles: int = 20
+    min_containment_shingles: int = 10
     min_length_ratio: float = 0.5
     min_shingles: int = 8  # fewer words than this: too short for LSH (exact copies are still found)
     coverage_threshold: float | None = 0.9

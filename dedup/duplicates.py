@@ -147,14 +147,14 @@ def pair_floors(
     jaccard_threshold: float,
     containment_threshold: float,
     *,
-    min_containment_shingles: int = 20,
+    min_containment_shingles: int = 10,
     min_length_ratio: float = 0.5,
 ) -> np.ndarray:
     """The smallest Jaccard similarity that :func:`verify_pairs` can keep for pairs of sets
     of these sizes: ``jaccard_threshold``, or lower where containment may apply (the
     smaller set large enough, and at least ``min_length_ratio`` of the larger one).
 
-    >>> pair_floors(np.array([400, 200, 10]), np.array([400, 400, 12]), 0.5, 0.7).round(3).tolist()
+    >>> pair_floors(np.array([400, 200, 8]), np.array([400, 400, 12]), 0.5, 0.7).round(3).tolist()
     [0.5, 0.304, 0.5]
     """
     small = np.minimum(size_a, size_b).astype(np.float64)
@@ -253,7 +253,7 @@ def verify_pairs(
     jaccard_threshold: float,
     containment_threshold: float,
     *,
-    min_containment_shingles: int = 20,
+    min_containment_shingles: int = 10,
     min_length_ratio: float = 0.5,
     coverage: CoverageCheck | None = None,
     bounds: np.ndarray | None = None,

@@ -534,15 +534,19 @@ def unique_shingles_of_texts(texts: Sequence[str], shingle_size: int) -> tuple[n
 
 
 def sketch_row_groups(
-    path: str, row_groups: Sequence[int], column: str, num_perm: int, shingle_size: int, seed: int
+    path: str, row_groups: Sequence[int], num_perm: int, shingle_size: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Signatures and exact shingle sets (sorted unique hashes: ``values``, ``offsets`` as by
-    :func:`unique_per_document`) of the texts in ``column`` of some row groups of a Parquet
-    file (a unit of parallel work: the worker reads its own rows)."""
+    :func:`unique_per_document`) of the articles of some row groups of a documents file, each
+    its :func:`dedup.text.copy_text` (a unit of parallel work: the worker reads its own rows)."""
     import pyarrow.parquet as pq
 
-    table = pq.ParquetFile(path).read_row_groups(list(row_groups), columns=[column])
-    return sketch_texts(table.column(column).to_pylist(), num_perm, shingle_size, seed)
+    from dedup.text import copy_text
+
+    table = pq.ParquetFile(path).read_row_groups(list(row_groups), columns=["title", "text"])
+    texts = [copy_text(title, text) for title, text in zip(table.column("title").to_pylist(),
+                                                            table.column("text").to_pylist(), strict=True)]
+    return sketch_texts(texts, num_perm, shingle_size, seed)
 
 
 def sketch_texts(

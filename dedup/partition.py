@@ -45,6 +45,7 @@ from dedup.io import read_table, write_table
 from dedup.minhash import signatures_of_texts
 from dedup.records import RawArticle, Reject
 from dedup.state import signature_schema
+from dedup.text import copy_text
 
 __all__ = [
     "InputUnit",
@@ -245,16 +246,18 @@ def signatures_partition(items_file: str | Path, config: MinHashConfig) -> str:
     items_file = Path(items_file)
     path = items_file.with_name(items_file.name.replace(".items.", ".signatures."))
     tmp = path.with_name(f".{path.name}.tmp")
-    table = pq.read_table(items_file, columns=["kind", "kept", "text"])
+    table = pq.read_table(items_file, columns=["kind", "kept", "title", "text"])
     mask = pc.fill_null(pc.and_(pc.equal(table.column("kind"), "article"), table.column("kept")), False)
     rows = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+    titles = table.column("title").take(pa.array(rows, type=pa.int64()))
     texts = table.column("text").take(pa.array(rows, type=pa.int64()))
     out_schema = pa.schema(
         [pa.field("row", pa.int64(), nullable=False), pa.field("signature", pa.list_(pa.uint32(), config.num_perm))]
     )
     with pq.ParquetWriter(tmp, out_schema, compression="zstd") as writer:
         for first in range(0, len(rows), 4 * _BATCH):
-            chunk = texts.slice(first, 4 * _BATCH).to_pylist()
+            chunk = [copy_text(title, text) for title, text in zip(
+                titles.slice(first, 4 * _BATCH).to_pylist(), texts.slice(first, 4 * _BATCH).to_pylist(), strict=True)]
             sig = signatures_of_texts(chunk, config.num_perm, config.shingle_size, config.seed)
             flat = pa.array(sig.reshape(-1), type=pa.uint32())
             writer.write_table(pa.Table.from_arrays(

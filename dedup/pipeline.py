@@ -60,6 +60,7 @@ from dedup.memory import release_memory
 from dedup.records import RawArticle, Reject
 from dedup.state import RUNS, run_time
 from dedup.summarize import ClusterSummary
+from dedup.text import copy_text
 
 __all__ = [
     "OUTPUT_FILES",
@@ -626,7 +627,7 @@ def _sketches(path: Path, config: MinHashConfig, workers: int) -> Iterator[tuple
     from dedup.minhash import in_order, process_pool, sketch_row_groups
 
     n_groups = pq.ParquetFile(path).num_row_groups
-    args = ("text", config.num_perm, config.shingle_size, config.seed)
+    args = (config.num_perm, config.shingle_size, config.seed)
     if workers < 2 or n_groups < 2:
         for g in range(n_groups):
             yield sketch_row_groups(str(path), [g], *args)
@@ -812,9 +813,10 @@ def _verify_in_chunks(pairs: np.ndarray, sets: Any, config: DuplicateConfig,
 
 
 class _Texts:
-    """The texts of a documents file by row number, without holding them all.
+    """The texts near-duplicate detection compares (:func:`dedup.text.copy_text`) of a
+    documents file by row number, without holding them all.
 
-    The text column (with ``columns``) is copied, row group by row group, to the uncompressed
+    The title and text columns (with ``columns``) are copied, row group by row group, to the uncompressed
     scratch file ``scratch`` (:func:`dedup.io.write_scratch`) in a thread of its own: on
     first use, or ahead of it once :meth:`start` is called (reading and writing Arrow data
     leaves the interpreter free for the caller's work meanwhile). Calling the object with
@@ -822,11 +824,12 @@ class _Texts:
     kept (``keep``) and was written.
     """
 
-    def __init__(self, documents: Path, scratch: Path, *, columns: Sequence[str] = ("text",),
+    def __init__(self, documents: Path, scratch: Path, *, columns: Sequence[str] = ("title", "text"),
                  keep: bool = False) -> None:
         import threading
 
-        self.documents, self.scratch, self.columns, self.keep = documents, scratch, list(columns), keep
+        self.documents, self.scratch, self.keep = documents, scratch, keep
+        self.columns = list(dict.fromkeys(["title", "text", *columns]))
         self.writing: Any = None  # the copy under way or done, a Future
         self.starting = threading.Lock()  # callers in several threads start one copy
 
@@ -850,7 +853,8 @@ class _Texts:
     def __call__(self, rows: np.ndarray) -> list[str]:
         self.start()
         self.writing.result()
-        return read_scratch_rows(self.scratch, rows, ["text"]).column("text").to_pylist()  # type: ignore[no-any-return]
+        table = read_scratch_rows(self.scratch, rows, ["title", "text"])
+        return _copy_texts(table.column("title").to_pylist(), table.column("text").to_pylist())
 
     def close(self) -> None:
         """Remove the scratch file, unless it is kept and written (once a copy under way has
@@ -929,13 +933,20 @@ def _joined_sets(sets: Any, extra: Any) -> Any:
 
 
 def _read_texts(path: Path, ids: Sequence[str]) -> dict[str, str]:
-    """Texts of the articles ``ids`` in a documents file (only their rows are kept)."""
+    """The texts near-duplicate detection compares (:func:`dedup.text.copy_text`) of the
+    articles ``ids`` in a documents file (only their rows are read)."""
     import pyarrow.parquet as pq
 
     if not len(ids):
         return {}
-    table = pq.read_table(path, columns=["article_id", "text"], filters=[("article_id", "in", list(ids))])
-    return dict(zip(table.column("article_id").to_pylist(), table.column("text").to_pylist(), strict=True))
+    table = pq.read_table(path, columns=["article_id", "title", "text"], filters=[("article_id", "in", list(ids))])
+    texts = _copy_texts(table.column("title").to_pylist(), table.column("text").to_pylist())
+    return dict(zip(table.column("article_id").to_pylist(), texts, strict=True))
+
+
+def _copy_texts(titles: Sequence[str | None], texts: Sequence[str]) -> list[str]:
+    """:func:`dedup.text.copy_text` of each title and text."""
+    return [copy_text(title, text) for title, text in zip(titles, texts, strict=True)]
 
 
 def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashConfig, config: DuplicateConfig
@@ -1802,7 +1813,9 @@ def run_pipeline(
     added to every article published there before (see ``docs/incremental.md``); without
     it, the run replaces the output with the results of ``paths`` alone.
 
-    >>> # run_pipeline(["data/articles"], "output", incremental=True)  # doctest: +SKIP
+    Example (not run here: it writes an output directory)::
+
+        run_pipeline(["data/articles"], "output", incremental=True)
     """
     from dedup.minhash import shared_workers
     from dedup.state import open_history

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 __all__ = [
     "ascii_token_lines",
+    "copy_text",
     "first_sentences",
     "normalize",
     "normalize_for_hash",
@@ -94,6 +95,26 @@ def _normalize_line(line: str) -> str:
     if line.isascii() and "  " not in line and "\t" not in line and "\f" not in line and "\v" not in line:
         return line.strip()
     return _SPACES.sub(" ", line).strip()
+
+
+def copy_text(title: str | None, text: str) -> str:
+    """The text that near-duplicate detection shingles: the headline, when there is one, then
+    the body.
+
+    Cleaning tells headline from body by heuristics, and a copy can fool them where its
+    original did not (a hard-wrapped first line taken for a headline, a headline the other
+    site left off). With both in the shingles, where that line falls never decides whether
+    two pages are copies. A text that starts with its headline (a one-line text, which is its
+    own headline) is not given it twice.
+
+    >>> copy_text("Storm closes roads", "Schools stayed shut.")
+    'Storm closes roads\\nSchools stayed shut.'
+    >>> copy_text(None, "Schools stayed shut.")
+    'Schools stayed shut.'
+    >>> copy_text("Schools stayed shut", "Schools stayed shut as the storm closed roads.")
+    'Schools stayed shut as the storm closed roads.'
+    """
+    return text if not title or text.startswith(title) else f"{title}\n{text}"
 
 
 def tokenize(text: str) -> list[str]:

@@ -244,3 +244,41 @@ def test_verification_keeps_what_exact_counting_keeps(monkeypatch):
     assert np.allclose(score, [s for _, s in expected])
     # Some pairs were counted and still dropped; most were never counted.
     assert 0 < len(expected) < counted[0] < len(pairs) / 2
+
+
+def test_a_copy_whose_first_wrapped_line_passes_for_a_headline_joins_its_original(tmp_path):
+    """A one-paragraph brief and a copy of it hard-wrapped by another site: cleaning takes the
+    copy's first line for a headline, so its body alone holds a few words; the headline and
+    body together are the brief again."""
+    import textwrap
+
+    import pyarrow.parquet as pq
+
+    from dedup.config import PipelineConfig
+    from dedup.pipeline import compute_signatures, find_duplicates, ingest_articles
+
+    brief = ("Rescue teams from Santiago searched the damaged port of Valparaiso on Wednesday for two "
+             "workers missing since the magnitude 6.8 earthquake struck the city on Tuesday.")
+    texts = {
+        "brief": brief,
+        "copy": "Share this story\n" + textwrap.fill(brief.upper(), width=100) + "\nCopyright 2024 Coast Herald",
+        "other": QUAKE_B[0][1],
+    }
+    corpus, work = tmp_path / "in", tmp_path / "work"
+    corpus.mkdir()
+    work.mkdir()
+    for name, text in texts.items():
+        (corpus / f"{name}.txt").write_text(text + "\n", encoding="utf-8")
+    config = PipelineConfig()
+    ingest_articles([corpus], work, config.ingest, workers=1)
+    docs = pq.read_table(work / "documents.parquet").to_pylist()
+    by_name = {d["article_id"].split(".")[0].rsplit("/", 1)[-1]: d for d in docs}
+    assert by_name["brief"]["title"] is None
+    assert by_name["copy"]["title"] is not None  # the first wrapped line, taken for a headline
+    assert len(tokenize(by_name["copy"]["text"])) < len(tokenize(brief)) // 2
+    compute_signatures(work, config.minhash, workers=1)
+    find_duplicates(work, config.minhash, config.duplicates, workers=1)
+    dedup = {row["article_id"]: row["dup_group_id"] for row in pq.read_table(work / "dedup.parquet").to_pylist()}
+    ids = {name: by_name[name]["article_id"] for name in texts}
+    assert dedup[ids["copy"]] == dedup[ids["brief"]]
+    assert dedup[ids["other"]] != dedup[ids["brief"]]

@@ -18,6 +18,7 @@ from dedup import duplicates, pipeline
 from dedup.config import PipelineConfig
 from dedup.io import read_scratch_rows, write_scratch
 from dedup.minhash import SHINGLE_SETS, ShingleSetsWriter, read_shingles, signatures_of_texts, unique_shingles_of_texts
+from dedup.text import copy_text
 from tests.corpus import QUAKE_A, QUAKE_B, UNRELATED
 from tests.test_duplicates import ORIGINAL, edited_copy, truncated
 
@@ -34,16 +35,20 @@ def _input_and_work(tmp_path: Path, texts: list[str]) -> tuple[Path, Path]:
 
 
 def test_texts_are_read_back_by_row_from_the_scratch_copy(tmp_path: Path) -> None:
+    titles = ["Headline", None, "", "北京", "last"]
     texts = ["Plain text.", "Curly ‘quotes’ — and ünïcödé", "x" * 5000, "Zürich 北京", "last"]
+    # What near-duplicate detection compares: the headline, when there is one, over the body
+    # (a one-line text is its own headline, not repeated).
+    compared = ["Headline\nPlain text.", texts[1], texts[2], "北京\nZürich 北京", "last"]
     path = tmp_path / "documents.parquet"
-    pq.write_table(pa.table({"text": texts}), path, row_group_size=2)
+    pq.write_table(pa.table({"title": pa.array(titles, pa.string()), "text": texts}), path, row_group_size=2)
     store = pipeline._Texts(path, tmp_path / ".texts.arrow")
-    assert store(np.array([4, 0, 3])) == [texts[4], texts[0], texts[3]]
-    assert store(np.arange(5)) == texts
+    assert store(np.array([4, 0, 3])) == [compared[4], compared[0], compared[3]]
+    assert store(np.arange(5)) == compared
     assert store(np.empty(0, dtype=np.int64)) == []
     store.close()
     assert not (tmp_path / ".texts.arrow").exists()
-    assert store(np.array([1])) == [texts[1]]  # written again when needed
+    assert store(np.array([1])) == [compared[1]]  # written again when needed
     store.close()
 
 
@@ -116,7 +121,10 @@ def test_signatures_and_shingle_sets_are_written_a_row_group_at_a_time(tmp_path,
     pipeline.compute_signatures(work, config.minhash, workers=1)
 
     docs = pq.read_table(work / "documents.parquet")
-    clean = docs.column("text").to_pylist()
+    # Each article is shingled with its headline ("Title 3") over its body.
+    clean = [copy_text(title, text) for title, text in zip(docs.column("title").to_pylist(),
+                                                            docs.column("text").to_pylist(), strict=True)]
+    assert clean[3].startswith("Title 3\n")
     mh = config.minhash
     written = pq.ParquetFile(work / "signatures.parquet")
     assert [written.metadata.row_group(g).num_rows for g in range(written.num_row_groups)] == [4, 4, 2]
