@@ -719,7 +719,7 @@ def find_duplicates(
         return _find_duplicates_with_history(work, history, minhash, config)
     start = time.perf_counter()
     path = work / DOCUMENTS
-    docs = pq.read_table(path, columns=["article_id", "content_hash", "published_at", "n_words"])
+    docs = pq.read_table(path, columns=["article_id", "content_hash", "published_at", "n_words", "title"])
     # The event fields of every document, copied while the candidates are found: verification
     # reads texts from the copy, and the events stage takes the canonical articles from it.
     texts = _Texts(path, work / _DOCUMENT_COPY, columns=_EVENT_COLUMNS, keep=True)
@@ -744,7 +744,7 @@ def _find_duplicates_of(work: Path, docs: pa.Table, texts: _Texts, minhash: MinH
     classes = pc.dictionary_encode(docs.column("content_hash")).combine_chunks().indices.to_numpy().astype(np.int64)
     signatures = _read_signatures(work / SIGNATURES, n, minhash.num_perm)
 
-    eligible = _lsh_eligible(docs.column("n_words").to_numpy(), config.min_shingles)
+    eligible = _lsh_eligible(_copy_words(docs), config.min_shingles)
     n_exact_copies = n - len(np.unique(classes))
     candidates = band_candidates(signatures, config.bands, config.rows, eligible=eligible)
     n_candidates = len(candidates)
@@ -967,7 +967,7 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
 
 
     start = time.perf_counter()
-    docs = pq.read_table(work / DOCUMENTS, columns=["article_id", "content_hash", "published_at", "n_words"])
+    docs = pq.read_table(work / DOCUMENTS, columns=["article_id", "content_hash", "published_at", "n_words", "title"])
     new_ids = docs.column("article_id").to_pylist()
     new_hash = docs.column("content_hash").to_pylist()
     new_texts = _Texts(work / DOCUMENTS, work / ".texts.arrow")
@@ -975,7 +975,7 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
     new_sigs = _read_signatures(work / SIGNATURES, len(new_ids), minhash.num_perm)
     old = pq.read_table(
         history / "documents.parquet",
-        columns=["article_id", "content_hash", "published_at", "n_words", "dup_group_id", "is_canonical",
+        columns=["article_id", "content_hash", "published_at", "n_words", "title", "dup_group_id", "is_canonical",
                  "similarity", "method"],
     )
     old_ids = old.column("article_id").to_pylist()
@@ -1023,8 +1023,8 @@ def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashCon
         np.asarray(stored_sigs.take(take_old).flatten(), dtype=np.uint32).reshape(k_old, num_perm),
         new_sigs[np.asarray(rest, dtype=np.int64)],
     ])
-    old_words = old.column("n_words").to_numpy()[np.asarray(canon_rows, dtype=np.int64)]
-    new_words = docs.column("n_words").to_numpy()[np.asarray(rest, dtype=np.int64)]
+    old_words = _copy_words(old)[np.asarray(canon_rows, dtype=np.int64)]
+    new_words = _copy_words(docs)[np.asarray(rest, dtype=np.int64)]
     words = np.concatenate([old_words, new_words])
     eligible = _lsh_eligible(words, config.min_shingles)
     candidates = band_candidates(signatures, config.bands, config.rows, eligible=eligible)
@@ -1113,8 +1113,18 @@ def _read_signatures(path: Path, n: int, num_perm: int) -> np.ndarray:
 
 
 def _lsh_eligible(n_words: np.ndarray, min_shingles: int) -> np.ndarray:
-    """Documents long enough to take part in LSH (the same word count the shingles use)."""
+    """Documents long enough to take part in LSH (by :func:`_copy_words`)."""
     return np.asarray(n_words, dtype=np.int64) >= min_shingles
+
+
+def _copy_words(docs: pa.Table) -> np.ndarray:
+    """Words of each document's headline and body, which its shingles are made of
+    (:func:`dedup.text.copy_text`): the body's ``n_words`` and the runs of letters and digits
+    of the ``title``. A one-line text, its own headline, counts twice; the count only decides
+    whether a text is long enough for LSH."""
+    title_words = pc.count_substring_regex(pc.fill_null(docs.column("title"), ""), r"[\p{L}\p{N}]+")
+    return (np.asarray(docs.column("n_words").to_numpy(), dtype=np.int64)
+            + np.asarray(title_words.to_numpy(), dtype=np.int64))
 
 
 def _jaccard(pairs: np.ndarray, sets: Any) -> list[float]:

@@ -247,9 +247,9 @@ def test_verification_keeps_what_exact_counting_keeps(monkeypatch):
 
 
 def test_a_copy_whose_first_wrapped_line_passes_for_a_headline_joins_its_original(tmp_path):
-    """A one-paragraph brief and a copy of it hard-wrapped by another site: cleaning takes the
-    copy's first line for a headline, so its body alone holds a few words; the headline and
-    body together are the brief again."""
+    """One-paragraph briefs and copies of them hard-wrapped by another site: cleaning takes a
+    copy's first line for a headline, so its body alone holds a few words (for the shorter
+    brief, too few for LSH); the headline and body together are the brief again."""
     import textwrap
 
     import pyarrow.parquet as pq
@@ -259,9 +259,12 @@ def test_a_copy_whose_first_wrapped_line_passes_for_a_headline_joins_its_origina
 
     brief = ("Rescue teams from Santiago searched the damaged port of Valparaiso on Wednesday for two "
              "workers missing since the magnitude 6.8 earthquake struck the city on Tuesday.")
+    short = "Two workers are missing in Valparaiso after Tuesday's earthquake damaged the port, officials said."
     texts = {
         "brief": brief,
         "copy": "Share this story\n" + textwrap.fill(brief.upper(), width=100) + "\nCopyright 2024 Coast Herald",
+        "short": short,
+        "short-copy": textwrap.fill(short, width=80) + "\nCopyright 2024 Coast Herald",
         "other": QUAKE_B[0][1],
     }
     corpus, work = tmp_path / "in", tmp_path / "work"
@@ -273,12 +276,15 @@ def test_a_copy_whose_first_wrapped_line_passes_for_a_headline_joins_its_origina
     ingest_articles([corpus], work, config.ingest, workers=1)
     docs = pq.read_table(work / "documents.parquet").to_pylist()
     by_name = {d["article_id"].split(".")[0].rsplit("/", 1)[-1]: d for d in docs}
-    assert by_name["brief"]["title"] is None
-    assert by_name["copy"]["title"] is not None  # the first wrapped line, taken for a headline
-    assert len(tokenize(by_name["copy"]["text"])) < len(tokenize(brief)) // 2
+    for original, copy in (("brief", "copy"), ("short", "short-copy")):
+        assert by_name[original]["title"] is None
+        assert by_name[copy]["title"] is not None  # the first wrapped line, taken for a headline
+        assert by_name[copy]["n_words"] < by_name[original]["n_words"] // 2
+    assert by_name["short-copy"]["n_words"] < config.duplicates.min_shingles
     compute_signatures(work, config.minhash, workers=1)
     find_duplicates(work, config.minhash, config.duplicates, workers=1)
     dedup = {row["article_id"]: row["dup_group_id"] for row in pq.read_table(work / "dedup.parquet").to_pylist()}
-    ids = {name: by_name[name]["article_id"] for name in texts}
-    assert dedup[ids["copy"]] == dedup[ids["brief"]]
-    assert dedup[ids["other"]] != dedup[ids["brief"]]
+    group = {name: dedup[by_name[name]["article_id"]] for name in texts}
+    assert group["copy"] == group["brief"]
+    assert group["short-copy"] == group["short"]
+    assert len({group["brief"], group["short"], group["other"]}) == 3

@@ -142,8 +142,24 @@ def test_other_minhash_settings_fail_clearly(ecb_runs, tmp_path):
     out = tmp_path / "out"
     run_pipeline([ecb_runs["batches"][1]], out, incremental=True)
     config = PipelineConfig(minhash=MinHashConfig(seed=2))
-    with pytest.raises(ConfigError, match=r"minhash-oph32-p128-k5-s1.*this run uses minhash-oph32-p128-k5-s2"):
+    with pytest.raises(ConfigError, match=r"minhash-oph32-p128-k5-s1\+title.*this run uses minhash-oph32-p128-k5-s2"):
         run_pipeline([ecb_runs["batches"][2]], out, config, incremental=True)
+
+
+def test_a_history_of_body_only_signatures_fails_clearly(ecb_runs, tmp_path):
+    """Signatures named without ``+title`` were made of the body alone (earlier versions)."""
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "out"
+    run_pipeline([ecb_runs["batches"][1]], out, incremental=True)
+    path = out / "current" / "state" / "signatures.parquet"
+    table = pq.read_table(path)
+    metadata = {**table.schema.metadata, b"minhash": b"minhash-oph32-p128-k5-s1"}
+    path.unlink()  # a hard link to the run's file: write a new file, not through the link
+    pq.write_table(table.replace_schema_metadata(metadata), path)
+    with pytest.raises(ConfigError, match=r"made with minhash-oph32-p128-k5-s1, this run uses "
+                                          r"minhash-oph32-p128-k5-s1\+title.*--replace"):
+        run_pipeline([ecb_runs["batches"][2]], out, incremental=True)
 
 
 def test_an_output_without_history_is_not_silently_dropped(ecb_runs, tmp_path):

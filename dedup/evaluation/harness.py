@@ -52,6 +52,7 @@ from dedup.evaluation.metrics import Merge, Split, score_clustering, worst_merge
 from dedup.evaluation.syndicated import copy_groups, find_copies, jaccard, shingles
 from dedup.evaluation.variants import TRANSFORMS, make_variants
 from dedup.pipeline import RunReport, config_dict, run_pipeline
+from dedup.text import copy_text
 
 __all__ = [
     "evaluate_benchmark",
@@ -75,7 +76,8 @@ _MAX_LISTED = 25
 class _Run:
     """What one pipeline run said about every input article.
 
-    ``cluster``, ``dup_group`` and ``text`` (the cleaned text) cover the accepted articles;
+    ``cluster``, ``dup_group`` and ``text`` (the cleaned headline and body, as duplicate
+    detection compares them: :func:`dedup.text.copy_text`) cover the accepted articles;
     ``rejected`` maps every input id missing from ``articles.parquet`` to the reason given.
     """
 
@@ -127,7 +129,7 @@ def _run(rows: Sequence[tuple[str, str, str | None]], config: PipelineConfig) ->
         report = run_pipeline([source], output, config)
         seconds = time.perf_counter() - start
         articles = pq.read_table(
-            output / "articles.parquet", columns=["article_id", "cluster_id", "dup_group_id", "text"]
+            output / "articles.parquet", columns=["article_id", "cluster_id", "dup_group_id", "title", "text"]
         ).to_pydict()
         clusters = pq.read_table(output / "clusters.parquet", columns=["cluster_id", "headline"]).to_pydict()
         rejects = pq.read_table(output / "rejects.parquet", columns=["article_id", "reason", "dropped"]).to_pylist()
@@ -142,7 +144,8 @@ def _run(rows: Sequence[tuple[str, str, str | None]], config: PipelineConfig) ->
     return _Run(
         cluster=dict(zip(ids, articles["cluster_id"], strict=True)),
         dup_group=dict(zip(ids, articles["dup_group_id"], strict=True)),
-        text=dict(zip(ids, articles["text"], strict=True)),
+        text={i: copy_text(title, text) for i, title, text in zip(ids, articles["title"], articles["text"],
+                                                                  strict=True)},
         headline=dict(zip(clusters["cluster_id"], clusters["headline"], strict=True)),
         rejected=rejected,
         report=report,
@@ -356,7 +359,8 @@ def _containment(a: frozenset[Any], b: frozenset[Any]) -> float:
 
 
 def _similarities(a: str, b: str, run: _Run, text_of: dict[str, str]) -> dict[str, float | None]:
-    """Exact word 5-gram Jaccard of two articles as given, and of their texts after cleaning."""
+    """Exact word 5-gram Jaccard of two articles as given, and of their headline and body after
+    cleaning (what duplicate detection compares), with the shorter one's containment."""
     raw = jaccard(shingles(text_of[a]), shingles(text_of[b]))
     if a in run.text and b in run.text:
         ca, cb = shingles(run.text[a]), shingles(run.text[b])
