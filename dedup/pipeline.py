@@ -1120,8 +1120,8 @@ def _lsh_eligible(n_words: np.ndarray, min_shingles: int) -> np.ndarray:
 def _copy_words(docs: pa.Table) -> np.ndarray:
     """Words of each document's headline and body, which its shingles are made of
     (:func:`dedup.text.copy_text`): the body's ``n_words`` and the runs of letters and digits
-    of the ``title``. A one-line text, its own headline, counts twice; the count only decides
-    whether a text is long enough for LSH."""
+    of the ``title``. A text that starts with its headline (a one-line text) counts it twice;
+    the count only decides whether a text is long enough for LSH."""
     title_words = pc.count_substring_regex(pc.fill_null(docs.column("title"), ""), r"[\p{L}\p{N}]+")
     return (np.asarray(docs.column("n_words").to_numpy(), dtype=np.int64)
             + np.asarray(title_words.to_numpy(), dtype=np.int64))
