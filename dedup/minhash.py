@@ -541,11 +541,10 @@ def sketch_row_groups(
     its :func:`dedup.text.copy_text` (a unit of parallel work: the worker reads its own rows)."""
     import pyarrow.parquet as pq
 
-    from dedup.text import copy_text
+    from dedup.text import copy_texts
 
     table = pq.ParquetFile(path).read_row_groups(list(row_groups), columns=["title", "text"])
-    texts = [copy_text(title, text) for title, text in zip(table.column("title").to_pylist(),
-                                                            table.column("text").to_pylist(), strict=True)]
+    texts = copy_texts(table.column("title").to_pylist(), table.column("text").to_pylist())
     return sketch_texts(texts, num_perm, shingle_size, seed)
 
 

@@ -45,7 +45,7 @@ from dedup.io import read_table, write_table
 from dedup.minhash import signatures_of_texts
 from dedup.records import RawArticle, Reject
 from dedup.state import signature_schema
-from dedup.text import copy_text
+from dedup.text import copy_texts
 
 __all__ = [
     "InputUnit",
@@ -256,8 +256,8 @@ def signatures_partition(items_file: str | Path, config: MinHashConfig) -> str:
     )
     with pq.ParquetWriter(tmp, out_schema, compression="zstd") as writer:
         for first in range(0, len(rows), 4 * _BATCH):
-            chunk = [copy_text(title, text) for title, text in zip(
-                titles.slice(first, 4 * _BATCH).to_pylist(), texts.slice(first, 4 * _BATCH).to_pylist(), strict=True)]
+            chunk = copy_texts(titles.slice(first, 4 * _BATCH).to_pylist(),
+                               texts.slice(first, 4 * _BATCH).to_pylist())
             sig = signatures_of_texts(chunk, config.num_perm, config.shingle_size, config.seed)
             flat = pa.array(sig.reshape(-1), type=pa.uint32())
             writer.write_table(pa.Table.from_arrays(

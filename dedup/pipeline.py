@@ -60,7 +60,7 @@ from dedup.memory import release_memory
 from dedup.records import RawArticle, Reject
 from dedup.state import RUNS, run_time
 from dedup.summarize import ClusterSummary
-from dedup.text import copy_text
+from dedup.text import copy_texts
 
 __all__ = [
     "OUTPUT_FILES",
@@ -816,15 +816,15 @@ class _Texts:
     """The texts near-duplicate detection compares (:func:`dedup.text.copy_text`) of a
     documents file by row number, without holding them all.
 
-    The title and text columns (with ``columns``) are copied, row group by row group, to the uncompressed
-    scratch file ``scratch`` (:func:`dedup.io.write_scratch`) in a thread of its own: on
-    first use, or ahead of it once :meth:`start` is called (reading and writing Arrow data
-    leaves the interpreter free for the caller's work meanwhile). Calling the object with
-    rows reads just those texts back. :meth:`close` removes the file, unless it is to be
+    The title and text columns, and the further ``columns``, are copied, row group by row
+    group, to the uncompressed scratch file ``scratch`` (:func:`dedup.io.write_scratch`) in a
+    thread of its own: on first use, or ahead of it once :meth:`start` is called (reading and
+    writing Arrow data leaves the interpreter free for the caller's work meanwhile). Calling
+    the object with rows reads just those texts back. :meth:`close` removes the file, unless it is to be
     kept (``keep``) and was written.
     """
 
-    def __init__(self, documents: Path, scratch: Path, *, columns: Sequence[str] = ("title", "text"),
+    def __init__(self, documents: Path, scratch: Path, *, columns: Sequence[str] = (),
                  keep: bool = False) -> None:
         import threading
 
@@ -854,7 +854,7 @@ class _Texts:
         self.start()
         self.writing.result()
         table = read_scratch_rows(self.scratch, rows, ["title", "text"])
-        return _copy_texts(table.column("title").to_pylist(), table.column("text").to_pylist())
+        return copy_texts(table.column("title").to_pylist(), table.column("text").to_pylist())
 
     def close(self) -> None:
         """Remove the scratch file, unless it is kept and written (once a copy under way has
@@ -940,13 +940,8 @@ def _read_texts(path: Path, ids: Sequence[str]) -> dict[str, str]:
     if not len(ids):
         return {}
     table = pq.read_table(path, columns=["article_id", "title", "text"], filters=[("article_id", "in", list(ids))])
-    texts = _copy_texts(table.column("title").to_pylist(), table.column("text").to_pylist())
+    texts = copy_texts(table.column("title").to_pylist(), table.column("text").to_pylist())
     return dict(zip(table.column("article_id").to_pylist(), texts, strict=True))
-
-
-def _copy_texts(titles: Sequence[str | None], texts: Sequence[str]) -> list[str]:
-    """:func:`dedup.text.copy_text` of each title and text."""
-    return [copy_text(title, text) for title, text in zip(titles, texts, strict=True)]
 
 
 def _find_duplicates_with_history(work: Path, history: Path, minhash: MinHashConfig, config: DuplicateConfig

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 __all__ = [
     "ascii_token_lines",
     "copy_text",
+    "copy_texts",
     "first_sentences",
     "normalize",
     "normalize_for_hash",
@@ -115,6 +116,11 @@ def copy_text(title: str | None, text: str) -> str:
     'Schools stayed shut as the storm closed roads.'
     """
     return text if not title or text.startswith(title) else f"{title}\n{text}"
+
+
+def copy_texts(titles: Iterable[str | None], texts: Iterable[str]) -> list[str]:
+    """:func:`copy_text` of each title and text (two columns of the same length)."""
+    return [copy_text(title, text) for title, text in zip(titles, texts, strict=True)]
 
 
 def tokenize(text: str) -> list[str]:

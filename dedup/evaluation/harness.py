@@ -52,7 +52,7 @@ from dedup.evaluation.metrics import Merge, Split, score_clustering, worst_merge
 from dedup.evaluation.syndicated import copy_groups, find_copies, jaccard, shingles
 from dedup.evaluation.variants import TRANSFORMS, make_variants
 from dedup.pipeline import RunReport, config_dict, run_pipeline
-from dedup.text import copy_text
+from dedup.text import copy_texts
 
 __all__ = [
     "evaluate_benchmark",
@@ -144,8 +144,7 @@ def _run(rows: Sequence[tuple[str, str, str | None]], config: PipelineConfig) ->
     return _Run(
         cluster=dict(zip(ids, articles["cluster_id"], strict=True)),
         dup_group=dict(zip(ids, articles["dup_group_id"], strict=True)),
-        text={i: copy_text(title, text) for i, title, text in zip(ids, articles["title"], articles["text"],
-                                                                  strict=True)},
+        text=dict(zip(ids, copy_texts(articles["title"], articles["text"]), strict=True)),
         headline=dict(zip(clusters["cluster_id"], clusters["headline"], strict=True)),
         rejected=rejected,
         report=report,
