@@ -568,9 +568,10 @@ def clean_article(raw: RawArticle) -> CleanArticle:
             stated = find_date(text)
             if stated is not None or _NUMERIC_DATE.search(text):
                 header.published_at = header.published_at or stated
-                if line.n_words <= _DATE_LINE_WORDS and (header.title is not None or _is_date_line(text)):
-                    byline = _DATE_LINE_BYLINE.search(text)
-                    if byline and _is_date_line(text):
+                dates_only = line.n_words <= _DATE_LINE_WORDS and _is_date_line(text)
+                if line.n_words <= _DATE_LINE_WORDS and (header.title is not None or dates_only):
+                    byline = _DATE_LINE_BYLINE.search(text) if dates_only else None
+                    if byline:
                         header.byline = header.byline or byline["name"]
                     removed += 1  # a header line that only dates the page (and names its author)
                     continue
