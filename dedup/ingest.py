@@ -4,10 +4,16 @@ Supported inputs (matched on the lower-cased file name):
 
 =====================================  ==========================================================
 ``.txt``                               one article per file; id = file stem, text = the content
-``.jsonl``, ``.ndjson`` (``.gz`` too)  one JSON object per line with ``id`` and ``text``
+``.jsonl``, ``.ndjson`` (``.gz`` too)  one JSON object per line with ``text`` (and ``id``)
 ``.parquet``                           the same columns as JSON Lines, one article per row
+``.csv``, ``.tsv`` (``.gz`` too)       the same columns, named in a header row
 ``.html``, ``.htm``                    one page per file; main text and metadata by trafilatura
 =====================================  ==========================================================
+
+Records may name their fields as other news datasets do (``content`` for ``text``,
+``headline`` for ``title``, ``date`` for ``published_at``: :data:`FIELD_ALIASES`). A record
+without an id gets one derived from its url, title and text (:func:`derived_id`), the same
+on every run.
 
 Reading never raises for a bad file or record: each problem becomes a ``Reject`` whose
 ``record`` locates it (``"line 7"`` and ``"row 3"`` both count from 1; empty for a whole
@@ -44,6 +50,7 @@ import lxml.etree
 import lxml.html
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import trafilatura
 from dateutil import parser as date_parser
@@ -53,7 +60,14 @@ from dedup.config import IngestConfig
 from dedup.errors import InputError
 from dedup.records import RawArticle, Reject
 
-__all__ = ["SUPPORTED_SUFFIXES", "parse_published_at", "read_inputs", "supported_suffix"]
+__all__ = [
+    "FIELD_ALIASES",
+    "SUPPORTED_SUFFIXES",
+    "derived_id",
+    "parse_published_at",
+    "read_inputs",
+    "supported_suffix",
+]
 
 #: File name endings this module reads (compared lower-cased), in the order they are documented.
 SUPPORTED_SUFFIXES: tuple[str, ...] = (
@@ -63,6 +77,10 @@ SUPPORTED_SUFFIXES: tuple[str, ...] = (
     ".jsonl.gz",
     ".ndjson.gz",
     ".parquet",
+    ".csv",
+    ".tsv",
+    ".csv.gz",
+    ".tsv.gz",
     ".html",
     ".htm",
 )
@@ -75,8 +93,23 @@ FUTURE_TOLERANCE = timedelta(days=2)
 
 # Rows per Parquet record batch: small enough that a batch of maximal articles stays in memory.
 _PARQUET_BATCH_ROWS = 256
-# Record fields the readers look at; everything else in a record is ignored.
-_RECORD_FIELDS = ("id", "text", "title", "published_at", "source", "url", "byline", "author")
+# Bytes per CSV block, at least: a row must fit in one block, so a file allowing articles of
+# max_article_chars gets blocks of 4 bytes a character (UTF-8's most) plus this margin.
+_CSV_BLOCK_BYTES = 1 << 22
+#: Other names of the record fields in news datasets and feeds, tried in this order (case
+#: ignored) when a record lacks the field's own name: a record with ``text`` is read from
+#: ``text`` whatever else it holds. Every other key of a record is ignored.
+FIELD_ALIASES: dict[str, tuple[str, ...]] = {
+    "id": ("article_id", "doc_id", "guid", "uuid"),
+    "text": ("content", "body", "article", "maintext", "full_text", "story"),
+    "title": ("headline",),
+    "published_at": ("date", "published", "publish_date", "date_publish", "published_date", "pubdate", "datetime"),
+    "source": ("publication", "publisher", "outlet", "site_name", "domain"),
+    "url": ("link",),
+    "byline": ("author", "authors"),
+}
+# Key lists of JSON records resolved so far (records of one file share theirs), bounded.
+_KEYS_CACHE_SIZE = 256
 # Ids end up as dictionary keys for the whole run and in every output table: keep them bounded.
 _MAX_ID_CHARS = 4096
 # A date string longer than this is prose, not a date; it is not worth handing to dateutil.
@@ -534,7 +567,7 @@ def _read_html(stream: BinaryIO, size: int, where: str, article_id: str, ctx: _C
         yield Reject(where, "the file name gives an empty article id")
         return
     notes: list[str] = []
-    published_at = _published_at(getattr(page, "date", None), notes, ctx.now)
+    published_at = _published_at(getattr(page, "date", None), "date", notes, ctx.now)
     article = RawArticle(
         article_id=article_id,
         text=text,
@@ -612,20 +645,86 @@ def _read_parquet(stream: BinaryIO, size: int, where: str, article_id: str, ctx:
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a damaged footer
         yield Reject(where, f"not a readable Parquet file: {exc}")
         return
-    missing = [name for name in ("id", "text") if name not in names]
-    if missing:
-        shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
-        yield Reject(where, f"missing required column(s) {', '.join(missing)} (columns: {shown or 'none'})")
+    keys = _field_keys(names)
+    if "text" not in keys:
+        yield Reject(where, _missing_text_column(names))
         return
-    columns = [name for name in _RECORD_FIELDS if name in names]
+    batches = table_file.iter_batches(batch_size=_PARQUET_BATCH_ROWS, columns=sorted(set(keys.values())))
+    yield from _read_rows(batches, keys, where, ctx)
+
+
+def _read_rows(batches: Iterator[pa.RecordBatch], keys: dict[str, str], where: str, ctx: _Context
+               ) -> Iterator[_Item]:
+    """One article per row of the record ``batches`` of a table file; a read error ends the
+    file with a reject, and the rows before it are kept."""
     row = 0
     try:
-        for batch in table_file.iter_batches(batch_size=_PARQUET_BATCH_ROWS, columns=columns):
+        for batch in batches:
             for values in _batch_rows(batch):
                 row += 1
-                yield _parse_record(values, where, f"row {row}", ctx.now)
+                yield _parse_record(values, where, f"row {row}", ctx.now, keys)
     except (pa.ArrowException, ValueError, OSError) as exc:
         yield Reject(where, f"unreadable {_after_row(row)}: {exc}; earlier rows were kept", f"row {row + 1}")
+
+
+def _missing_text_column(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
+    return (f"no text column: none of text, {', '.join(FIELD_ALIASES['text'])} "
+            f"(columns: {shown or 'none'})")
+
+
+def _read_csv(stream: BinaryIO, size: int, where: str, article_id: str, ctx: _Context) -> Iterator[_Item]:
+    """One article per row of a comma- (``.csv``) or tab-separated (``.tsv``) file, plain or
+    gzip-compressed, whose first row names the columns. Every value is read as a string
+    (dates and ids are parsed as in JSON Lines); quoted values may span lines. A row with
+    more or fewer values than the header is skipped with a reject that quotes it; the
+    ``row N`` of the others counts the rows read."""
+    name = where.lower().removesuffix(".gz")
+    bad_rows: list[Reject] = []
+
+    def skip(row: Any) -> str:  # a row with more or fewer values than the header names
+        line = f"line {row.number}" if row.number is not None else ""  # unknown where values span lines
+        bad_rows.append(Reject(where, f"a row of {row.actual_columns} values where the header names "
+                                      f"{row.expected_columns} ({_short_repr(row.text)}); row skipped", line))
+        return "skip"
+
+    parse = pa_csv.ParseOptions(delimiter="\t" if name.endswith(".tsv") else ",", newlines_in_values=True,
+                                invalid_row_handler=skip)
+    source: BinaryIO = gzip.GzipFile(fileobj=stream, mode="rb") if where.lower().endswith(".gz") else stream  # type: ignore[assignment]
+    read = pa_csv.ReadOptions(block_size=4 * ctx.config.max_article_chars + _CSV_BLOCK_BYTES)
+    try:
+        header = _csv_header(source, read, parse)
+    except (pa.ArrowException, ValueError, OSError, EOFError, zlib.error) as exc:
+        yield Reject(where, f"not a readable CSV file: {exc}")
+        return
+    keys = _field_keys(header)
+    if "text" not in keys:
+        yield Reject(where, _missing_text_column(header))
+        return
+    stream.seek(0)
+    source = gzip.GzipFile(fileobj=stream, mode="rb") if source is not stream else stream  # type: ignore[assignment]
+    convert = pa_csv.ConvertOptions(
+        column_types=dict.fromkeys(header, pa.string()), include_columns=sorted(set(keys.values())),
+        strings_can_be_null=False,
+    )
+    bad_rows.clear()  # the header read has seen some of them already
+    try:
+        reader = pa_csv.open_csv(source, read_options=read, parse_options=parse, convert_options=convert)
+    except (pa.ArrowException, ValueError, OSError, EOFError, zlib.error) as exc:
+        yield Reject(where, f"not a readable CSV file: {exc}")
+        return
+    for item in _read_rows(iter(reader), keys, where, ctx):
+        yield from bad_rows
+        bad_rows.clear()
+        yield item
+    yield from bad_rows
+
+
+def _csv_header(source: BinaryIO, read: Any, parse: Any) -> list[str]:
+    """The column names of a CSV file (its first row), read without converting any value."""
+    reader = pa_csv.open_csv(source, read_options=read, parse_options=parse,
+                             convert_options=pa_csv.ConvertOptions(include_columns=[]))
+    return list(reader.schema.names)
 
 
 _READERS: dict[str, Callable[[BinaryIO, int, str, str, _Context], Iterator[_Item]]] = {
@@ -635,6 +734,10 @@ _READERS: dict[str, Callable[[BinaryIO, int, str, str, _Context], Iterator[_Item
     ".jsonl.gz": _read_json_lines,
     ".ndjson.gz": _read_json_lines,
     ".parquet": _read_parquet,
+    ".csv": _read_csv,
+    ".tsv": _read_csv,
+    ".csv.gz": _read_csv,
+    ".tsv.gz": _read_csv,
     ".html": _read_html,
     ".htm": _read_html,
 }
@@ -760,75 +863,147 @@ def _batch_rows(batch: pa.RecordBatch) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- records
 
 
-def _parse_record(value: Any, where: str, record: str, now: datetime) -> _Item:
-    """Validate one JSON object or Parquet row and build its article (or its reject)."""
+def _parse_record(value: Any, where: str, record: str, now: datetime, keys: dict[str, str] | None = None
+                  ) -> _Item:
+    """Validate one JSON object or table row and build its article (or its reject).
+
+    ``keys`` gives the key each field is read from (:func:`_field_keys`); by default, the
+    record's own keys are resolved."""
     if not isinstance(value, dict):
         return Reject(where, f"expected a JSON object, got {_type_name(value)}", record)
-    try:
-        article_id = _record_id(value)
-    except _Unusable as exc:
-        return Reject(where, exc.reason, record)
+    if keys is None:
+        keys = _record_keys(value)
+    article_id: str | None = None
+    if "id" in keys:
+        try:
+            article_id = _record_id(value, keys["id"])
+        except _Unusable as exc:
+            return Reject(where, exc.reason, record)
     notes: list[str] = []
     try:
-        text = _record_text(value, notes)
+        text = _record_text(value, keys.get("text"), notes)
     except _Unusable as exc:
         return Reject(where, exc.reason, record, article_id)
-    title = _optional_string(value, "title", notes, markup=True)
-    byline_key = "byline" if value.get("byline") is not None else "author"
+    title = _optional_string(value, keys.get("title"), notes, markup=True)
+    url = _optional_string(value, keys.get("url"), notes)
+    published_key = keys.get("published_at")
     article = RawArticle(
-        article_id=article_id,
+        article_id=article_id if article_id is not None else derived_id(url, title, text),
         text=text,
         input=where,
         record=record,
         title=title,
-        published_at=_published_at(value.get("published_at"), notes, now),
-        source=_optional_string(value, "source", notes),
-        url=_optional_string(value, "url", notes),
-        byline=_optional_string(value, byline_key, notes, allow_list=True),
+        published_at=_published_at(value.get(published_key) if published_key else None, published_key, notes, now),
+        source=_optional_string(value, keys.get("source"), notes),
+        url=url,
+        byline=_optional_string(value, _byline_key(value, keys), notes, allow_list=True),
     )
     return _Parsed(article, _notes_for(article, notes))
 
 
-def _record_id(value: dict[str, Any]) -> str:
+def _byline_key(value: dict[str, Any], keys: dict[str, str]) -> str | None:
+    """The byline's key: a null ``byline`` gives way to an ``author`` alias that has a value."""
+    key = keys.get("byline")
+    if key is not None and value.get(key) is None:
+        return next((name for name in value if isinstance(name, str) and name.lower() in FIELD_ALIASES["byline"]
+                     and value[name] is not None), key)
+    return key
+
+
+def _field_keys(names: Sequence[str]) -> dict[str, str]:
+    """For each record field, the key of ``names`` it is read from: its own name, else its
+    first alias present (:data:`FIELD_ALIASES`), case ignored; fields with neither are left out.
+
+    Example:
+        >>> _field_keys(["Headline", "content", "link", "text"])
+        {'text': 'text', 'title': 'Headline', 'url': 'link'}
+    """
+    exact = set(names)
+    folded: dict[str, str] = {}
+    for name in names:
+        folded.setdefault(name.lower(), name)
+    keys: dict[str, str] = {}
+    for name, aliases in FIELD_ALIASES.items():
+        if name in exact:
+            keys[name] = name
+            continue
+        for candidate in (name, *aliases):
+            if candidate in folded:
+                keys[name] = folded[candidate]
+                break
+    return keys
+
+
+_keys_seen: dict[tuple[str, ...], dict[str, str]] = {}
+
+
+def _record_keys(value: dict[str, Any]) -> dict[str, str]:
+    """:func:`_field_keys` of a JSON record, remembered for the key lists seen last."""
+    names = tuple(value)
+    keys = _keys_seen.get(names)
+    if keys is None:
+        if len(_keys_seen) >= _KEYS_CACHE_SIZE:
+            _keys_seen.clear()
+        keys = _keys_seen[names] = _field_keys([name for name in names if isinstance(name, str)])
+    return keys
+
+
+def derived_id(url: str | None, title: str | None, text: str) -> str:
+    """The id of a record that has none: 16 hex digits of a hash of its url, title and text.
+
+    The same record gets the same id on every run, wherever it is read from; two outlets'
+    copies of one story differ in url, so they keep two ids and are found as copies.
+
+    Example:
+        >>> derived_id("https://example.org/a", "Rain", "Rain is expected.")
+        '06af9f4ab25ca63e'
+    """
+    digest = hashlib.blake2b(digest_size=8)
+    for part in (url or "", title or "", text):
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x1f")
+    return digest.hexdigest()
+
+
+def _record_id(value: dict[str, Any], key: str = "id") -> str:
     """Return a record's id as a string; integers are converted, other types refused."""
-    if "id" not in value:
-        raise _Unusable("missing 'id'")
-    raw = value["id"]
+    raw = value[key]
     if isinstance(raw, bool) or not isinstance(raw, (str, int)):
         shown = f" {_short_repr(raw)}" if isinstance(raw, (bool, float, int)) else ""
-        raise _Unusable(f"'id' is {_type_name(raw)}{shown}: ids must be strings or integers")
+        raise _Unusable(f"{key!r} is {_type_name(raw)}{shown}: ids must be strings or integers")
     article_id = str(raw).strip() if isinstance(raw, int) else _replace_surrogates(raw).strip()
     if not article_id:
-        raise _Unusable("'id' is empty")
+        raise _Unusable(f"{key!r} is empty")
     if len(article_id) > _MAX_ID_CHARS:
-        raise _Unusable(f"'id' is {len(article_id)} characters long, over the limit of {_MAX_ID_CHARS}")
+        raise _Unusable(f"{key!r} is {len(article_id)} characters long, over the limit of {_MAX_ID_CHARS}")
     return article_id
 
 
-def _record_text(value: dict[str, Any], notes: list[str]) -> str:
-    """Return a record's text, with HTML markup reduced to plain text."""
-    if "text" not in value:
-        raise _Unusable("missing 'text'")
-    raw = value["text"]
+def _record_text(value: dict[str, Any], key: str | None, notes: list[str]) -> str:
+    """Return a record's text (read from ``key``), with HTML markup reduced to plain text."""
+    if key is None:
+        raise _Unusable(f"missing 'text' (or {', '.join(repr(a) for a in FIELD_ALIASES['text'])})")
+    raw = value[key]
     if not isinstance(raw, str):
-        raise _Unusable(f"'text' must be a string, got {_type_name(raw)}")
-    text = _replace_surrogates(raw, "text", notes)
+        raise _Unusable(f"{key!r} must be a string, got {_type_name(raw)}")
+    text = _replace_surrogates(raw, key, notes)
     if not text:
-        raise _Unusable("'text' is empty")
+        raise _Unusable(f"{key!r} is empty")
     if not text.strip():
-        raise _Unusable("'text' is only whitespace")
+        raise _Unusable(f"{key!r} is only whitespace")
     if _LOOKS_LIKE_HTML.search(text):
         text = _html_to_text(text)
         if not text.strip():
-            raise _Unusable("'text' has no content outside its HTML markup")
+            raise _Unusable(f"{key!r} has no content outside its HTML markup")
     return text
 
 
 def _optional_string(
-    value: dict[str, Any], key: str, notes: list[str], *, markup: bool = False, allow_list: bool = False
+    value: dict[str, Any], key: str | None, notes: list[str], *, markup: bool = False, allow_list: bool = False
 ) -> str | None:
-    """Return an optional string field, or None (with a note when a value had to be ignored)."""
-    raw = value.get(key)
+    """Return an optional string field (None when ``key`` is None or its value is null, with a
+    note when a value had to be ignored)."""
+    raw = value.get(key) if key is not None else None
     if raw is None:
         return None
     if allow_list and isinstance(raw, list) and all(isinstance(part, str) for part in raw):
@@ -843,12 +1018,12 @@ def _optional_string(
     return _blank_to_none(text)
 
 
-def _published_at(raw: Any, notes: list[str], now: datetime) -> datetime | None:
-    """Parse a publication date; an unusable one is noted and left out."""
+def _published_at(raw: Any, key: str | None, notes: list[str], now: datetime) -> datetime | None:
+    """Parse a publication date (read from ``key``); an unusable one is noted and left out."""
     try:
         return parse_published_at(raw, now)
     except (ValueError, TypeError) as exc:
-        notes.append(f"published_at {_short_repr(raw)} ignored: {exc}")
+        notes.append(f"{key or 'published_at'} {_short_repr(raw)} ignored: {exc}")
         return None
 
 

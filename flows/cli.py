@@ -119,7 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="find duplicates and event clusters; write Parquet outputs")
-    run.add_argument("paths", nargs="+", help="article files or directories (.txt .jsonl[.gz] .parquet .html)")
+    run.add_argument(
+        "paths", nargs="+", help="article files or directories (.txt .jsonl[.gz] .parquet .csv[.gz] .tsv[.gz] .html)"
+    )
     run.add_argument("--output", "-o", default="output", help="output directory (default: output)")
     run.add_argument(
         "--wait", type=float, default=3600, help="seconds to wait while another run holds the output (default: 3600)"

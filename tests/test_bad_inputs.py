@@ -141,7 +141,13 @@ CASES: dict[str, Case] = {
     "missing text": Case(
         {"notext.jsonl": line({"id": "n1", "title": "No body"}) + line({"id": "n2", "text": PROSE})},
         kept={"n2"},
-        rejects=[("notext.jsonl", "line 1", "missing 'text'", True)],
+        rejects=[("notext.jsonl", "line 1",
+                  "missing 'text' (or 'content', 'body', 'article', 'maintext', 'full_text', 'story')", True)],
+    ),
+    "CSV row with more values than the header": Case(
+        {"feed.csv": f'id,text\nc1,"{PROSE}"\nc2,one,two\nc3,"{PROSE} Later."\n'},
+        kept={"c1", "c3"},
+        rejects=[("feed.csv", "", "a row of 3 values where the header names 2 ('c2,one,two'); row skipped", True)],
     ),
     "duplicate ids with different text": Case(
         {"dupes.jsonl": line({"id": "d1", "text": PROSE}) + line({"id": "d1", "text": LATIN1})},
@@ -230,7 +236,7 @@ CASES: dict[str, Case] = {
                 "report.docx",
                 "",
                 "unsupported file type '.docx' (expected one of .txt, .jsonl, .ndjson, .jsonl.gz, .ndjson.gz, "
-                ".parquet, .html, .htm)",
+                ".parquet, .csv, .tsv, .csv.gz, .tsv.gz, .html, .htm)",
                 True,
             )
         ],

@@ -214,7 +214,7 @@ def test_jsonl_records_map_to_articles() -> None:
         pytest.param('{"id": "x", "text": "  \\n "}', "'text' is only whitespace", id="blank-text"),
         pytest.param('{"id": "x", "text": 12}', "'text' must be a string, got a number", id="number-text"),
         pytest.param('{"id": "x", "text": null}', "'text' must be a string, got null", id="null-text"),
-        pytest.param('{"text": "body"}', "missing 'id'", id="no-id"),
+        pytest.param('{"id": "x", "words": "body"}', "missing 'text' (or 'content', 'body'", id="no-text-alias"),
         pytest.param('{"id": "  ", "text": "body"}', "'id' is empty", id="blank-id"),
         pytest.param(
             '{"id": 1.5, "text": "body"}', "'id' is a number 1.5: ids must be strings or integers", id="f"
@@ -377,9 +377,9 @@ def test_parquet_integer_and_float_ids() -> None:
         ),
         pytest.param(lambda p: write(p, b""), "not a readable Parquet file: ", id="empty"),
         pytest.param(
-            lambda p: pq.write_table(pa.table({"ident": ["a"], "text": ["b"]}), p),
-            "missing required column(s) id (columns: ident, text)",
-            id="no-id-column",
+            lambda p: pq.write_table(pa.table({"id": ["a"], "words": ["b"]}), p),
+            "no text column: none of text, content, body, article, maintext, full_text, story (columns: id, words)",
+            id="no-text-column",
         ),
     ],
 )
@@ -387,6 +387,76 @@ def test_unusable_parquet_file_is_one_reject(make: Callable[[str], object], reas
     make("x.parquet")
     reject = only_reject(read("x.parquet"))
     assert reject.record == "" and reject.reason.startswith(reason)
+
+
+# --------------------------------------------------------------------------- other field names, CSV
+
+
+def test_records_may_name_their_fields_as_other_news_datasets_do() -> None:
+    write("feed.jsonl", jsonl(
+        {"guid": "g1", "Headline": "Talks end", "content": GENEVA, "date": "2024-03-05T10:00:00Z",
+         "link": "https://example.org/g1", "publication": "Example Wire", "authors": ["A. Smith", "B. Jones"]},
+        # Its own names win over aliases: "text" is read, "content" is not.
+        {"id": "j2", "text": BRUSSELS, "content": "not this", "byline": None, "author": "C. Brown"},
+    ))
+    found = articles(read("feed.jsonl"))
+    first, second = found["g1"], found["j2"]
+    assert (first.title, first.text, first.url, first.source, first.byline) == (
+        "Talks end", GENEVA, "https://example.org/g1", "Example Wire", "A. Smith, B. Jones")
+    assert first.published_at == datetime(2024, 3, 5, 10, tzinfo=UTC)
+    assert (second.text, second.byline) == (BRUSSELS, "C. Brown")
+
+
+def test_a_record_without_an_id_gets_one_from_its_url_title_and_text_on_every_run() -> None:
+    story = {"title": "Talks end", "text": GENEVA}
+    write("a.jsonl", jsonl({**story, "url": "https://one.example/talks"}, {**story, "url": "https://two.example/x"}))
+    write("b.jsonl", jsonl({**story, "url": "https://one.example/talks"}, {"text": BRUSSELS}))
+    items = read("a.jsonl", "b.jsonl")
+    ids = list(articles(items))
+    # Two outlets' copies keep two ids (and are found as copies later); a re-crawl is a repeat.
+    assert len(ids) == 3 and all(len(i) == 16 for i in ids)
+    assert ids[0] == ingest.derived_id("https://one.example/talks", "Talks end", GENEVA)
+    reject = only_reject(items)
+    assert (reject.input, reject.record) == ("b.jsonl", "line 1")
+    assert "a repeat of the same article" in reject.reason
+    assert list(articles(read("b.jsonl", "a.jsonl"))) == [ids[0], ids[2], ids[1]]
+
+
+def test_csv_and_tsv_rows_are_articles_with_any_text_across_lines() -> None:
+    write("feed.csv", 'ID,Title,Content,Date,URL\n7,Talks end,"GENEVA - Talks ended.\n\nA second, quoted ""paragraph"".",'
+                      '2024-03-05,https://example.org/7\n8,Empty,,2024-03-06,\n')
+    write("feed.tsv", "headline\tbody\nNATO meets\t" + BRUSSELS + "\n")
+    write("more.csv.gz", gzip.compress(f'id,text\nz1,"{BRUSSELS} Again."\n'.encode()))
+    items = read("feed.csv", "feed.tsv", "more.csv.gz")
+    found = articles(items)
+    assert found["7"].text == 'GENEVA - Talks ended.\n\nA second, quoted "paragraph".'
+    assert (found["7"].title, found["7"].url, found["7"].record) == ("Talks end", "https://example.org/7", "row 1")
+    assert found["7"].published_at == datetime(2024, 3, 5, tzinfo=UTC)
+    tsv_id = ingest.derived_id(None, "NATO meets", BRUSSELS)
+    assert found[tsv_id].title == "NATO meets" and found["z1"].text == BRUSSELS + " Again."
+    reject = only_reject(items)
+    assert (reject.input, reject.record, reject.reason) == ("feed.csv", "row 2", "'Content' is empty")
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        pytest.param(b"", "not a readable CSV file: ", id="empty"),
+        pytest.param(b"id,words\n1,two\n", "no text column: none of text, content", id="no-text-column"),
+    ],
+)
+def test_unusable_csv_file_is_one_reject(content: bytes, reason: str) -> None:
+    write("x.csv", content)
+    reject = only_reject(read("x.csv"))
+    assert reject.record == "" and reject.reason.startswith(reason), reject.reason
+
+
+def test_a_csv_row_with_too_many_values_is_rejected_and_its_neighbours_kept() -> None:
+    write("x.csv", f"id,text\na,{GENEVA}\nb,one,two\nc,{BRUSSELS}\n")
+    items = read("x.csv")
+    assert list(articles(items)) == ["a", "c"]
+    reject = only_reject(items)
+    assert reject.reason == "a row of 3 values where the header names 2 ('b,one,two'); row skipped"
 
 
 # --------------------------------------------------------------------------- HTML pages
@@ -723,7 +793,7 @@ def plant_mixed_corpus(root: Path) -> tuple[set[str], dict[tuple[str, str], str]
         (str(root / "feeds" / "day1.jsonl"), "line 2"): "invalid JSON",
         (str(root / "feeds" / "array.jsonl"), ""): "file is a JSON array",
         (str(root / "tables" / "t.parquet"), "row 2"): "'text' is only whitespace",
-        (str(root / "tables" / "no-text.parquet"), ""): "missing required column(s) text",
+        (str(root / "tables" / "no-text.parquet"), ""): "no text column",
         (str(root / "pages" / "empty-page.html"), ""): "no main text found",
     }
     return good, expected
