@@ -147,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser(
         "evaluate", help="score the clustering on labelled news (and, on a named benchmark, the near-duplicates)"
     )
-    evaluate.add_argument("benchmark", help="ecbplus-train, ecbplus-dev, or a labelled .jsonl/.parquet file")
+    evaluate.add_argument("benchmark", help="ecbplus-train, ecbplus-dev, or a labelled .jsonl/.parquet/.csv file")
     evaluate.add_argument("--json", help="also write the scores to this JSON file")
     evaluate.add_argument("--label-column", default="event")
     evaluate.add_argument("--id-column", default="id")

@@ -278,6 +278,19 @@ def test_load_labelled_reads_jsonl_gz_and_parquet(tmp_path: Path) -> None:
     ]
     for path in (jsonl, gz, parquet):
         assert load_labelled(path, id_column="doc", label_column="label", text_column="body") == expected
+    csv_file = tmp_path / "set.csv"
+    csv_file.write_text('doc,label,body,topic\nx1,3,"First\ntext.",1\n\nx2,4,Second text.,\n', encoding="utf-8")
+    tsv_gz = tmp_path / "set.tsv.gz"
+    tsv_gz.write_bytes(gzip.compress(b"doc\tlabel\tbody\nx1\t3\tFirst text.\nx2\t4\tSecond text.\n"))
+    # An empty optional value (a CSV has no nulls) is no value.
+    assert load_labelled(csv_file, id_column="doc", label_column="label", text_column="body") == [
+        LabelledArticle(id="x1", text="First\ntext.", event="3", topic="1", url=None),
+        LabelledArticle(id="x2", text="Second text.", event="4", topic=None, url=None),
+    ]
+    assert load_labelled(tsv_gz, id_column="doc", label_column="label", text_column="body") == [
+        LabelledArticle(id="x1", text="First text.", event="3", topic=None, url=None),
+        LabelledArticle(id="x2", text="Second text.", event="4", topic=None, url=None),
+    ]
 
 
 def test_load_labelled_names_the_missing_column(tmp_path: Path) -> None:
@@ -296,7 +309,10 @@ def test_load_labelled_names_the_missing_column(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("set.csv", "id,text\n", "unsupported file type"),
+        ("set.txt", "id,text\n", "unsupported file type"),
+        ("set.csv", "", "is empty: no header row"),
+        ("set.csv", "id,text,event\na,t,e\nb,u\n", "line 3 has 2 values where the header names 3"),
+        ("set.csv", "id,text\na,t\n", "has no column 'event'; columns present: 'id', 'text'"),
         (
             "set.jsonl",
             '{"id": "a", "text": "t", "event": "e"}\n{"id": "a", "text": "u", "event": "e"}\n',

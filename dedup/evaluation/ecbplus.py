@@ -587,7 +587,8 @@ def load_labelled(
     label_column: str = "event",
     text_column: str = "text",
 ) -> list[LabelledArticle]:
-    """Load labelled articles from a ``.jsonl``, ``.jsonl.gz`` or ``.parquet`` file.
+    """Load labelled articles from a ``.jsonl``, ``.parquet`` or ``.csv`` file (``.tsv``, and
+    gzip-compressed ``.jsonl.gz``, ``.csv.gz``, ``.tsv.gz`` too).
 
     Optional ``topic`` and ``url`` columns are kept when present. Ids and labels are read as
     strings (an integer label ``3`` becomes ``"3"``).
@@ -620,8 +621,10 @@ def _read_rows(path: Path, columns: Sequence[str]) -> Iterator[tuple[str, Mappin
         yield from _read_parquet_rows(path, columns)
     elif name.endswith((".jsonl", ".jsonl.gz")):
         yield from _read_jsonl_rows(path, columns)
+    elif name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz")):
+        yield from _read_csv_rows(path, columns)
     else:
-        raise InputError(f"{path}: unsupported file type; use .jsonl, .jsonl.gz or .parquet")
+        raise InputError(f"{path}: unsupported file type; use .jsonl, .jsonl.gz, .parquet, .csv or .tsv")
 
 
 def _read_parquet_rows(path: Path, columns: Sequence[str]) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -647,6 +650,31 @@ def _read_jsonl_rows(path: Path, columns: Sequence[str]) -> Iterator[tuple[str, 
                 yield where, row
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path} cannot be read as UTF-8 JSON lines: {exc}") from exc
+
+
+def _read_csv_rows(path: Path, columns: Sequence[str]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Rows of a CSV (or, named ``.tsv``, tab-separated) file with a header row; quoted values
+    may span lines, and a row is located by the line it starts on."""
+    name = path.name.lower().removesuffix(".gz")
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle, delimiter="\t" if name.endswith(".tsv") else ",")
+            header = next(reader, None)
+            if header is None:
+                raise InputError(f"{path} is empty: no header row")
+            _require_columns(columns, header, f"{path}")
+            start = reader.line_num + 1
+            for values in reader:
+                where = f"{path} line {start}"
+                start = reader.line_num + 1
+                if not any(values):
+                    continue
+                if len(values) != len(header):
+                    raise InputError(f"{where} has {len(values)} values where the header names {len(header)}")
+                yield where, dict(zip(header, values, strict=True))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{path} cannot be read as UTF-8 CSV: {exc}") from exc
 
 
 def _parse_json_object(line: str, where: str) -> dict[str, Any]:
@@ -683,8 +711,8 @@ def _to_article(row: Mapping[str, Any], columns: Sequence[str], where: str) -> L
         id=str(values[id_column]),
         text=values[text_column],
         event=str(values[label_column]),
-        topic=None if topic is None else str(topic),
-        url=None if url is None else str(url),
+        topic=None if topic in (None, "") else str(topic),
+        url=None if url in (None, "") else str(url),
     )
 
 

@@ -303,8 +303,9 @@ def evaluate_benchmark(
     """:func:`evaluate_clustering` on a named benchmark or a labelled file.
 
     Args:
-        name_or_path: ``ecbplus-train``, ``ecbplus-dev``, or a ``.jsonl``, ``.jsonl.gz`` or
-            ``.parquet`` file with one labelled article per row.
+        name_or_path: ``ecbplus-train``, ``ecbplus-dev``, or a ``.jsonl``, ``.parquet`` or
+            ``.csv`` file (:func:`~dedup.evaluation.ecbplus.load_labelled`) with one labelled
+            article per row.
         label_column, id_column, text_column: Columns of a labelled file (ignored for a name).
         config, baseline_threshold, worst: As for :func:`evaluate_clustering`.
         duplicates: Also score the near-duplicates on the same articles:
