@@ -645,9 +645,9 @@ def _read_parquet(stream: BinaryIO, size: int, where: str, article_id: str, ctx:
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a damaged footer
         yield Reject(where, f"not a readable Parquet file: {exc}")
         return
-    keys = _field_keys(names)
-    if "text" not in keys:
-        yield Reject(where, _missing_text_column(names))
+    keys = _text_keys(names)
+    if isinstance(keys, str):
+        yield Reject(where, keys)
         return
     batches = table_file.iter_batches(batch_size=_PARQUET_BATCH_ROWS, columns=sorted(set(keys.values())))
     yield from _read_rows(batches, keys, where, ctx)
@@ -667,10 +667,13 @@ def _read_rows(batches: Iterator[pa.RecordBatch], keys: dict[str, str], where: s
         yield Reject(where, f"unreadable {_after_row(row)}: {exc}; earlier rows were kept", f"row {row + 1}")
 
 
-def _missing_text_column(names: Sequence[str]) -> str:
+def _text_keys(names: Sequence[str]) -> dict[str, str] | str:
+    """:func:`_field_keys` of a table's columns, or the reject reason when none holds the text."""
+    keys = _field_keys(names)
+    if "text" in keys:
+        return keys
     shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
-    return (f"no text column: none of text, {', '.join(FIELD_ALIASES['text'])} "
-            f"(columns: {shown or 'none'})")
+    return f"no text column: none of text, {', '.join(FIELD_ALIASES['text'])} (columns: {shown or 'none'})"
 
 
 def _read_csv(stream: BinaryIO, size: int, where: str, article_id: str, ctx: _Context) -> Iterator[_Item]:
@@ -679,7 +682,6 @@ def _read_csv(stream: BinaryIO, size: int, where: str, article_id: str, ctx: _Co
     (dates and ids are parsed as in JSON Lines); quoted values may span lines. A row with
     more or fewer values than the header is skipped with a reject that quotes it; the
     ``row N`` of the others counts the rows read."""
-    name = where.lower().removesuffix(".gz")
     bad_rows: list[Reject] = []
 
     def skip(row: Any) -> str:  # a row with more or fewer values than the header names
@@ -688,30 +690,23 @@ def _read_csv(stream: BinaryIO, size: int, where: str, article_id: str, ctx: _Co
                                       f"{row.expected_columns} ({_short_repr(row.text)}); row skipped", line))
         return "skip"
 
-    parse = pa_csv.ParseOptions(delimiter="\t" if name.endswith(".tsv") else ",", newlines_in_values=True,
-                                invalid_row_handler=skip)
-    source: BinaryIO = gzip.GzipFile(fileobj=stream, mode="rb") if where.lower().endswith(".gz") else stream  # type: ignore[assignment]
+    tabs = where.lower().removesuffix(".gz").endswith(".tsv")
+    parse = pa_csv.ParseOptions(delimiter="\t" if tabs else ",", newlines_in_values=True, invalid_row_handler=skip)
     read = pa_csv.ReadOptions(block_size=4 * ctx.config.max_article_chars + _CSV_BLOCK_BYTES)
     try:
-        header = _csv_header(source, read, parse)
+        # The header first, converting nothing, so that every column it names is read as a string.
+        names = _open_csv(stream, where, read, parse, pa_csv.ConvertOptions(include_columns=[])).schema.names
+        keys = _text_keys(names)
+        bad_rows.clear()  # the header's read has seen the first block's already
+        if not isinstance(keys, str):
+            convert = pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
+                                            include_columns=sorted(set(keys.values())), strings_can_be_null=False)
+            reader = _open_csv(stream, where, read, parse, convert)
     except (pa.ArrowException, ValueError, OSError, EOFError, zlib.error) as exc:
         yield Reject(where, f"not a readable CSV file: {exc}")
         return
-    keys = _field_keys(header)
-    if "text" not in keys:
-        yield Reject(where, _missing_text_column(header))
-        return
-    stream.seek(0)
-    source = gzip.GzipFile(fileobj=stream, mode="rb") if source is not stream else stream  # type: ignore[assignment]
-    convert = pa_csv.ConvertOptions(
-        column_types=dict.fromkeys(header, pa.string()), include_columns=sorted(set(keys.values())),
-        strings_can_be_null=False,
-    )
-    bad_rows.clear()  # the header read has seen some of them already
-    try:
-        reader = pa_csv.open_csv(source, read_options=read, parse_options=parse, convert_options=convert)
-    except (pa.ArrowException, ValueError, OSError, EOFError, zlib.error) as exc:
-        yield Reject(where, f"not a readable CSV file: {exc}")
+    if isinstance(keys, str):
+        yield Reject(where, keys)
         return
     for item in _read_rows(iter(reader), keys, where, ctx):
         yield from bad_rows
@@ -720,11 +715,11 @@ def _read_csv(stream: BinaryIO, size: int, where: str, article_id: str, ctx: _Co
     yield from bad_rows
 
 
-def _csv_header(source: BinaryIO, read: Any, parse: Any) -> list[str]:
-    """The column names of a CSV file (its first row), read without converting any value."""
-    reader = pa_csv.open_csv(source, read_options=read, parse_options=parse,
-                             convert_options=pa_csv.ConvertOptions(include_columns=[]))
-    return list(reader.schema.names)
+def _open_csv(stream: BinaryIO, where: str, read: Any, parse: Any, convert: Any) -> Any:
+    """A streaming reader of the CSV file ``stream`` from its start, unpacked when ``where`` ends in .gz."""
+    stream.seek(0)
+    source = gzip.GzipFile(fileobj=stream, mode="rb") if where.lower().endswith(".gz") else stream
+    return pa_csv.open_csv(source, read_options=read, parse_options=parse, convert_options=convert)
 
 
 _READERS: dict[str, Callable[[BinaryIO, int, str, str, _Context], Iterator[_Item]]] = {
