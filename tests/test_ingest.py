@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import os
@@ -405,6 +406,21 @@ def test_records_may_name_their_fields_as_other_news_datasets_do() -> None:
         "Talks end", GENEVA, "https://example.org/g1", "Example Wire", "A. Smith, B. Jones")
     assert first.published_at == datetime(2024, 3, 5, 10, tzinfo=UTC)
     assert (second.text, second.byline) == (BRUSSELS, "C. Brown")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_a_record_under_any_alias_names_reads_as_under_its_own(data: st.DataObject) -> None:
+    record = {"id": "r1", "text": GENEVA, "title": "Talks end", "published_at": "2024-03-05T10:00:00Z",
+              "source": "Example Wire", "url": "https://example.org/r1", "byline": "A. Smith"}
+    renamed = {}
+    for name, value in record.items():
+        key = data.draw(st.sampled_from([name, *ingest.FIELD_ALIASES[name]]))
+        renamed[data.draw(st.sampled_from([key, key.upper(), key.title()]))] = value
+    write("own.jsonl", jsonl(record))
+    write("renamed.jsonl", jsonl(renamed))
+    own, other = (articles(read(name))["r1"] for name in ("own.jsonl", "renamed.jsonl"))
+    assert dataclasses.replace(other, input=own.input) == own
 
 
 def test_a_record_without_an_id_gets_one_from_its_url_title_and_text_on_every_run() -> None:
