@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import codecs
 import email.utils
+import functools
 import gzip
 import hashlib
 import json
@@ -108,7 +109,7 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "url": ("link",),
     "byline": ("author", "authors"),
 }
-# Key lists of JSON records resolved so far (records of one file share theirs), bounded.
+# Key lists of JSON records whose field keys are remembered (records of one feed share theirs).
 _KEYS_CACHE_SIZE = 256
 # Ids end up as dictionary keys for the whole run and in every output table: keep them bounded.
 _MAX_ID_CHARS = 4096
@@ -929,18 +930,14 @@ def _field_keys(names: Sequence[str]) -> dict[str, str]:
     return keys
 
 
-_keys_seen: dict[tuple[str, ...], dict[str, str]] = {}
-
-
 def _record_keys(value: dict[str, Any]) -> dict[str, str]:
-    """:func:`_field_keys` of a JSON record, remembered for the key lists seen last."""
-    names = tuple(value)
-    keys = _keys_seen.get(names)
-    if keys is None:
-        if len(_keys_seen) >= _KEYS_CACHE_SIZE:
-            _keys_seen.clear()
-        keys = _keys_seen[names] = _field_keys([name for name in names if isinstance(name, str)])
-    return keys
+    """:func:`_field_keys` of a JSON record's keys (not to be changed: shared by its like)."""
+    return _keys_of(tuple(name for name in value if isinstance(name, str)))
+
+
+@functools.lru_cache(maxsize=_KEYS_CACHE_SIZE)
+def _keys_of(names: tuple[str, ...]) -> dict[str, str]:
+    return _field_keys(names)
 
 
 def derived_id(url: str | None, title: str | None, text: str) -> str:
@@ -960,7 +957,7 @@ def derived_id(url: str | None, title: str | None, text: str) -> str:
     return digest.hexdigest()
 
 
-def _record_id(value: dict[str, Any], key: str = "id") -> str:
+def _record_id(value: dict[str, Any], key: str) -> str:
     """Return a record's id as a string; integers are converted, other types refused."""
     raw = value[key]
     if isinstance(raw, bool) or not isinstance(raw, (str, int)):
