@@ -288,3 +288,36 @@ def test_a_copy_whose_first_wrapped_line_passes_for_a_headline_joins_its_origina
     assert group["copy"] == group["brief"]
     assert group["short-copy"] == group["short"]
     assert len({group["brief"], group["short"], group["other"]}) == 3
+
+
+def test_a_copy_under_another_headline_and_cut_joins_its_original(tmp_path):
+    """Sites re-headline wire copy: a copy under a headline of its own, cut after its third
+    sentence, joins its original; another report of the same event, and another story
+    under the copy's headline, stay apart."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from dedup.config import PipelineConfig
+    from dedup.pipeline import compute_signatures, find_duplicates, ingest_articles
+
+    title, text = QUAKE_A[0]
+    headline = "Port city counts injured and damaged homes as tremor cuts power"
+    cut = text[: text.index(" Rescue teams")]
+    records = [
+        {"id": "original", "title": title, "text": text},
+        {"id": "copy", "title": headline, "text": cut},
+        {"id": "other-report", "title": QUAKE_A[1][0], "text": QUAKE_A[1][1]},
+        {"id": "same-headline", "title": headline, "text": QUAKE_B[0][1]},
+    ]
+    corpus, work = tmp_path / "in", tmp_path / "work"
+    corpus.mkdir()
+    work.mkdir()
+    (corpus / "feed.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    config = PipelineConfig()
+    ingest_articles([corpus], work, config.ingest, workers=1)
+    compute_signatures(work, config.minhash, workers=1)
+    find_duplicates(work, config.minhash, config.duplicates, workers=1)
+    group = {row["article_id"]: row["dup_group_id"] for row in pq.read_table(work / "dedup.parquet").to_pylist()}
+    assert group["copy"] == group["original"]
+    assert len({group["original"], group["other-report"], group["same-headline"]}) == 3
