@@ -568,8 +568,9 @@ def clean_article(raw: RawArticle) -> CleanArticle:
             stated = find_date(text)
             if stated is not None or _NUMERIC_DATE.search(text):
                 header.published_at = header.published_at or stated
-                dates_only = line.n_words <= _DATE_LINE_WORDS and _is_date_line(text)
-                if line.n_words <= _DATE_LINE_WORDS and (header.title is not None or dates_only):
+                short = line.n_words <= _DATE_LINE_WORDS
+                dates_only = short and _is_date_line(text)
+                if dates_only or (short and header.title is not None):
                     byline = _DATE_LINE_BYLINE.search(text) if dates_only else None
                     if byline:
                         header.byline = header.byline or byline["name"]
