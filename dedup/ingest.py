@@ -5,6 +5,9 @@ Supported inputs (matched on the lower-cased file name):
 =====================================  ==========================================================
 ``.txt``                               one article per file; id = file stem, text = the content
 ``.jsonl``, ``.ndjson`` (``.gz`` too)  one JSON object per line with ``text`` (and ``id``)
+``.json`` (``.gz`` too)                an article, an array of them, or an object holding one
+                                       array of them (a feed or API response); id = file stem
+                                       for a lone article
 ``.parquet``                           the same columns as JSON Lines, one article per row
 ``.csv``, ``.tsv`` (``.gz`` too)       the same columns, named in a header row
 ``.html``, ``.htm``                    one page per file; main text and metadata by trafilatura
@@ -16,7 +19,7 @@ without an id gets one derived from its url, title and text (:func:`derived_id`)
 on every run.
 
 Reading never raises for a bad file or record: each problem becomes a ``Reject`` whose
-``record`` locates it (``"line 7"`` and ``"row 3"`` both count from 1; empty for a whole
+``record`` locates it (``"line 7"``, ``"row 3"`` and ``"item 2"`` count from 1; empty for a whole
 file). A problem with one field only (an unparseable date, say) keeps the article and adds a
 ``Reject`` with ``dropped=False`` naming the value that was ignored. Only a top-level path
 that does not exist raises :class:`~dedup.errors.InputError`, before anything is read.
@@ -35,6 +38,7 @@ import email.utils
 import functools
 import gzip
 import hashlib
+import io
 import json
 import math
 import os
@@ -77,6 +81,8 @@ SUPPORTED_SUFFIXES: tuple[str, ...] = (
     ".ndjson",
     ".jsonl.gz",
     ".ndjson.gz",
+    ".json",
+    ".json.gz",
     ".parquet",
     ".csv",
     ".tsv",
@@ -97,18 +103,24 @@ _PARQUET_BATCH_ROWS = 256
 # Bytes per CSV block, at least: a row must fit in one block, so a file allowing articles of
 # max_article_chars gets blocks of 4 bytes a character (UTF-8's most) plus this margin.
 _CSV_BLOCK_BYTES = 1 << 22
-#: Other names of the record fields in news datasets and feeds, tried in this order (case
-#: ignored) when a record lacks the field's own name: a record with ``text`` is read from
-#: ``text`` whatever else it holds. Every other key of a record is ignored.
+#: Other names of the record fields in news datasets and feeds, tried in this order when a
+#: record lacks the field's own name: a record with ``text`` is read from ``text`` whatever else
+#: it holds. Names are compared with case, ``_``, ``-``, ``.`` and spaces ignored, so
+#: ``publishedAt``, ``Published At`` and ``published-at`` all name ``published_at``. Every
+#: other key of a record is ignored.
 FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("article_id", "doc_id", "guid", "uuid"),
-    "text": ("content", "body", "article", "maintext", "full_text", "story"),
+    "text": ("content", "body", "article", "maintext", "full_text", "story", "article_body", "article_text",
+             "body_text"),
     "title": ("headline",),
-    "published_at": ("date", "published", "publish_date", "date_publish", "published_date", "pubdate", "datetime"),
-    "source": ("publication", "publisher", "outlet", "site_name", "domain"),
+    "published_at": ("date", "published", "publish_date", "date_publish", "published_date", "date_published",
+                     "pubdate", "datetime"),
+    "source": ("publication", "publisher", "outlet", "site_name", "source_domain", "domain"),
     "url": ("link",),
-    "byline": ("author", "authors"),
+    "byline": ("author", "authors", "creator"),
 }
+_NAME_PUNCTUATION = str.maketrans("", "", "_-. ")
+_BYLINE_ALIASES = frozenset(alias.translate(_NAME_PUNCTUATION) for alias in FIELD_ALIASES["byline"])
 # Key lists of JSON records whose field keys are remembered (records of one feed share theirs).
 _KEYS_CACHE_SIZE = 256
 # Ids end up as dictionary keys for the whole run and in every output table: keep them bounded.
@@ -176,7 +188,7 @@ _ZONE_NAMES = {
 _PROBE_DEFAULTS = (datetime(2000, 1, 1), datetime(2001, 2, 2))
 
 _JSON_ARRAY_REASON = (
-    "file is a JSON array, not JSON Lines: write one JSON object per line "
+    "file is a JSON array, not JSON Lines: name it .json, or write one JSON object per line "
     "(for example: jq -c '.[]' articles.json > articles.jsonl)"
 )
 _PRETTY_JSON_REASON = (
@@ -638,6 +650,100 @@ def _read_json_stream(source: BinaryIO, where: str, ctx: _Context) -> Iterator[_
         )
 
 
+def _read_json_document(
+    stream: BinaryIO, size: int, where: str, article_id: str, ctx: _Context
+) -> Iterator[_Item]:
+    """A JSON document, plain or gzip-compressed: one article (an object with a text field,
+    whose id defaults to the file stem), an array of articles, or an object that holds one
+    array of articles (a feed or an API response: ``{"articles": [...]}``). Items are
+    ``item N``, counting from 1. A file of one object per line is read as JSON Lines.
+
+    The document is read whole; a collection too large for memory belongs in JSON Lines."""
+    limit = ctx.config.max_file_bytes
+    try:
+        if where.lower().endswith(".gz"):
+            with gzip.GzipFile(fileobj=stream, mode="rb") as unpacked:
+                data = unpacked.read(limit + 1)
+        else:
+            data = stream.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        yield Reject(where, f"corrupt gzip data ({exc}); not read")
+        return
+    if len(data) > limit:
+        yield Reject(where, f"unpacks to over max_file_bytes={limit} bytes; not read")
+        return
+    try:
+        value = _parse_json_document(data)
+    except _Unusable as exc:
+        yield Reject(where, exc.reason)
+        return
+    except _SeveralValues:
+        yield from _read_json_stream(io.BytesIO(data), where, ctx)
+        return
+    if isinstance(value, dict) and "text" not in _record_keys(value):
+        found = _article_list(value)
+        if isinstance(found, str):
+            yield Reject(where, found)
+            return
+        value = found
+    if isinstance(value, list):
+        for number, item in enumerate(value, start=1):
+            yield _parse_record(item, where, f"item {number}", ctx.now)
+    elif isinstance(value, dict):
+        yield _parse_record(value, where, "", ctx.now, default_id=article_id)
+    else:
+        yield Reject(where, f"the JSON document is {_type_name(value)}, not an article or an array of articles")
+
+
+class _SeveralValues(Exception):
+    """The JSON text holds more than one value: JSON Lines under another name."""
+
+
+def _parse_json_document(data: bytes) -> Any:
+    """Decode and parse a whole JSON document, raising _Unusable with the precise error."""
+    bom, codec = next(((bom, codec) for bom, codec in _BOMS if data.startswith(bom)), (b"", "utf-8"))
+    data = data[len(bom):]
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise _Unusable(f"not valid {codec.upper()} (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+    if not text.strip():
+        raise _Unusable("empty file" if not text else "only whitespace")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data" and codec == "utf-8":
+            raise _SeveralValues from None
+        message = _JSON_MESSAGE_TAIL.sub("", exc.msg)
+        raise _Unusable(f"invalid JSON at line {exc.lineno} column {exc.colno}: {message}") from None
+    except RecursionError:
+        raise _Unusable("invalid JSON: nested too deeply") from None
+    except ValueError as exc:  # an integer with more digits than Python converts
+        raise _Unusable(f"invalid JSON: {exc}") from None
+
+
+def _article_list(value: dict[str, Any]) -> list[Any] | str:
+    """The one array of articles an object without a text field holds, or why there is none.
+
+    An object whose arrays are all empty and that names no article field is a feed or a
+    response with no articles (``{"status": "ok", "articles": []}``)."""
+    arrays = {key: item for key, item in value.items() if isinstance(item, list)}
+    records = [key for key, item in arrays.items() if item and isinstance(item[0], dict)]
+    with_text = [key for key in records if "text" in _record_keys(arrays[key][0])]
+    if len(with_text) == 1:
+        return list(arrays[with_text[0]])
+    if len(records) == 1 and not with_text:
+        return list(arrays[records[0]])
+    if len(records) > 1:
+        several = ", ".join(repr(key) for key in (with_text or records))
+        return f"the JSON object holds several arrays of records ({several}); write the articles as one array"
+    if arrays and not any(arrays.values()) and not _record_keys(value):
+        return []
+    shown = ", ".join(repr(key) for key in list(value)[:20]) + (", ..." if len(value) > 20 else "")
+    return (f"missing 'text' (or {', '.join(repr(a) for a in FIELD_ALIASES['text'])}) and no array of "
+            f"articles (keys: {shown or 'none'})")
+
+
 def _read_parquet(stream: BinaryIO, size: int, where: str, article_id: str, ctx: _Context) -> Iterator[_Item]:
     """One article per row, read in record batches so memory is bounded by one batch."""
     try:
@@ -729,6 +835,8 @@ _READERS: dict[str, Callable[[BinaryIO, int, str, str, _Context], Iterator[_Item
     ".ndjson": _read_json_lines,
     ".jsonl.gz": _read_json_lines,
     ".ndjson.gz": _read_json_lines,
+    ".json": _read_json_document,
+    ".json.gz": _read_json_document,
     ".parquet": _read_parquet,
     ".csv": _read_csv,
     ".tsv": _read_csv,
@@ -859,17 +967,18 @@ def _batch_rows(batch: pa.RecordBatch) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- records
 
 
-def _parse_record(value: Any, where: str, record: str, now: datetime, keys: dict[str, str] | None = None
-                  ) -> _Item:
+def _parse_record(value: Any, where: str, record: str, now: datetime, keys: dict[str, str] | None = None,
+                  default_id: str | None = None) -> _Item:
     """Validate one JSON object or table row and build its article (or its reject).
 
     ``keys`` gives the key each field is read from (:func:`_field_keys`); by default, the
-    record's own keys are resolved."""
+    record's own keys are resolved. A record without an id takes ``default_id``, else
+    :func:`derived_id`."""
     if not isinstance(value, dict):
         return Reject(where, f"expected a JSON object, got {_type_name(value)}", record)
     if keys is None:
         keys = _record_keys(value)
-    article_id: str | None = None
+    article_id: str | None = default_id or None
     if "id" in keys:
         try:
             article_id = _record_id(value, keys["id"])
@@ -901,33 +1010,40 @@ def _byline_key(value: dict[str, Any], keys: dict[str, str]) -> str | None:
     """The byline's key: a null ``byline`` gives way to an ``author`` alias that has a value."""
     key = keys.get("byline")
     if key is not None and value.get(key) is None:
-        return next((name for name in value if isinstance(name, str) and name.lower() in FIELD_ALIASES["byline"]
+        return next((name for name in value if isinstance(name, str) and _fold_name(name) in _BYLINE_ALIASES
                      and value[name] is not None), key)
     return key
 
 
 def _field_keys(names: Sequence[str]) -> dict[str, str]:
     """For each record field, the key of ``names`` it is read from: its own name, else its
-    first alias present (:data:`FIELD_ALIASES`), case ignored; fields with neither are left out.
+    first alias present (:data:`FIELD_ALIASES`, compared by :func:`_fold_name`); fields with
+    neither are left out.
 
     Example:
-        >>> _field_keys(["Headline", "content", "link", "text"])
-        {'text': 'text', 'title': 'Headline', 'url': 'link'}
+        >>> _field_keys(["Headline", "content", "link", "text", "publishedAt"])
+        {'text': 'text', 'title': 'Headline', 'published_at': 'publishedAt', 'url': 'link'}
     """
     exact = set(names)
     folded: dict[str, str] = {}
     for name in names:
-        folded.setdefault(name.lower(), name)
+        folded.setdefault(_fold_name(name), name)
     keys: dict[str, str] = {}
     for name, aliases in FIELD_ALIASES.items():
         if name in exact:
             keys[name] = name
             continue
         for candidate in (name, *aliases):
-            if candidate in folded:
-                keys[name] = folded[candidate]
+            key = folded.get(_fold_name(candidate))
+            if key is not None:
+                keys[name] = key
                 break
     return keys
+
+
+def _fold_name(name: str) -> str:
+    """A field name as it is compared: lower case, without ``_``, ``-``, ``.`` and spaces."""
+    return name.lower().translate(_NAME_PUNCTUATION)
 
 
 def _record_keys(value: dict[str, Any]) -> dict[str, str]:
@@ -994,13 +1110,16 @@ def _optional_string(
     value: dict[str, Any], key: str | None, notes: list[str], *, markup: bool = False, allow_list: bool = False
 ) -> str | None:
     """Return an optional string field (None when ``key`` is None or its value is null, with a
-    note when a value had to be ignored)."""
-    raw = value.get(key) if key is not None else None
+    note when a value had to be ignored). An object with a string ``name`` stands for that name
+    (news APIs give ``"source": {"id": ..., "name": "..."}``)."""
+    raw = _name_of(value.get(key)) if key is not None else None
     if raw is None:
         return None
-    if allow_list and isinstance(raw, list) and all(isinstance(part, str) for part in raw):
-        # Several authors are commonly given as a list of names.
-        raw = ", ".join(part.strip() for part in raw if part.strip())
+    if allow_list and isinstance(raw, list):
+        # Several authors are commonly given as a list of names (or of objects with a name).
+        names = [_name_of(part) for part in raw]
+        if all(isinstance(part, str) for part in names):
+            raw = ", ".join(part.strip() for part in names if part.strip())  # type: ignore[union-attr]
     if not isinstance(raw, str):
         notes.append(f"{key!r} ignored: expected a string, got {_type_name(raw)}")
         return None
@@ -1008,6 +1127,13 @@ def _optional_string(
     if markup and _LOOKS_LIKE_HTML.search(text):
         text = _WHITESPACE_RUN.sub(" ", _html_to_text(text))
     return _blank_to_none(text)
+
+
+def _name_of(raw: Any) -> Any:
+    """The string ``name`` of an object that has one, else the value itself."""
+    if isinstance(raw, dict) and isinstance(raw.get("name"), str):
+        return raw["name"]
+    return raw
 
 
 def _published_at(raw: Any, key: str | None, notes: list[str], now: datetime) -> datetime | None:
@@ -1211,8 +1337,7 @@ def _unsupported_reason(name: str) -> str:
     suffix = os.path.splitext(name)[1]
     if not suffix:
         return f"unsupported file type (no suffix; expected one of {expected})"
-    hint = "; name JSON Lines files .jsonl" if suffix.lower() == ".json" else ""
-    return f"unsupported file type {suffix!r} (expected one of {expected}){hint}"
+    return f"unsupported file type {suffix!r} (expected one of {expected})"
 
 
 def _os_reason(exc: OSError) -> str:

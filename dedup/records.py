@@ -31,7 +31,7 @@ class Reject:
     """An input item that could not be used, located as precisely as the format allows.
 
     ``input`` is the file path, ``record`` locates the item inside it (``"line 7"``,
-    ``"row 3"``, empty for a whole file), ``article_id`` is given when one was readable.
+    ``"row 3"``, ``"item 2"``, empty for a whole file), ``article_id`` is given when one was readable.
     ``dropped`` is False for a problem with one field only (say an unparseable date): the
     article is kept without that field and the row records what was ignored.
     """

@@ -138,11 +138,21 @@ CASES: dict[str, Case] = {
         {"array.jsonl": json.dumps([{"id": "a1", "text": PROSE}], indent=2)},
         rejects=[("array.jsonl", "", ingest._JSON_ARRAY_REASON, True)],
     ),
+    "JSON document: an item that is no article": Case(
+        {"feed.json": json.dumps([{"id": "j1", "text": PROSE}, 7, {"id": "j3", "text": PROSE + " Later."}], indent=2)},
+        kept={"j1", "j3"},
+        rejects=[("feed.json", "item 2", "expected a JSON object, got a number", True)],
+    ),
+    "JSON document cut short": Case(
+        {"cut.json": json.dumps([{"id": "c1", "text": PROSE}], indent=2)[:-3]},
+        rejects=[("cut.json", "", "invalid JSON at line 5 column 3: Expecting ',' delimiter", True)],
+    ),
     "missing text": Case(
         {"notext.jsonl": line({"id": "n1", "title": "No body"}) + line({"id": "n2", "text": PROSE})},
         kept={"n2"},
         rejects=[("notext.jsonl", "line 1",
-                  "missing 'text' (or 'content', 'body', 'article', 'maintext', 'full_text', 'story')", True)],
+                  "missing 'text' (or 'content', 'body', 'article', 'maintext', 'full_text', 'story', "
+                  "'article_body', 'article_text', 'body_text')", True)],
     ),
     "CSV row with more values than the header": Case(
         {"feed.csv": f'id,text\nc1,"{PROSE}"\nc2,one,two\nc3,"{PROSE} Later."\n'},
@@ -236,7 +246,7 @@ CASES: dict[str, Case] = {
                 "report.docx",
                 "",
                 "unsupported file type '.docx' (expected one of .txt, .jsonl, .ndjson, .jsonl.gz, .ndjson.gz, "
-                ".parquet, .csv, .tsv, .csv.gz, .tsv.gz, .html, .htm)",
+                ".json, .json.gz, .parquet, .csv, .tsv, .csv.gz, .tsv.gz, .html, .htm)",
                 True,
             )
         ],

@@ -257,7 +257,7 @@ def test_json_array_file_is_one_reject_saying_how_to_fix_it() -> None:
     write("feed.jsonl", '\n  [{"id": 1, "text": "a"},\n {"id": 2, "text": "b"}]\n')
     reject = only_reject(read("feed.jsonl"))
     assert reject.record == ""
-    assert reject.reason.startswith("file is a JSON array, not JSON Lines: write one JSON object per line")
+    assert reject.reason.startswith("file is a JSON array, not JSON Lines: name it .json, or write one JSON object")
 
 
 def test_pretty_printed_json_file_is_one_reject() -> None:
@@ -379,7 +379,7 @@ def test_parquet_integer_and_float_ids() -> None:
         pytest.param(lambda p: write(p, b""), "not a readable Parquet file: ", id="empty"),
         pytest.param(
             lambda p: pq.write_table(pa.table({"id": ["a"], "words": ["b"]}), p),
-            "no text column: none of text, content, body, article, maintext, full_text, story (columns: id, words)",
+            "no text column: none of text, content, body, article, maintext, full_text, story, article_body, article_text, body_text (columns: id, words)",
             id="no-text-column",
         ),
     ],
@@ -416,7 +416,9 @@ def test_a_record_under_any_alias_names_reads_as_under_its_own(data: st.DataObje
     renamed = {}
     for name, value in record.items():
         key = data.draw(st.sampled_from([name, *ingest.FIELD_ALIASES[name]]))
-        renamed[data.draw(st.sampled_from([key, key.upper(), key.title()]))] = value
+        camel = "".join(part if i == 0 else part.title() for i, part in enumerate(key.split("_")))
+        spaced = key.replace("_", " ").title()
+        renamed[data.draw(st.sampled_from([key, key.upper(), key.title(), camel, spaced, key.replace("_", "-")]))] = value
     write("own.jsonl", jsonl(record))
     write("renamed.jsonl", jsonl(renamed))
     own, other = (articles(read(name))["r1"] for name in ("own.jsonl", "renamed.jsonl"))
@@ -436,6 +438,72 @@ def test_a_record_without_an_id_gets_one_from_its_url_title_and_text_on_every_ru
     assert (reject.input, reject.record) == ("b.jsonl", "line 1")
     assert "a repeat of the same article" in reject.reason
     assert list(articles(read("b.jsonl", "a.jsonl"))) == [ids[0], ids[2], ids[1]]
+
+
+def test_json_documents_hold_one_article_an_array_or_a_feed_of_them() -> None:
+    # One article per file (as news crawlers write them): the id defaults to the file stem.
+    write("in/one.json", json.dumps({"title": "Talks end", "maintext": GENEVA, "date_publish": "2024-03-05 10:00:00",
+                                     "source_domain": "example.org", "url": "https://example.org/one"}, indent=2))
+    # An array: each item is a record; a bad item is rejected and its neighbours kept.
+    write("in/list.json", json.dumps([{"id": "l1", "text": GENEVA}, "not an object", {"text": BRUSSELS}]))
+    # A news API response: the one array of articles inside it; its source is an object with a name.
+    write("in/response.json", json.dumps({"status": "ok", "totalResults": 1, "articles": [
+        {"source": {"id": None, "name": "Example News"}, "author": "A. Smith", "title": "Allies meet",
+         "url": "https://news.example/b", "publishedAt": "2024-03-06T08:00:00Z", "content": BRUSSELS + " More."}]}))
+    write("in/no_results.json", json.dumps({"status": "ok", "totalResults": 0, "articles": []}))
+    # One object per line under a .json name is JSON Lines.
+    write("in/lines.json", jsonl({"id": "n1", "text": GENEVA + " Again."}, {"id": "n2", "text": "Another story."}))
+    write("in/packed.json.gz", gzip.compress(json.dumps([{"id": "z1", "body": "Packed story."}]).encode()))
+    items = read("in")
+    found = articles(items)
+    api_id = ingest.derived_id("https://news.example/b", "Allies meet", BRUSSELS + " More.")
+    # Files in name order: lines, list, no_results, one, packed, response.
+    assert list(found) == ["n1", "n2", "l1", ingest.derived_id(None, None, BRUSSELS), "one", "z1", api_id]
+    one = found["one"]
+    assert (one.title, one.text, one.source, one.url, one.record) == (
+        "Talks end", GENEVA, "example.org", "https://example.org/one", "")
+    assert one.published_at == datetime(2024, 3, 5, 10, tzinfo=UTC)
+    listed = [a for a in found.values() if a.input == os.path.join("in", "list.json")]
+    assert [(a.article_id, a.record) for a in listed] == [
+        ("l1", "item 1"), (ingest.derived_id(None, None, BRUSSELS), "item 3")]
+    api = found[api_id]
+    assert (api.source, api.byline, api.title, api.record) == ("Example News", "A. Smith", "Allies meet", "item 1")
+    assert api.published_at == datetime(2024, 3, 6, 8, tzinfo=UTC)
+    assert (found["n2"].record, found["z1"].text, found["z1"].record) == ("line 2", "Packed story.", "item 1")
+    reject = only_reject(items)
+    assert (reject.input, reject.record, reject.reason) == (
+        os.path.join("in", "list.json"), "item 2", "expected a JSON object, got a string")
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "empty file"),
+        (b'{"text": "a",\n  "title": }', "invalid JSON at line 2 column 12: Expecting value"),
+        (b"42", "the JSON document is a number, not an article or an array of articles"),
+        (b'{"status": "error", "code": 429}', "missing 'text' (or 'content', "),
+        (b'{"a": [{"text": "x"}], "b": [{"body": "y"}]}', "the JSON object holds several arrays of records ('a', 'b')"),
+        (b'{"text": "caf\xe9"}', "not valid UTF-8 (byte 0xe9 at offset 13)"),
+        (gzip.compress(b"[]")[:-6], "corrupt gzip data"),
+    ],
+)
+def test_unusable_json_document_is_one_reject(content: bytes, reason: str) -> None:
+    name = "doc.json.gz" if content.startswith(b"\x1f\x8b") else "doc.json"
+    write(name, content)
+    reject = only_reject(read(name))
+    assert (reject.input, reject.record) == (name, "")
+    assert reject.reason.startswith(reason), reject.reason
+
+
+def test_authors_given_as_objects_with_names_make_the_byline() -> None:
+    write("a.jsonl", jsonl({"id": "a1", "text": GENEVA, "authors": [{"name": "A. Smith"}, {"name": "B. Jones"}]},
+                           {"id": "a2", "text": BRUSSELS, "author": {"url": "https://x.example"}}))
+    items = read("a.jsonl")
+    assert articles(items)["a1"].byline == "A. Smith, B. Jones"
+    assert articles(items)["a2"].byline is None
+    reject = only_reject(items)
+    assert (reject.record, reject.dropped, reject.reason) == (
+        "line 2", False, "'author' ignored: expected a string, got an object")
 
 
 def test_csv_and_tsv_rows_are_articles_with_any_text_across_lines() -> None:
@@ -657,15 +725,14 @@ def test_explicit_paths_keep_their_order_and_are_read_even_when_hidden() -> None
 def test_unsupported_file_types_are_rejected_by_suffix() -> None:
     write("in/notes.pdf", b"%PDF-1.4")
     write("in/README", "read me")
-    write("in/dump.json", "{}")
+    write("in/feed.xml", "<rss/>")
     write("in/ok.TXT", GENEVA)
     items = read("in")
     assert list(articles(items)) == ["ok"]
     expected = ", ".join(SUPPORTED_SUFFIXES)
     assert {r.input: r.reason for r in rejects(items)} == {
         os.path.join("in", "README"): f"unsupported file type (no suffix; expected one of {expected})",
-        os.path.join("in", "dump.json"): f"unsupported file type '.json' (expected one of {expected}); "
-        "name JSON Lines files .jsonl",
+        os.path.join("in", "feed.xml"): f"unsupported file type '.xml' (expected one of {expected})",
         os.path.join("in", "notes.pdf"): f"unsupported file type '.pdf' (expected one of {expected})",
     }
 
