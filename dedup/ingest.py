@@ -11,6 +11,7 @@ Supported inputs (matched on the lower-cased file name):
 ``.parquet``                           the same columns as JSON Lines, one article per row
 ``.csv``, ``.tsv`` (``.gz`` too)       the same columns, named in a header row
 ``.html``, ``.htm``                    one page per file; main text and metadata by trafilatura
+``.rss``, ``.atom``, ``.xml``          an RSS 2.0, RSS 1.0 or Atom feed; one article per item
 =====================================  ==========================================================
 
 Records may name their fields as other news datasets do (``content`` for ``text``,
@@ -90,6 +91,9 @@ SUPPORTED_SUFFIXES: tuple[str, ...] = (
     ".tsv.gz",
     ".html",
     ".htm",
+    ".rss",
+    ".atom",
+    ".xml",
 )
 
 # Frozen, so one shared default instance is safe.
@@ -187,6 +191,20 @@ _ZONE_NAMES = {
 # both states a complete date itself instead of borrowing parts from the default.
 _PROBE_DEFAULTS = (datetime(2000, 1, 1), datetime(2001, 2, 2))
 
+# Entities are left unexpanded (no "billion laughs") and no DTD or network resource is loaded.
+_XML_PARSER = lxml.etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+# Where each record field of a feed item comes from: the first of these child elements present
+# (RSS 2.0, RSS 1.0 with Dublin Core and content modules, Atom).
+_FEED_FIELDS: dict[str, tuple[str, ...]] = {
+    "id": ("guid", "id"),
+    "title": ("title",),
+    "text": ("encoded", "content", "description", "summary"),
+    "url": ("link",),
+    "published_at": ("pubDate", "published", "date", "updated", "issued", "modified"),
+    "byline": ("creator", "author"),
+    "source": ("source",),
+}
+_MEDIA_RSS = "http://search.yahoo.com/mrss/"
 _JSON_ARRAY_REASON = (
     "file is a JSON array, not JSON Lines: name it .json, or write one JSON object per line "
     "(for example: jq -c '.[]' articles.json > articles.jsonl)"
@@ -744,6 +762,106 @@ def _article_list(value: dict[str, Any]) -> list[Any] | str:
             f"articles (keys: {shown or 'none'})")
 
 
+def _read_feed(stream: BinaryIO, size: int, where: str, article_id: str, ctx: _Context) -> Iterator[_Item]:
+    """An RSS 2.0, RSS 1.0 (RDF) or Atom feed, one article per item (``item N``, counting from 1).
+
+    The text is the item's full content (``content:encoded``, Atom ``content``), else its
+    description or summary, with HTML reduced to text. The id is the item's ``guid`` or Atom
+    ``id``, else derived from its link, title and text; the feed's title is the source of items
+    that name none. Entities are not expanded and nothing is fetched from the network."""
+    try:
+        root = lxml.etree.fromstring(stream.read(), parser=_XML_PARSER)
+    except lxml.etree.XMLSyntaxError as exc:
+        yield Reject(where, f"not well-formed XML: {exc}")
+        return
+    feed = _feed_items(root)
+    if isinstance(feed, str):
+        yield Reject(where, feed)
+        return
+    feed_title, items = feed
+    for number, item in enumerate(items, start=1):
+        record = _feed_record(item)
+        if "text" not in record:
+            yield Reject(where, "the item has no content, description or summary", f"item {number}",
+                         record.get("id") or None)
+            continue
+        record.setdefault("source", feed_title)
+        yield _parse_record(record, where, f"item {number}", ctx.now, {name: name for name in record})
+
+
+def _feed_items(root: Any) -> tuple[str | None, list[Any]] | str:
+    """The feed's title and its item elements, or why the document is no feed."""
+    kind = _local_name(root)
+    if kind == "rss":
+        channel = next((child for child in root if _local_name(child) == "channel"), None)
+        if channel is None:
+            return "an RSS document without a <channel>"
+        return _child_text(channel, "title"), [child for child in channel if _local_name(child) == "item"]
+    if kind == "RDF":  # RSS 1.0: the items are siblings of the channel
+        channel = next((child for child in root if _local_name(child) == "channel"), None)
+        title = _child_text(channel, "title") if channel is not None else None
+        return title, [child for child in root if _local_name(child) == "item"]
+    if kind == "feed":
+        return _child_text(root, "title"), [child for child in root if _local_name(child) == "entry"]
+    return f"not an RSS or Atom feed: its root element is <{kind}>"
+
+
+def _feed_record(item: Any) -> dict[str, Any]:
+    """An RSS item or Atom entry as a record with the field names of JSON Lines."""
+    record: dict[str, Any] = {}
+    texts: dict[str, str] = {}
+    authors: list[str] = []
+    for child in item:
+        name = _local_name(child)
+        if isinstance(child.tag, str) and lxml.etree.QName(child.tag).namespace == _MEDIA_RSS:
+            continue  # media:content, media:description ... describe a picture or a video
+        if name == "link" and child.get("href") is not None:  # Atom: the page is the alternate link
+            if child.get("rel", "alternate") == "alternate":
+                texts.setdefault("link", child.get("href"))
+        elif name == "author" and len(child):  # Atom: <author><name>...</name></author>
+            found = _child_text(child, "name")
+            if found:
+                authors.append(found)
+        elif name in ("content", "encoded") and any(isinstance(part.tag, str) for part in child):
+            # Atom XHTML content: the markup itself, reduced to text later like any HTML.
+            texts.setdefault(name, "".join(lxml.etree.tostring(part, encoding="unicode") for part in child))
+        else:
+            text = _feed_text(child)
+            if text:
+                texts.setdefault(name, text)
+    for field_name, candidates in _FEED_FIELDS.items():
+        value = next((texts[candidate] for candidate in candidates if candidate in texts), None)
+        if value is not None:
+            record[field_name] = value
+    if authors and "byline" not in record:
+        record["byline"] = ", ".join(authors)
+    return record
+
+
+def _feed_text(element: Any) -> str:
+    """The text of an element and its sub-elements; an unexpanded entity counts as nothing."""
+    parts = [element.text or ""]
+    for node in element:
+        if isinstance(node.tag, str):
+            parts.append("".join(node.itertext()))
+        parts.append(node.tail or "")
+    return "".join(parts).strip()
+
+
+def _local_name(element: Any) -> str:
+    """An element's tag without its namespace ("" for a comment or processing instruction)."""
+    tag = element.tag
+    return lxml.etree.QName(tag).localname if isinstance(tag, str) else ""
+
+
+def _child_text(element: Any, name: str) -> str | None:
+    """The stripped text of the first child called ``name`` (any namespace), or None."""
+    for child in element:
+        if _local_name(child) == name and child.text and child.text.strip():
+            return str(child.text.strip())
+    return None
+
+
 def _read_parquet(stream: BinaryIO, size: int, where: str, article_id: str, ctx: _Context) -> Iterator[_Item]:
     """One article per row, read in record batches so memory is bounded by one batch."""
     try:
@@ -842,6 +960,9 @@ _READERS: dict[str, Callable[[BinaryIO, int, str, str, _Context], Iterator[_Item
     ".tsv": _read_csv,
     ".csv.gz": _read_csv,
     ".tsv.gz": _read_csv,
+    ".rss": _read_feed,
+    ".atom": _read_feed,
+    ".xml": _read_feed,
     ".html": _read_html,
     ".htm": _read_html,
 }

@@ -246,7 +246,7 @@ CASES: dict[str, Case] = {
                 "report.docx",
                 "",
                 "unsupported file type '.docx' (expected one of .txt, .jsonl, .ndjson, .jsonl.gz, .ndjson.gz, "
-                ".json, .json.gz, .parquet, .csv, .tsv, .csv.gz, .tsv.gz, .html, .htm)",
+                ".json, .json.gz, .parquet, .csv, .tsv, .csv.gz, .tsv.gz, .html, .htm, .rss, .atom, .xml)",
                 True,
             )
         ],

@@ -725,14 +725,14 @@ def test_explicit_paths_keep_their_order_and_are_read_even_when_hidden() -> None
 def test_unsupported_file_types_are_rejected_by_suffix() -> None:
     write("in/notes.pdf", b"%PDF-1.4")
     write("in/README", "read me")
-    write("in/feed.xml", "<rss/>")
+    write("in/table.xlsx", b"PK")
     write("in/ok.TXT", GENEVA)
     items = read("in")
     assert list(articles(items)) == ["ok"]
     expected = ", ".join(SUPPORTED_SUFFIXES)
     assert {r.input: r.reason for r in rejects(items)} == {
         os.path.join("in", "README"): f"unsupported file type (no suffix; expected one of {expected})",
-        os.path.join("in", "feed.xml"): f"unsupported file type '.xml' (expected one of {expected})",
+        os.path.join("in", "table.xlsx"): f"unsupported file type '.xlsx' (expected one of {expected})",
         os.path.join("in", "notes.pdf"): f"unsupported file type '.pdf' (expected one of {expected})",
     }
 
@@ -1069,3 +1069,168 @@ def test_rows_of_parts_not_in_id_order_are_ordered_too(tmp_path, monkeypatch):
     assert written.read().equals(every.take(pc.sort_indices(every.column("article_id"))))
     assert [written.metadata.row_group(g).num_rows for g in range(written.num_row_groups)] == [2, 2, 2, 1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["documents.parquet"]
+
+
+# --------------------------------------------------------------------------- feeds
+
+RSS = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"
+     xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:media="http://search.yahoo.com/mrss/">
+<channel>
+  <title>Example Wire</title>
+  <link>https://wire.example/</link>
+  <item>
+    <title>Talks end in Geneva</title>
+    <link>https://wire.example/geneva</link>
+    <guid isPermaLink="false">wire-1</guid>
+    <pubDate>Tue, 05 Mar 2024 10:00:00 +0100</pubDate>
+    <dc:creator>A. Smith</dc:creator>
+    <media:content url="https://wire.example/p.jpg"><media:title>A photo</media:title></media:content>
+    <media:description>A photo caption, not the story.</media:description>
+    <description>A short teaser.</description>
+    <content:encoded><![CDATA[<p>GENEVA - Talks between the United States and Russia</p>
+      <p>ended without a breakthrough on Monday.</p>]]></content:encoded>
+  </item>
+  <item><title>Only a title</title><link>https://wire.example/empty</link></item>
+  <item>
+    <title>Allies meet</title>
+    <link>https://wire.example/brussels</link>
+    <source url="https://other.example/rss">Other Paper</source>
+    <description>&lt;b&gt;BRUSSELS&lt;/b&gt; - NATO allies met on Wednesday.</description>
+  </item>
+</channel>
+</rss>
+"""
+
+ATOM = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+  <title>Planet News</title>
+  <entry>
+    <title type="text">Talks end</title>
+    <link rel="self" href="https://planet.example/feed/1"/>
+    <link rel="alternate" href="https://planet.example/talks"/>
+    <id>tag:planet.example,2024:1</id>
+    <updated>2024-03-06T09:00:00Z</updated>
+    <published>2024-03-05T09:00:00Z</published>
+    <author><name>Jane Doe</name></author>
+    <author><name>John Roe</name></author>
+    <summary>Teaser only.</summary>
+    <content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>Negotiators met in Geneva.</p></div></content>
+  </entry>
+</feed>
+"""
+
+RDF = """<?xml version="1.0"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"
+         xmlns:dc="http://purl.org/dc/elements/1.1/">
+  <channel rdf:about="https://old.example/"><title>Old Times</title></channel>
+  <item rdf:about="https://old.example/a">
+    <title>Storm reaches the coast</title>
+    <link>https://old.example/a</link>
+    <description>A storm reached the coast on Friday.</description>
+    <dc:date>2024-03-07T12:00:00Z</dc:date>
+  </item>
+</rdf:RDF>
+"""
+
+
+def test_rss_items_are_articles_with_their_full_content_and_metadata() -> None:
+    write("wire.rss", RSS)
+    items = read("wire.rss")
+    found = list(articles(items).values())
+    assert [a.record for a in found] == ["item 1", "item 3"]
+    first, third = found
+    assert first.article_id == "wire-1"
+    assert first.text == "GENEVA - Talks between the United States and Russia\n\nended without a breakthrough on Monday."
+    assert (first.title, first.url, first.byline, first.source) == (
+        "Talks end in Geneva", "https://wire.example/geneva", "A. Smith", "Example Wire")
+    assert first.published_at == datetime(2024, 3, 5, 9, tzinfo=UTC)
+    # No content: the description is the text (its markup reduced); the item's own source wins.
+    assert (third.text, third.source) == ("BRUSSELS - NATO allies met on Wednesday.", "Other Paper")
+    assert third.article_id == ingest.derived_id("https://wire.example/brussels", "Allies meet", third.text)
+    reject = only_reject(items)
+    assert (reject.input, reject.record, reject.reason) == (
+        "wire.rss", "item 2", "the item has no content, description or summary")
+
+
+def test_atom_and_rss1_feeds_are_read_too() -> None:
+    write("planet.atom", ATOM)
+    write("old.xml", RDF)
+    found = articles(read("planet.atom", "old.xml"))
+    entry = found["tag:planet.example,2024:1"]
+    assert (entry.text, entry.title, entry.url, entry.byline, entry.source) == (
+        "Negotiators met in Geneva.", "Talks end", "https://planet.example/talks", "Jane Doe, John Roe", "Planet News")
+    assert entry.published_at == datetime(2024, 3, 5, 9, tzinfo=UTC)  # published, not updated
+    (old,) = [a for a in found.values() if a.input == "old.xml"]
+    assert (old.text, old.source, old.url) == ("A storm reached the coast on Friday.", "Old Times", "https://old.example/a")
+    assert old.published_at == datetime(2024, 3, 7, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ('<?xml version="1.0"?><urlset><url><loc>https://x.example/</loc></url></urlset>',
+         "not an RSS or Atom feed: its root element is <urlset>"),
+        ("<rss><channel><item><title>cut", "not well-formed XML: "),
+        ('<rss version="2.0"><title>no channel</title></rss>', "an RSS document without a <channel>"),
+    ],
+)
+def test_an_unusable_feed_is_one_reject(content: str, reason: str) -> None:
+    write("feed.xml", content)
+    reject = only_reject(read("feed.xml"))
+    assert (reject.input, reject.record) == ("feed.xml", "")
+    assert reject.reason.startswith(reason), reject.reason
+
+
+def test_feed_entities_are_not_expanded() -> None:
+    bomb = """<?xml version="1.0"?>
+<!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
+ <!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>
+<rss><channel><title>T</title><item><guid>x</guid><description>Storm &d; news.</description></item></channel></rss>
+"""
+    write("bomb.xml", bomb)
+    (article,) = articles(read("bomb.xml")).values()
+    assert article.text == "Storm  news."
+
+
+json_documents = st.one_of(
+    records,
+    st.lists(records | json_values, max_size=5),
+    st.fixed_dictionaries({"status": json_values, "articles": st.lists(records | json_values, max_size=5)}),
+    json_values,
+)
+
+
+@_QUICK
+@given(document=json_documents)
+def test_any_json_document_never_raises(tmp_path: Path, document: Any) -> None:
+    path = write(tmp_path / "any.json", json.dumps(document))
+    items = read(path)
+    assert_well_formed(items, "item ")
+    assert items or document == [] or (isinstance(document, dict) and document.get("articles") == [])
+
+
+feed_fields = st.lists(
+    st.tuples(
+        st.sampled_from(["title", "link", "guid", "pubDate", "description", "content:encoded", "dc:creator", "id"]),
+        st.text(max_size=30) | html_soup,
+    ),
+    max_size=6,
+)
+
+
+@_QUICK
+@given(items=st.lists(feed_fields, max_size=4), noise=st.binary(max_size=20))
+def test_any_feed_never_raises(tmp_path: Path, items: list[list[tuple[str, str]]], noise: bytes) -> None:
+    from xml.sax.saxutils import escape
+
+    body = "".join("<item>" + "".join(f"<{tag}>{escape(text)}</{tag}>" for tag, text in item) + "</item>"
+                   for item in items)
+    feed = ('<rss xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+            f'xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>{body}</channel></rss>')
+    path = write(tmp_path / "any.rss", feed.encode("utf-8", "surrogatepass") + noise)
+    found = read(path)
+    assert_well_formed(found, "item ")
+    if not noise.strip():  # each item is an article or a reject, unless the whole file is one
+        numbered = {item.record for item in found if item.record}
+        assert numbered == {f"item {n}" for n in range(1, len(items) + 1)} or [i.record for i in found] == [""]
