@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from sklearn.preprocessing import normalize as l2_normalize
 
-from dedup.text import first_sentences
+from dedup.text import UNSPACED_CHARS, first_sentences
 
 __all__ = [
     "BLOCKS",
@@ -83,6 +83,7 @@ _NOT_NAMES = frozenset(
 )
 _STOP = ENGLISH_STOP_WORDS
 _WORD_PATTERN = re.compile(_WORD)
+_UNSPACED_RUN = re.compile(f"[{UNSPACED_CHARS}]+")
 
 
 def lead_text(title: str | None, text: str, sentences: int) -> str:
@@ -404,8 +405,25 @@ def sorted_distinct(terms: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _content_words(doc: str) -> list[str]:
-    """The lower-cased words of ``doc`` that are not English stop words."""
-    return [w for w in _WORD_PATTERN.findall(doc.lower()) if w not in _STOP]
+    """The lower-cased words of ``doc`` that are not English stop words. A stretch of a script
+    written without spaces (Chinese, Japanese, Thai, ...) gives its overlapping pairs of
+    characters, the usual terms for searching such text without a dictionary.
+
+    >>> _content_words("The talks in 日内瓦 ended")
+    ['talks', '日内', '内瓦', 'ended']
+    """
+    lowered = doc.lower()
+    if lowered.isascii() or not _UNSPACED_RUN.search(lowered):
+        return [w for w in _WORD_PATTERN.findall(lowered) if w not in _STOP]
+    words: list[str] = []
+    start = 0
+    for stretch in _UNSPACED_RUN.finditer(lowered):
+        words += (w for w in _WORD_PATTERN.findall(lowered, start, stretch.start()) if w not in _STOP)
+        chars = stretch.group()
+        words += [chars] if len(chars) == 1 else [chars[i : i + 2] for i in range(len(chars) - 1)]
+        start = stretch.end()
+    words += (w for w in _WORD_PATTERN.findall(lowered, start) if w not in _STOP)
+    return words
 
 
 # Every byte of an ASCII character that cannot be in a word (not a letter, digit, "_", "'" or
@@ -415,6 +433,8 @@ _WORD_RUN_BYTES = bytes(32 if c < 128 and not _is_word_char(chr(c)) else c for c
 
 def _run_words(run: str) -> list[str]:
     """The :func:`_content_words` of one run of a lower-cased text (see :func:`_count_words`)."""
+    if not run.isascii() and _UNSPACED_RUN.search(run):
+        return _content_words(run)
     if run.isalpha():  # the run is one word unless a single letter or a stop word
         return [] if len(run) == 1 or run in _STOP else [run]
     return [w for w in _WORD_PATTERN.findall(run) if w not in _STOP]

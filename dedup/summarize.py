@@ -28,7 +28,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from dedup.config import SummaryConfig
 from dedup.features import compact_columns, flatten_groups
-from dedup.text import first_sentences, tokenize
+from dedup.text import count_words, first_sentences, tokenize
 
 __all__ = [
     "ClusterSummary",
@@ -44,7 +44,7 @@ _CENTROID_CLUSTERS = 2_000  # clusters whose centroids are computed together
 # A sentence is unfinished when it opens in lower case or with an opening mark, or does not
 # close with a full stop, question or exclamation mark, closing quote or bracket.
 _UNFINISHED_START = frozenset("abcdefghijklmnopqrstuvwxyz\"'(")
-_FINISHED_END = frozenset(".!?\"')]")
+_FINISHED_END = frozenset(".!?\"')]。！」』）")
 _POSSESSIVE = ("'s", "\u2019s")  # folded off a name ("NATO's" is shown as "NATO")
 
 
@@ -65,8 +65,8 @@ class ClusterSummary:
 
 
 def _sentence_ok(sentence: str) -> bool:
-    n = len(sentence.split())
-    return _MIN_WORDS <= n <= _MAX_WORDS and not _is_unfinished(sentence) and "?" not in sentence
+    n = count_words(sentence)
+    return _MIN_WORDS <= n <= _MAX_WORDS and not _is_unfinished(sentence) and not any(q in sentence for q in "?？")
 
 
 def _is_unfinished(sentence: str) -> bool:

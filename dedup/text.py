@@ -7,9 +7,11 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 
 __all__ = [
+    "UNSPACED_CHARS",
     "ascii_token_lines",
     "copy_text",
     "copy_texts",
+    "count_words",
     "first_sentences",
     "normalize",
     "normalize_for_hash",
@@ -36,7 +38,17 @@ _QUOTES = str.maketrans(
 _INVISIBLE_PAIRS = tuple((chr(code), "") for code in _INVISIBLE)
 _QUOTE_PAIRS = tuple((chr(code), value) for code, value in _QUOTES.items())
 _SPACES = re.compile(r"[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_TOKEN = re.compile(r"\w+(?:['\u2019]\w+)*")
+#: Scripts written without spaces between words (Thai, Lao, Myanmar, Khmer, kana and Han), as
+#: the body of a regular expression character class. Each of their characters is a token, as
+#: word segmentation would need a dictionary per language; their 5-grams of characters then
+#: play the part of 5-grams of words.
+UNSPACED_CHARS = (
+    "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff"  # Thai, Lao, Myanmar, Khmer
+    "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"  # kana, Han
+)
+_WORD_TOKEN = re.compile(r"\w+(?:['\u2019]\w+)*")
+_TOKEN = re.compile(rf"[{UNSPACED_CHARS}]|[^\W{UNSPACED_CHARS}]+(?:['\u2019][^\W{UNSPACED_CHARS}]+)*")
+_UNSPACED_CHAR = re.compile(f"[{UNSPACED_CHARS}]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CONTROL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])  # what _CONTROL matches
 
@@ -124,14 +136,40 @@ def copy_texts(titles: Iterable[str | None], texts: Iterable[str]) -> list[str]:
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-cased word tokens (letters and digits; inner apostrophes kept).
+    """Lower-cased word tokens (letters and digits; inner apostrophes kept). In scripts written
+    without spaces (Chinese, Japanese, Thai, ...) each character is a token.
 
     >>> tokenize("U.S. talks, Ryabkov's view")
     ['u', 's', 'talks', "ryabkov's", 'view']
+    >>> tokenize("日内瓦会谈 in Geneva")
+    ['日', '内', '瓦', '会', '谈', 'in', 'geneva']
     """
     if text.isascii():
         return _ascii_tokens(text).decode("ascii").split()
-    return _TOKEN.findall(text.lower())
+    return _tokens(text.lower())
+
+
+def _tokens(text: str) -> list[str]:
+    """The tokens of non-ASCII ``text``; the simpler pattern, where it gives the same, is faster."""
+    return (_TOKEN if _UNSPACED_CHAR.search(text) else _WORD_TOKEN).findall(text)
+
+
+def count_words(text: str) -> float:
+    """How many words ``text`` holds, for length limits: its whitespace-separated words, where a
+    character of a script written without spaces counts as half a word (a Chinese word is one
+    to two characters).
+
+    >>> count_words("Talks end in Geneva")
+    4
+    >>> count_words("会谈在日内瓦结束了 today")
+    5.5
+    """
+    if text.isascii():
+        return len(text.split())
+    unspaced = len(_UNSPACED_CHAR.findall(text))
+    if not unspaced:
+        return len(text.split())
+    return len(_UNSPACED_CHAR.sub(" ", text).split()) + unspaced / 2
 
 
 # Byte map for ASCII text: letters lower-cased, digits, "_", apostrophes and line breaks kept,
@@ -181,7 +219,7 @@ def normalize_for_hash(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold()
     if not text.isascii():
         text = _replace_all(text, _QUOTE_PAIRS)
-    return " ".join(_TOKEN.findall(text))
+    return " ".join(_tokens(text))
 
 
 # Abbreviations after which a full stop does not end a sentence.
@@ -250,7 +288,9 @@ _ABBREVIATIONS = frozenset(
         "p.m",
     ]
 )
-_SENTENCE_END = re.compile(r"""[.!?…]+["')\]]*(?=\s+["'(\[]?[A-Z0-9])""")
+# A full stop, question or exclamation mark before a space and a capital or a digit; or an
+# ideographic full stop or full-width mark, which needs neither (Chinese and Japanese).
+_SENTENCE_END = re.compile(r"""[.!?…]+["')\]]*(?=\s+["'(\[]?[A-Z0-9])|[。！？]+[」』"')\]）]*""")
 
 
 def _is_abbreviation(text: str, end: int) -> bool:
@@ -278,10 +318,13 @@ def split_sentences(text: str) -> list[str]:
 
     A rule-based splitter: a full stop, question or exclamation mark (with any closing quote
     or bracket) followed by a space and a capital letter or digit ends a sentence, unless the
-    word before it is a known abbreviation or an initial.
+    word before it is a known abbreviation or an initial; so does an ideographic full stop or
+    a full-width question or exclamation mark.
 
     >>> split_sentences("Mr. Smith went to Washington. He met Dr. Jones!\\nNew line")
     ['Mr. Smith went to Washington.', 'He met Dr. Jones!', 'New line']
+    >>> split_sentences("会谈结束了。双方返回首都！")
+    ['会谈结束了。', '双方返回首都！']
     """
     return first_sentences(text, len(text))  # every sentence holds at least one character
 

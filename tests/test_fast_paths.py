@@ -15,7 +15,10 @@ from hypothesis import strategies as st
 from dedup import clean
 from dedup.text import ascii_token_lines, first_sentences, normalize, normalize_for_hash, split_sentences, tokenize
 
-_TOKEN = re.compile(r"\w+(?:['\u2019]\w+)*")
+# The token rule, written out: a character of a script without spaces, or a run of other word
+# characters with inner apostrophes.
+_UNSPACED = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
+_TOKEN = re.compile(rf"[{_UNSPACED}]|[^\W{_UNSPACED}]+(?:['\u2019][^\W{_UNSPACED}]+)*")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SPACES = re.compile(r"[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u201c": '"', "\u201d": '"',

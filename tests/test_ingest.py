@@ -1207,7 +1207,9 @@ def test_any_json_document_never_raises(tmp_path: Path, document: Any) -> None:
     path = write(tmp_path / "any.json", json.dumps(document))
     items = read(path)
     assert_well_formed(items, "item ")
-    assert items or document == [] or (isinstance(document, dict) and document.get("articles") == [])
+    if not items:  # silence only for a document that holds no items: [] or a feed whose arrays are empty
+        arrays = [v for v in document.values() if isinstance(v, list)] if isinstance(document, dict) else []
+        assert document == [] or (arrays and not any(arrays))
 
 
 feed_fields = st.lists(

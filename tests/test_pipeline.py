@@ -161,3 +161,48 @@ def test_seeds_make_two_events_with_clean_summaries(seed_run):
     brussels = next(c for c in clusters if c["size"] == 1)
     assert "Geneva" in geneva["summary"]
     assert "Brussels" in brussels["summary"] or "NATO-Russia Council" in brussels["summary"]
+
+
+# Two events told in Chinese, a script without spaces between words: talks in Geneva (two
+# reports) and a typhoon nearing Japan (two reports).
+TALKS_ZH = (
+    "日内瓦消息，美国和俄罗斯代表周一在日内瓦举行了长达八个小时的会谈，但双方未能取得突破。"
+    "俄罗斯副外长在会后对记者表示，会谈艰难但有益，双方的立场仍然相距甚远。"
+    "美国副国务卿说，华盛顿已经明确表示，北约的大门不会关闭，任何国家都有权选择自己的盟友。"
+    "欧洲多国外交官密切关注这次会谈，认为其结果将影响欧洲大陆未来多年的安全局势。"
+    "分析人士指出，边境地区的军队集结使紧张局势进一步升级，外交努力面临严峻考验。"
+    "会谈结束后，两国代表团分别返回首都，向各自政府汇报会谈情况。"
+)
+TALKS_ZH_2 = (
+    "周一，美俄两国代表团在瑞士日内瓦举行会谈，持续约八小时，没有取得任何突破。"
+    "俄罗斯副外长会后说，双方分歧依然很大，但会谈是有益的。"
+    "美国方面重申，北约的开放政策不会改变，各国有权自主选择盟友。"
+)
+TYPHOON_ZH = (
+    "东京消息，日本气象厅周三表示，一场强烈台风正在逼近日本南部海岸，预计周五登陆。"
+    "气象部门警告说，台风可能带来暴雨、强风和巨浪，部分地区可能发生山体滑坡和洪水。"
+    "地方政府已经要求沿海居民做好撤离准备，多所学校宣布停课，航空公司取消了数百个航班。"
+)
+TYPHOON_ZH_2 = (
+    "日本气象厅周三发布警报，强台风预计周五在日本南部登陆，届时将带来暴雨和强风。"
+    "多地政府要求沿海居民准备撤离，学校停课，数百个航班被取消。"
+)
+
+
+def test_chinese_copies_and_events_are_found(tmp_path):
+    # A re-post: a few characters changed, a line of site furniture added, the last sentence cut.
+    copy = TALKS_ZH.replace("八个小时", "九个小时").replace("艰难但有益", "困难但有益")
+    copy = "新华网 | 国际新闻\n" + copy[: copy.rindex("会谈结束后")]
+    rows = [{"id": "talks", "text": TALKS_ZH}, {"id": "talks-2", "text": TALKS_ZH_2}, {"id": "talks-repost", "text": copy},
+            {"id": "typhoon", "text": TYPHOON_ZH}, {"id": "typhoon-2", "text": TYPHOON_ZH_2}]
+    corpus = tmp_path / "in"
+    corpus.mkdir()
+    (corpus / "zh.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    run_pipeline([corpus], tmp_path / "out")
+    dups = read(tmp_path / "out", "duplicates.parquet")
+    assert [(d["article_id"], d["duplicate_of"], d["method"]) for d in dups] == [("talks-repost", "talks", "near")]
+    clusters = read(tmp_path / "out", "clusters.parquet")
+    assert sorted(c["article_ids"] for c in clusters) == [["talks", "talks-2", "talks-repost"], ["typhoon", "typhoon-2"]]
+    talks = next(c for c in clusters if "talks" in c["article_ids"])
+    assert talks["summary_sentences"] and all(s.endswith("。") for s in talks["summary_sentences"])
+    assert "日内" in talks["top_terms"]
