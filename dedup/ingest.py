@@ -727,17 +727,7 @@ def _parse_json_document(data: bytes) -> Any:
         raise _Unusable(f"not valid {codec.upper()} (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
     if not text.strip():
         raise _Unusable("empty file" if not text else "only whitespace")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        if exc.msg == "Extra data" and codec == "utf-8":
-            raise _SeveralValues from None
-        message = _JSON_MESSAGE_TAIL.sub("", exc.msg)
-        raise _Unusable(f"invalid JSON at line {exc.lineno} column {exc.colno}: {message}") from None
-    except RecursionError:
-        raise _Unusable("invalid JSON: nested too deeply") from None
-    except ValueError as exc:  # an integer with more digits than Python converts
-        raise _Unusable(f"invalid JSON: {exc}") from None
+    return _load_json(text, document=True, lines_possible=codec == "utf-8")
 
 
 def _article_list(value: dict[str, Any]) -> list[Any] | str:
@@ -1057,12 +1047,22 @@ def _parse_json_line(raw: bytes) -> Any:
         line = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _Unusable(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})") from None
+    return _load_json(line)
+
+
+def _load_json(text: str, *, document: bool = False, lines_possible: bool = False) -> Any:
+    """Parse JSON, raising _Unusable with the precise error (located by line and column in a
+    ``document``, by column in a line), or _SeveralValues for a document that holds several
+    values where JSON Lines is ``lines_possible``."""
     try:
-        return json.loads(line)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
+        if lines_possible and exc.msg == "Extra data":
+            raise _SeveralValues from None
         # json's messages end in "... at" (or "starting at") before the position it appends.
         message = _JSON_MESSAGE_TAIL.sub("", exc.msg)
-        raise _Unusable(f"invalid JSON at column {exc.colno}: {message}") from None
+        where = f"line {exc.lineno} column {exc.colno}" if document else f"column {exc.colno}"
+        raise _Unusable(f"invalid JSON at {where}: {message}") from None
     except RecursionError:
         raise _Unusable("invalid JSON: nested too deeply") from None
     except ValueError as exc:  # an integer with more digits than Python converts
