@@ -802,9 +802,12 @@ def _feed_record(item: Any) -> dict[str, Any]:
     texts: dict[str, str] = {}
     authors: list[str] = []
     for child in item:
-        name = _local_name(child)
-        if isinstance(child.tag, str) and lxml.etree.QName(child.tag).namespace == _MEDIA_RSS:
+        if not isinstance(child.tag, str):
+            continue  # a comment or processing instruction
+        tag = lxml.etree.QName(child.tag)
+        if tag.namespace == _MEDIA_RSS:
             continue  # media:content, media:description ... describe a picture or a video
+        name = tag.localname
         if name == "link" and child.get("href") is not None:  # Atom: the page is the alternate link
             if child.get("rel", "alternate") == "alternate":
                 texts.setdefault("link", child.get("href"))
@@ -845,11 +848,9 @@ def _local_name(element: Any) -> str:
 
 
 def _child_text(element: Any, name: str) -> str | None:
-    """The stripped text of the first child called ``name`` (any namespace), or None."""
-    for child in element:
-        if _local_name(child) == name and child.text and child.text.strip():
-            return str(child.text.strip())
-    return None
+    """The :func:`_feed_text` of the first child called ``name`` (any namespace) that has one, or None."""
+    texts = (_feed_text(child) for child in element if _local_name(child) == name)
+    return next((text for text in texts if text), None)
 
 
 def _read_parquet(stream: BinaryIO, size: int, where: str, article_id: str, ctx: _Context) -> Iterator[_Item]:

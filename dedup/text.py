@@ -166,10 +166,8 @@ def count_words(text: str) -> float:
     """
     if text.isascii():
         return len(text.split())
-    unspaced = len(_UNSPACED_CHAR.findall(text))
-    if not unspaced:
-        return len(text.split())
-    return len(_UNSPACED_CHAR.sub(" ", text).split()) + unspaced / 2
+    spaced, unspaced = _UNSPACED_CHAR.subn(" ", text)
+    return len(spaced.split()) + unspaced / 2 if unspaced else len(text.split())
 
 
 # Byte map for ASCII text: letters lower-cased, digits, "_", apostrophes and line breaks kept,
